@@ -2,7 +2,9 @@
 
 Each factory returns an `optax.GradientTransformation` built from the update rule itself (not a
 wrapper of `optax.sgd` / `optax.trace`), so it composes with `optax.chain` and runs under `jax.jit`.
-The semantics of `dampening` and `weight_decay` are those of `torch.optim.SGD`.
+The semantics of `dampening` and `weight_decay` are those of `torch.optim.SGD` (the algorithm box
+of its documentation): coupled L2 is added to the gradient before it enters the momentum buffer,
+and the first step stores the gradient in the buffer without dampening.
 
 `make_optimizer(config)` turns a config mapping into a transform; it knows ours and Optax's.
 """
@@ -18,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-ScalarOrSchedule = float | Callable[[jax.Array], jax.Array]
+ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], jax.Array]
 
 
 class SgdState(NamedTuple):
@@ -34,38 +36,81 @@ class MomentumState(NamedTuple):
   momentum_buffer: optax.Updates
 
 
+def _concrete_float(name: str, value: Any) -> float | None:
+  """`value` as a Python float, or None when it is traced (`optax.inject_hyperparams` under jit).
+
+  Traced hyperparameters cannot be checked when the transform is built; they were checked by
+  the factory call that created the injected state.
+  """
+  if isinstance(value, jax.core.Tracer):
+    return None
+  try:
+    return float(value)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be a real number; got {value!r}.") from None
+
+
 def _check_learning_rate(learning_rate: ScalarOrSchedule) -> None:
   if callable(learning_rate):
     return
-  lr = float(learning_rate)
-  if not math.isfinite(lr) or lr < 0:
+  lr = _concrete_float("learning_rate", learning_rate)
+  if lr is not None and not (math.isfinite(lr) and lr >= 0):
     raise ValueError(
-        f"learning_rate must be a finite number >= 0 or an optax schedule; got {learning_rate!r}."
+      "learning_rate must be a finite number in [0, inf) or an optax schedule; "
+      f"got {learning_rate!r}."
     )
 
 
-def _check_unit_interval(name: str, value: float, *, closed: bool) -> None:
-  upper_ok = value <= 1 if closed else value < 1
-  if not (math.isfinite(value) and value >= 0 and upper_ok):
-    allowed = "[0, 1]" if closed else "[0, 1)"
+def _check_interval(name: str, value: Any, *, upper_closed: bool) -> None:
+  """Checks 0 <= value < 1 (or <= 1 when `upper_closed`)."""
+  number = _concrete_float(name, value)
+  if number is None:
+    return
+  upper_ok = number <= 1 if upper_closed else number < 1
+  if not (number >= 0 and upper_ok):  # False for NaN as well.
+    allowed = "[0, 1]" if upper_closed else "[0, 1)"
     raise ValueError(f"{name} must lie in {allowed}; got {value!r}.")
 
 
-def _check_weight_decay(weight_decay: float) -> None:
-  if not (math.isfinite(weight_decay) and weight_decay >= 0):
-    raise ValueError(f"weight_decay must be a finite number >= 0; got {weight_decay!r}.")
+def _check_weight_decay(weight_decay: Any) -> None:
+  number = _concrete_float("weight_decay", weight_decay)
+  if number is not None and not (math.isfinite(number) and number >= 0):
+    raise ValueError(f"weight_decay must be a finite number in [0, inf); got {weight_decay!r}.")
+
+
+def _check_accumulator_dtype(accumulator_dtype: Any) -> None:
+  if accumulator_dtype is None:
+    return
+  try:
+    dtype = jnp.dtype(accumulator_dtype)
+  except TypeError:
+    dtype = None
+  if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+    raise ValueError(
+      "accumulator_dtype must be a floating dtype (e.g. jnp.float32, jnp.bfloat16) or None "
+      f"(the dtype of each param); got {accumulator_dtype!r}."
+    )
+
+
+def _is_zero(value: Any) -> bool:
+  """True only for a concrete 0; a traced hyperparameter may be anything."""
+  return _concrete_float("value", value) == 0
 
 
 def _learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
   return learning_rate(count) if callable(learning_rate) else jnp.asarray(learning_rate)
 
 
-def _add_coupled_weight_decay(grads, params, weight_decay: float):
+def _add_coupled_weight_decay(grads, params, weight_decay):
   """g <- g + weight_decay * theta (L2 added to the gradient, torch.optim.SGD's `weight_decay`)."""
-  if weight_decay == 0:
+  if _is_zero(weight_decay):
     return grads
   if params is None:
-    raise ValueError("weight_decay > 0 needs the params: call update(grads, state, params).")
+    raise ValueError(
+      f"weight_decay={weight_decay!r} (not a concrete 0) needs the params: call "
+      "update(grads, state, params)."
+    )
+  # d/dtheta of (weight_decay / 2) * ||theta||^2, computed in the gradient's dtype.
   return jax.tree.map(lambda g, p: g + weight_decay * p.astype(g.dtype), grads, params)
 
 
@@ -75,28 +120,33 @@ def _scale_updates(directions, learning_rate: jax.Array, like):
 
 
 def sgd(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0) -> optax.GradientTransformation:
-  """Plain stochastic gradient descent.
+  """Plain (stochastic) gradient descent.
 
-  Update rule (with coupled L2, as `torch.optim.SGD`)::
+  Update rule (Robbins & Monro 1951; coupled L2 as in `torch.optim.SGD`)::
 
-    g_t <- g_t + weight_decay * theta_t
+    g_t         = grad f(theta_t) + weight_decay * theta_t
     theta_{t+1} = theta_t - lr_t * g_t
 
   Args:
-    learning_rate: a float >= 0 or an optax schedule `count -> lr`.
-    weight_decay: L2 coefficient added to the gradient (needs `params` in `update`).
+    learning_rate: a finite float >= 0 or an optax schedule `count -> lr` (count starts at 0).
+    weight_decay: L2 coefficient >= 0 added to the gradient (then `update` needs `params`).
 
   Returns:
-    An `optax.GradientTransformation` whose updates are added to the params with
+    An `optax.GradientTransformation` with state `SgdState`; apply its updates with
     `optax.apply_updates`.
 
   Example:
-    >>> opt = sgd(0.1)
+    >>> import jax.numpy as jnp, optax
+    >>> from jaxgen import optim
+    >>> params = {"w": jnp.ones(3)}
+    >>> opt = optim.sgd(0.1)
     >>> state = opt.init(params)
-    >>> updates, state = opt.update(grads, state, params)
+    >>> updates, state = opt.update({"w": jnp.ones(3)}, state, params)
+    >>> optax.apply_updates(params, updates)["w"]
+    Array([0.9, 0.9, 0.9], dtype=float32)
 
   References:
-    Robbins & Monro, "A Stochastic Approximation Method", 1951.
+    Robbins & Monro, "A Stochastic Approximation Method", Ann. Math. Statist. 22(3), 1951.
   """
   _check_learning_rate(learning_rate)
   _check_weight_decay(weight_decay)
@@ -114,42 +164,44 @@ def sgd(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0) -> optax.Gra
 
 
 def _momentum_family(
-    learning_rate: ScalarOrSchedule,
-    beta: float,
-    dampening: float,
-    weight_decay: float,
-    nesterov: bool,
-    accumulator_dtype: Any,
+  learning_rate: ScalarOrSchedule,
+  beta: float,
+  dampening: float,
+  weight_decay: float,
+  nesterov: bool,
+  accumulator_dtype: Any,
 ) -> optax.GradientTransformation:
-  """The shared core of `momentum` and `nesterov` (torch.optim.SGD's algorithm)."""
+  """The shared core of `momentum` and `nesterov`: torch.optim.SGD's algorithm with mu > 0."""
   _check_learning_rate(learning_rate)
-  _check_unit_interval("beta", beta, closed=False)
-  _check_unit_interval("dampening", dampening, closed=True)
+  _check_interval("beta", beta, upper_closed=False)
+  _check_interval("dampening", dampening, upper_closed=True)
   _check_weight_decay(weight_decay)
-  if nesterov and dampening != 0:
+  _check_accumulator_dtype(accumulator_dtype)
+  if nesterov and _concrete_float("dampening", dampening) not in (None, 0.0):
     raise ValueError(
-        f"nesterov needs dampening == 0 (as torch.optim.SGD); got dampening={dampening!r}."
+      "dampening must be 0 with nesterov (allowed range: [0, 0], as in torch.optim.SGD); "
+      f"got dampening={dampening!r}."
     )
-  buffer_dtype = jnp.dtype(accumulator_dtype)
 
   def init_fn(params):
-    buffer = jax.tree.map(lambda p: jnp.zeros(jnp.shape(p), buffer_dtype), params)
+    buffer = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=accumulator_dtype), params)
     return MomentumState(count=jnp.zeros([], jnp.int32), momentum_buffer=buffer)
 
   def update_fn(updates, state, params=None):
     grads = _add_coupled_weight_decay(updates, params, weight_decay)
-    grads32 = jax.tree.map(lambda g: g.astype(buffer_dtype), grads)
+    # Accumulate in the buffer's dtype (float32 by default, also for bfloat16 params).
+    grads = jax.tree.map(lambda g, b: g.astype(b.dtype), grads, state.momentum_buffer)
     first_step = state.count == 0
-    # torch.optim.SGD: b_1 = g_1 (no dampening on the first step); b_t = beta b + (1 - d) g after.
+    # torch.optim.SGD: b_1 = g_1 (no dampening); b_t = beta * b_{t-1} + (1 - dampening) * g_t.
     buffer = jax.tree.map(
-        lambda b, g: jnp.where(first_step, g, beta * b + (1.0 - dampening) * g),
-        state.momentum_buffer,
-        grads32,
+      lambda b, g: jnp.where(first_step, g, beta * b + (1 - dampening) * g).astype(b.dtype),
+      state.momentum_buffer,
+      grads,
     )
     if nesterov:
-      # Step along g + beta * b_{t+1}: the gradient at the look-ahead point after the change of
-      # variables phi = theta + beta * v (Sutskever et al. 2013, eq. 3-4; see `nesterov`).
-      direction = jax.tree.map(lambda g, b: g + beta * b, grads32, buffer)
+      # g_t + beta * b_t: the look-ahead gradient step after the change of variables
+      # phi = theta + beta * v (Sutskever et al. 2013, eq. 3-4; derivation in `nesterov`).
+      direction = jax.tree.map(lambda g, b: g + beta * b, grads, buffer)
     else:
       direction = buffer
     lr = _learning_rate_at(learning_rate, state.count)
@@ -160,100 +212,136 @@ def _momentum_family(
 
 
 def momentum(
-    learning_rate: ScalarOrSchedule,
-    beta: float = 0.9,
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Any = jnp.float32,
+  learning_rate: ScalarOrSchedule,
+  beta: float = 0.9,
+  dampening: float = 0.0,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any = "float32",
 ) -> optax.GradientTransformation:
   """Heavy-ball momentum (Polyak 1964), in the buffer form of `torch.optim.SGD`.
 
   Update rule::
 
-    g_t     <- g_t + weight_decay * theta_t
-    b_1      = g_1;   b_{t+1} = beta * b_t + (1 - dampening) * g_t
-    theta_{t+1} = theta_t - lr_t * b_{t+1}
+    g_t         = grad f(theta_t) + weight_decay * theta_t
+    b_1         = g_1;   b_t = beta * b_{t-1} + (1 - dampening) * g_t   (t > 1)
+    theta_{t+1} = theta_t - lr_t * b_t
 
-  Equivalent velocity form (Sutskever et al. 2013, eq. 1-2): v <- beta * v - lr * g;
-  theta <- theta + v. With v = -lr * b the two give identical iterates when lr is constant (and
-  dampening is 0); under a schedule they differ, since the velocity form keeps old learning rates
-  inside v while the buffer form rescales the whole buffer by the current lr.
+  Equivalent velocity form (Sutskever et al. 2013, eq. 1-2)::
+
+    v_{t+1}     = beta * v_t - lr * g_t
+    theta_{t+1} = theta_t + v_{t+1}
+
+  Substituting v_t = -lr * b_t shows that the two give identical iterates when the learning rate is
+  constant and dampening is 0. Under a schedule they differ: the velocity form keeps each past
+  gradient scaled by the learning rate of its own step, while the buffer form rescales the whole
+  buffer by the current learning rate.
 
   Args:
-    learning_rate: a float >= 0 or an optax schedule `count -> lr`.
+    learning_rate: a finite float >= 0 or an optax schedule `count -> lr` (count starts at 0).
     beta: momentum coefficient in [0, 1).
-    dampening: in [0, 1]; scales the new gradient's share of the buffer after the first step.
-    weight_decay: L2 coefficient added to the gradient (needs `params` in `update`).
-    accumulator_dtype: dtype of the momentum buffer (float32 by default, also for bf16 params).
+    dampening: in [0, 1]; the new gradient enters the buffer with weight (1 - dampening) after the
+      first step.
+    weight_decay: L2 coefficient >= 0 added to the gradient (then `update` needs `params`).
+    accumulator_dtype: floating dtype of the momentum buffer ("float32" by default, also for
+      bfloat16 params); None keeps each param's dtype.
 
   Returns:
     An `optax.GradientTransformation` with state `MomentumState`.
 
   Example:
-    >>> opt = optax.chain(optax.clip_by_global_norm(1.0), momentum(0.1, beta=0.9))
+    >>> import jax.numpy as jnp, optax
+    >>> from jaxgen import optim
+    >>> params = {"w": jnp.ones(3, jnp.bfloat16)}
+    >>> opt = optax.chain(optax.clip_by_global_norm(1.0), optim.momentum(0.1, beta=0.9))
+    >>> state = opt.init(params)
+    >>> state[1].momentum_buffer["w"].dtype
+    dtype('float32')
 
   References:
-    Polyak, "Some methods of speeding up the convergence of iteration methods", 1964.
-    Sutskever et al., "On the importance of initialization and momentum in deep learning", 2013.
+    Polyak, "Some methods of speeding up the convergence of iteration methods", USSR Comput.
+    Math. Math. Phys. 4(5), 1964.
+    Sutskever, Martens, Dahl & Hinton, "On the importance of initialization and momentum in deep
+    learning", ICML 2013.
   """
   return _momentum_family(
-      learning_rate, beta, dampening, weight_decay, nesterov=False,
-      accumulator_dtype=accumulator_dtype,
+    learning_rate,
+    beta,
+    dampening,
+    weight_decay,
+    nesterov=False,
+    accumulator_dtype=accumulator_dtype,
   )
 
 
 def nesterov(
-    learning_rate: ScalarOrSchedule,
-    beta: float = 0.9,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Any = jnp.float32,
+  learning_rate: ScalarOrSchedule,
+  beta: float = 0.9,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any = "float32",
+  dampening: float = 0.0,
 ) -> optax.GradientTransformation:
   """Nesterov's accelerated gradient, needing only the gradient at the current params.
 
-  The textbook step evaluates the gradient at the look-ahead point, the end of the momentum
-  vector (Sutskever et al. 2013, eq. 3-4)::
+  The textbook step evaluates the gradient at the look-ahead point, the end of the momentum vector
+  (Sutskever et al. 2013, eq. 3-4)::
 
     v_{t+1}     = beta * v_t - lr * grad f(theta_t + beta * v_t)
     theta_{t+1} = theta_t + v_{t+1}
 
-  Change of variables phi_t = theta_t + beta * v_t (the look-ahead point itself) and b = -v / lr
-  (constant lr) turns it into the rule implemented here, which uses grad f(phi_t) only::
+  With the change of variables phi_t = theta_t + beta * v_t (the look-ahead point) and
+  v_t = -lr * b_t (constant lr), phi_{t+1} = phi_t + beta * v_{t+1} - lr * grad f(phi_t), which
+  is the rule implemented here (the `torch.optim.SGD(nesterov=True)` form)::
 
-    g_t        = grad f(phi_t) (+ weight_decay * phi_t)
-    b_{t+1}    = beta * b_t + g_t
-    phi_{t+1}  = phi_t - lr * (g_t + beta * b_{t+1})
+    g_t       = grad f(phi_t) + weight_decay * phi_t
+    b_t       = beta * b_{t-1} + g_t                    (b_0 = 0)
+    phi_{t+1} = phi_t - lr_t * (g_t + beta * b_t)
 
-  The params this transform holds are phi; at convergence phi and theta coincide.
+  The params this transform updates are phi; they start equal to theta (v_0 = 0), and the
+  textbook iterate is recovered as theta_t = phi_t + lr * beta * b_{t-1}.
 
   Args:
-    learning_rate: a float >= 0 or an optax schedule `count -> lr`.
+    learning_rate: a finite float >= 0 or an optax schedule `count -> lr` (count starts at 0).
     beta: momentum coefficient in [0, 1).
-    weight_decay: L2 coefficient added to the gradient (needs `params` in `update`).
-    accumulator_dtype: dtype of the momentum buffer (float32 by default).
+    weight_decay: L2 coefficient >= 0 added to the gradient (then `update` needs `params`).
+    accumulator_dtype: floating dtype of the momentum buffer ("float32" by default); None keeps
+      each param's dtype.
+    dampening: accepted for `torch.optim.SGD` configs, which forbid it with Nesterov: must be 0.
 
   Returns:
     An `optax.GradientTransformation` with state `MomentumState`.
 
   Example:
-    >>> opt = nesterov(0.01, beta=0.9)
+    >>> import jax.numpy as jnp, optax
+    >>> from jaxgen import optim
+    >>> params = {"w": jnp.ones(2)}
+    >>> opt = optim.nesterov(0.1, beta=0.5)
+    >>> updates, _ = opt.update({"w": jnp.ones(2)}, opt.init(params))
+    >>> updates["w"]  # -lr * (g + beta * b_1) with b_1 = g
+    Array([-0.15, -0.15], dtype=float32)
 
   References:
     Nesterov, "A method for solving the convex programming problem with convergence rate
-    O(1/k^2)", 1983.
-    Sutskever et al., "On the importance of initialization and momentum in deep learning", 2013.
+    O(1/k^2)", Soviet Math. Dokl. 27(2), 1983.
+    Sutskever, Martens, Dahl & Hinton, "On the importance of initialization and momentum in deep
+    learning", ICML 2013.
   """
   return _momentum_family(
-      learning_rate, beta, 0.0, weight_decay, nesterov=True, accumulator_dtype=accumulator_dtype
+    learning_rate,
+    beta,
+    dampening,
+    weight_decay,
+    nesterov=True,
+    accumulator_dtype=accumulator_dtype,
   )
 
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
-    "sgd": sgd,
-    "momentum": momentum,
-    "nesterov": nesterov,
-    "adam": optax.adam,
-    "adamw": optax.adamw,
-    "rmsprop": optax.rmsprop,
+  "sgd": sgd,
+  "momentum": momentum,
+  "nesterov": nesterov,
+  "adam": optax.adam,
+  "adamw": optax.adamw,
+  "rmsprop": optax.rmsprop,
 }
 
 
@@ -264,23 +352,58 @@ def get(name: str) -> Callable[..., optax.GradientTransformation]:
   return OPTIMIZERS[name]
 
 
-def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
-  """Builds a transform from `{"name": ..., "learning_rate": ..., **kwargs}`.
+def _check_clip_grad_norm(clip: Any) -> None:
+  number = _concrete_float("clip_grad_norm", clip)
+  if not (math.isfinite(number) and number >= 0):
+    raise ValueError(
+      "clip_grad_norm must be a finite number in [0, inf) or None (0 and None turn clipping "
+      f"off); got {clip!r}."
+    )
 
-  An optional `clip_grad_norm` > 0 chains `optax.clip_by_global_norm` in front.
+
+def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
+  """Builds a transform from `{"name": ..., "learning_rate": ..., **options}`.
+
+  Args:
+    config: a mapping (dict or `ml_collections.ConfigDict`) with the registry `name`, the keyword
+      arguments of that factory, and an optional `clip_grad_norm` (> 0 chains
+      `optax.clip_by_global_norm` in front; 0, None or absent means no clipping).
+
+  Returns:
+    The `optax.GradientTransformation`.
+
+  Raises:
+    ValueError: unknown name, unknown or missing option, or an option out of its range.
+
+  Example:
+    >>> from jaxgen import optim
+    >>> opt = optim.make_optimizer(
+    ...     {"name": "nesterov", "learning_rate": 0.01, "beta": 0.9, "clip_grad_norm": 1.0})
   """
   options = dict(config)
   if "name" not in options:
     raise ValueError(f"Optimizer config needs a 'name'; got keys {sorted(options)}.")
   factory = get(options.pop("name"))
   clip = options.pop("clip_grad_norm", None)
-  accepted = inspect.signature(factory).parameters
-  unknown = sorted(set(options) - set(accepted))
+  if clip is not None:
+    _check_clip_grad_norm(clip)
+  parameters = inspect.signature(factory).parameters
+  unknown = sorted(set(options) - set(parameters))
   if unknown:
     raise ValueError(
-        f"Unknown option(s) {unknown} for optimizer {factory.__name__!r}; "
-        f"it accepts {sorted(accepted)} (and 'clip_grad_norm')."
+      f"Unknown option(s) {unknown} for optimizer {factory.__name__!r}; "
+      f"it accepts {sorted(parameters)} (and 'clip_grad_norm')."
     )
+  missing = sorted(
+    name
+    for name, parameter in parameters.items()
+    if parameter.default is inspect.Parameter.empty
+    and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    and parameter.kind is not inspect.Parameter.VAR_POSITIONAL
+    and name not in options
+  )
+  if missing:
+    raise ValueError(f"Optimizer {factory.__name__!r} needs option(s) {missing}.")
   transform = factory(**options)
   if clip:
     transform = optax.chain(optax.clip_by_global_norm(float(clip)), transform)

@@ -1,0 +1,35 @@
+"""Training algorithms: each names its players, their gradient functions and its schedule."""
+
+from jaxgen.algorithms.base import (
+    Player,
+    PlayerState,
+    TrainState,
+    apply_module,
+    init_train_state,
+    make_train_step,
+)
+from jaxgen.algorithms.gan import GAN
+
+ALGORITHMS = {
+    "gan": GAN,
+}
+
+
+def get(name: str):
+  """The algorithm class called `name`; the error lists the valid names."""
+  if name not in ALGORITHMS:
+    raise ValueError(f"Unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}.")
+  return ALGORITHMS[name]
+
+
+__all__ = [
+    "ALGORITHMS",
+    "GAN",
+    "Player",
+    "PlayerState",
+    "TrainState",
+    "apply_module",
+    "get",
+    "init_train_state",
+    "make_train_step",
+]

@@ -1,0 +1,21 @@
+"""DCGAN (Radford et al. 2016) on the bundled 8x8 digits, padded to 16x16 — the README's main job.
+
+  python scripts/train.py --config=jaxgen/configs/dcgan_digits.py --workdir=workdirs/dcgan_digits
+"""
+
+from jaxgen.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.data.name = "digits"
+  config.data.options = {"size": 16}
+  config.batch_size = 64
+  config.num_steps = 3000
+  config.eval_every = 1000
+  config.checkpoint_every = 1000
+  config.model.latent_dim = 32
+  config.model.generator = {"name": "dcgan", "base_features": 32}
+  config.model.discriminator = {"name": "dcgan", "base_features": 32}
+  config.eval.num_samples = 1000
+  return config

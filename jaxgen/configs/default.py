@@ -1,0 +1,40 @@
+"""The fields every config shares; an experiment's config imports this and overrides what differs."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.batch_size = 64
+  config.num_steps = 1000
+  config.log_every = 50
+  config.eval_every = 500
+  config.checkpoint_every = 500
+  config.keep_checkpoints = 3
+  config.progress_bar = True
+  config.conditional = False
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "digits"
+  config.data.options = ml_collections.ConfigDict()
+
+  config.algorithm = ml_collections.ConfigDict()
+  config.algorithm.name = "gan"
+  config.algorithm.loss = "non_saturating"
+  config.algorithm.discriminator_steps = 1
+
+  config.model = ml_collections.ConfigDict()
+  config.model.latent_dim = 64
+  config.model.generator = ml_collections.ConfigDict({"name": "dcgan"})
+  config.model.discriminator = ml_collections.ConfigDict({"name": "dcgan"})
+
+  config.optimizer = ml_collections.ConfigDict()
+  # Radford et al. 2016, sec. 4: Adam, lr 2e-4, beta1 0.5.
+  adam = {"name": "adam", "learning_rate": 2e-4, "b1": 0.5, "b2": 0.999}
+  config.optimizer.generator = ml_collections.ConfigDict(adam)
+  config.optimizer.discriminator = ml_collections.ConfigDict(adam)
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_samples = 2500
+  return config

@@ -1,0 +1,69 @@
+"""Data sets for jaxgen: bundled digits, 2-D toy distributions and TFDS image sets.
+
+`get(name, **options)` builds a data set from the registry `DATASETS`; every data set serves
+`batch(seed, step, batch_size, process_index=..., process_count=...)`, a pure function of
+(seed, step), and `eval_data(num, seed)`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from jaxgen.data import mixtures, tfds_source
+from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
+from jaxgen.data.digits import digits, load_digits
+from jaxgen.data.mixtures import Distribution2D, GaussianMixture, SwissRoll
+from jaxgen.data.tfds_source import TfdsImages
+
+DATASETS: dict[str, Callable[..., Dataset]] = {
+  "digits": digits,
+  "ring8": mixtures.ring8,
+  "grid25": mixtures.grid25,
+  "swissroll": mixtures.swissroll,
+  "mnist": tfds_source.mnist,
+  "fashion_mnist": tfds_source.fashion_mnist,
+  "cifar10": tfds_source.cifar10,
+  "celeb_a": tfds_source.celeb_a,
+}
+
+
+def options(name: str) -> dict[str, object]:
+  """The options of data set `name` with their defaults."""
+  return {
+    option: parameter.default
+    for option, parameter in inspect.signature(_factory(name)).parameters.items()
+  }
+
+
+def get(name: str, **kwargs) -> Dataset:
+  """Builds the data set `name` with `kwargs` among its `options(name)`."""
+  valid = options(name)
+  unknown = sorted(set(kwargs) - set(valid))
+  if unknown:
+    raise ValueError(
+      f"Unknown option(s) {unknown} for data set {name!r}; valid options: {sorted(valid)}."
+    )
+  return _factory(name)(**kwargs)
+
+
+def _factory(name: str) -> Callable[..., Dataset]:
+  if name not in DATASETS:
+    raise ValueError(f"Unknown data set {name!r}; choose one of {sorted(DATASETS)}.")
+  return DATASETS[name]
+
+
+__all__ = [
+  "DATASETS",
+  "ArrayDataset",
+  "Batch",
+  "Dataset",
+  "Distribution2D",
+  "FiniteDataset",
+  "GaussianMixture",
+  "SwissRoll",
+  "TfdsImages",
+  "get",
+  "load_digits",
+  "options",
+]

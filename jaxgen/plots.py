@@ -1,0 +1,74 @@
+"""PNG figures of a run: sample grids, 2-D scatter plots over the true modes, loss curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on training machines
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray:
+  """Tiles [N, H, W, C] images in [-1, 1] into one [rows*H, cols*W, C] array in [0, 1]."""
+  images = np.asarray(images, np.float32)
+  if images.ndim != 4:
+    raise ValueError(f"image_grid wants [N, H, W, C] images; got shape {images.shape}.")
+  n, h, w, c = images.shape
+  cols = num_columns or math.ceil(math.sqrt(n))
+  rows = math.ceil(n / cols)
+  grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), np.float32)
+  for index, image in enumerate((images + 1) / 2):
+    r, col = divmod(index, cols)
+    grid[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = image
+  return np.clip(grid, 0, 1)
+
+
+def save_image_grid(images: np.ndarray, path: str | Path, num_columns: int | None = None,
+                    title: str | None = None) -> None:
+  grid = image_grid(images, num_columns)
+  fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
+  ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
+  ax.axis("off")
+  if title:
+    ax.set_title(title)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+
+
+def save_scatter(samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None,
+                 title: str | None = None) -> None:
+  """Generated 2-D samples (blue) over the true mode centres (red crosses)."""
+  fig, ax = plt.subplots(figsize=(5, 5))
+  ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
+  if centers is not None:
+    ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=40, label="modes")
+    pad = 0.25 * (centers.max() - centers.min() + 1e-6)
+    ax.set_xlim(centers[:, 0].min() - pad, centers[:, 0].max() + pad)
+    ax.set_ylim(centers[:, 1].min() - pad, centers[:, 1].max() + pad)
+  ax.set_aspect("equal")
+  ax.legend(loc="upper right", fontsize=8)
+  if title:
+    ax.set_title(title)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+
+
+def save_curves(records: Sequence[Mapping[str, float]], keys: Sequence[str], path: str | Path,
+                title: str = "losses") -> None:
+  """One line per metric key against `step`, from logged records."""
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for key in keys:
+    points = [(r["step"], r[key]) for r in records if key in r]
+    if points:
+      steps, values = zip(*points, strict=True)
+      ax.plot(steps, values, label=key)
+  ax.set_xlabel("step")
+  ax.set_title(title)
+  ax.legend(fontsize=8)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)

@@ -1,0 +1,9 @@
+"""Train any jaxgen config: `python scripts/train.py --config=jaxgen/configs/X.py --workdir=DIR`.
+
+Extra `--config.key=value` flags override config fields; re-running resumes from the workdir.
+"""
+
+from jaxgen.train import main
+
+if __name__ == "__main__":
+  main()

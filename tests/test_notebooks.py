@@ -1,0 +1,31 @@
+"""Every notebook runs top to bottom (small settings via JAXGEN_QUICK=1) and is stored stripped."""
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs(path):
+  notebook = nbformat.read(path, as_version=4)
+  for cell in notebook.cells:
+    if cell.cell_type == "code":
+      assert not cell.outputs and cell.execution_count is None, f"{path.name}: strip outputs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, monkeypatch):
+  monkeypatch.setenv("JAXGEN_QUICK", "1")
+  monkeypatch.setenv("MPLBACKEND", "Agg")
+  notebook = nbformat.read(path, as_version=4)
+  client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                          resources={"metadata": {"path": str(path.parent)}})
+  client.execute(env=dict(os.environ))
+  errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+  assert not errors

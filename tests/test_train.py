@@ -1,0 +1,145 @@
+"""The one training loop: outputs, exact resumption after a kill, non-finite stops, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgen import checkpoint, train
+from jaxgen.configs import gan_ring8
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_OVERRIDES = {
+    "batch_size": 32,
+    "num_steps": 12,
+    "eval_every": 6,
+    "checkpoint_every": 6,
+    "log_every": 1,
+    "progress_bar": False,
+    "eval.num_samples": 200,
+}
+
+
+def tiny_ring_config(**overrides):
+  config = gan_ring8.get_config()
+  config.model.generator = {"name": "mlp", "hidden": (16, 16), "batch_norm": True}
+  config.model.discriminator = {"name": "mlp", "hidden": (16, 16), "maxout_pieces": 2}
+  for key, value in {**TINY_OVERRIDES, **overrides}.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for part in parents:
+      node = node[part]
+    node[leaf] = value
+  return config
+
+
+def _leaves(state):
+  return [np.asarray(x) for x in jax.tree.leaves(state.players)]
+
+
+def test_run_writes_checkpoints_logs_events_and_pictures(tmp_path):
+  train.train_and_evaluate(tiny_ring_config(), tmp_path)
+  assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [
+      "12", "6"]
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "generator/loss" in r] == list(range(1, 13))
+  assert any("eval/modes" in r for r in records)
+  assert all(np.isfinite(r["discriminator/loss"]) for r in records if "discriminator/loss" in r)
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  for name in ("samples_0000006.png", "samples_0000012.png", "losses.png", "eval_metrics.png"):
+    assert (tmp_path / name).stat().st_size > 1000, name
+
+
+def test_rerun_with_more_steps_continues_from_the_checkpoint(tmp_path):
+  train.train_and_evaluate(tiny_ring_config(num_steps=6), tmp_path)
+  resumed = train.train_and_evaluate(tiny_ring_config(num_steps=12), tmp_path)
+  fresh = train.train_and_evaluate(tiny_ring_config(num_steps=12), tmp_path / "fresh")
+  assert int(resumed.step) == 12
+  for a, b in zip(_leaves(resumed), _leaves(fresh), strict=True):
+    np.testing.assert_array_equal(a, b)
+
+
+def _command(workdir, num_steps):
+  args = [sys.executable, str(ROOT / "scripts" / "train.py"),
+          f"--config={ROOT / 'jaxgen' / 'configs' / 'gan_ring8.py'}", f"--workdir={workdir}",
+          f"--config.num_steps={num_steps}", "--config.checkpoint_every=20",
+          "--config.eval_every=1000000", "--config.batch_size=32", "--config.progress_bar=False",
+          "--config.eval.num_samples=100"]
+  return args
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_params_as_an_uninterrupted_one(tmp_path):
+  killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
+  process = subprocess.Popen(_command(killed, 4000), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  while not (killed / "checkpoints" / "40").exists():
+    assert process.poll() is None, "the run ended before it could be killed"
+    assert time.time() < deadline, "no checkpoint appeared"
+    time.sleep(0.2)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  steps = checkpoint.Checkpointer(killed, keep=3).latest_step()
+  assert 40 <= steps < 4000
+  num_steps = steps + 60  # the resumed run must go on past the step it was killed at
+  for workdir in (killed, uninterrupted):
+    subprocess.run(_command(workdir, num_steps), check=True, capture_output=True, timeout=300)
+  config = gan_ring8.get_config()
+  config.batch_size = 32
+  run = train.Run(config)
+  restored = [checkpoint.Checkpointer(w, keep=3).restore(run.init_state())
+              for w in (killed, uninterrupted)]
+  assert int(restored[0].step) == int(restored[1].step) == num_steps
+  for a, b in zip(_leaves(restored[0]), _leaves(restored[1]), strict=True):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_non_finite_loss_stops_with_step_and_player_and_keeps_last_checkpoint(
+    tmp_path, monkeypatch):
+  clean = train.phase_batches
+
+  def poisoned(dataset, config, step, num_phases):
+    batches = clean(dataset, config, step, num_phases)
+    if step >= 8:
+      batches["x"] = np.full_like(batches["x"], np.nan)
+    return batches
+
+  monkeypatch.setattr(train, "phase_batches", poisoned)
+  with pytest.raises(train.NonFiniteError, match=r"step 9 in player 'discriminator'.*step 6"):
+    train.train_and_evaluate(tiny_ring_config(), tmp_path)
+  checkpointer = checkpoint.Checkpointer(tmp_path, keep=3)
+  assert checkpointer.latest_step() == 6
+  restored = checkpointer.restore(train.Run(tiny_ring_config()).init_state())
+  assert all(np.all(np.isfinite(x)) for x in _leaves(restored))
+
+
+def test_workdir_of_a_different_config_is_refused(tmp_path):
+  train.train_and_evaluate(tiny_ring_config(num_steps=2), tmp_path)
+  with pytest.raises(ValueError, match=r"different config.*algorithm.loss"):
+    train.train_and_evaluate(
+        tiny_ring_config(num_steps=4, **{"algorithm.loss": "minimax"}), tmp_path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("algorithm.name", "vae-gan-9000", "Unknown algorithm 'vae-gan-9000'.*gan"),
+    ("data.name", "imagenet-22k", "imagenet-22k.*ring8"),
+    ("batch_size", 0, "batch_size"),
+])
+def test_bad_config_values_are_named(tmp_path, key, value, message):
+  with pytest.raises(ValueError, match=message):
+    train.train_and_evaluate(tiny_ring_config(**{key: value}), tmp_path)
+
+
+def test_unknown_config_key_on_the_command_line_is_an_error(tmp_path):
+  result = subprocess.run(_command(tmp_path, 2) + ["--config.num_stepz=5"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert result.returncode != 0
+  assert "num_stepz" in result.stderr
