@@ -165,10 +165,12 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
     state = checkpointer.restore(state)
   start = int(state.step)
   logger = _Logger(workdir)
-  players = list(run.algorithm.players)
+  # Schedule order: the first player to update is the first whose values can go bad.
+  players = list(dict.fromkeys(name for phase in run.algorithm.schedule for name in phase))
   bar = tqdm.tqdm(
       total=config.num_steps, initial=start, disable=not config.get("progress_bar", True),
       desc=f"{config.algorithm.name} on {config.data.name}", file=sys.stderr,
+      mininterval=0.1 if sys.stderr.isatty() else 30.0,  # keep logs of non-interactive runs short
   )
   prefetch = concurrent.futures.ThreadPoolExecutor(max_workers=1)
   pending, next_batches = None, prefetch.submit(run.batches, start)

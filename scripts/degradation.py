@@ -90,11 +90,10 @@ def batch_schedule(seed: int, num_examples: int, batch_size: int, num_steps: int
   return np.concatenate(perms).reshape(-1, batch_size)[:num_steps]
 
 
-def run_one(model, optimizer, steps, data, *, seed: int, args) -> dict:
-  """Trains one (model, seed); returns its loss curve and final metrics."""
+def run_one(optimizer, steps, variables, data, *, seed: int, args) -> dict:
+  """Trains one (model, seed) from `variables`; returns its loss curve and final metrics."""
   train_step, evaluate = steps
   (x_train, y_train), (x_test, y_test) = data
-  variables = model.init(jax.random.key(seed), x_train[:1], train=False)
   state = TrainState(
     variables["params"], variables["batch_stats"], optimizer.init(variables["params"])
   )
@@ -203,18 +202,26 @@ def main(argv=None) -> None:
   results, num_params = {}, {}
   started = time.perf_counter()
   for depth in args.depths:
-    for family, shortcut in FAMILIES.items():
-      model = cifar_resnet(depth, num_classes=NUM_CLASSES, shortcut=shortcut)
+    models = {
+      family: cifar_resnet(depth, num_classes=NUM_CLASSES, shortcut=shortcut)
+      for family, shortcut in FAMILIES.items()
+    }
+    # Option-A shortcuts have no parameters, so a plain net and its residual twin share one
+    # parameter tree: each seed starts both from the same weights (a paired comparison). Eager
+    # init: its per-op kernels compile once for all depths, a jitted init would compile per depth.
+    initial = [
+      models["residual"].init(jax.random.key(seed), data[0][0][:1], train=False)
+      for seed in range(args.seeds)
+    ]
+    num_params[depth] = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(initial[0]["params"]))
+    for family, model in models.items():
       optimizer = optim.momentum(args.learning_rate, beta=args.momentum)
       steps = make_steps(model, optimizer)
       t0 = time.perf_counter()
       runs = [
-        run_one(model, optimizer, steps, data, seed=seed, args=args) for seed in range(args.seeds)
+        run_one(optimizer, steps, initial[seed], data, seed=seed, args=args)
+        for seed in range(args.seeds)
       ]
-      variables = jax.eval_shape(
-        lambda m=model: m.init(jax.random.key(0), data[0][0][:1], train=False)
-      )
-      num_params[depth] = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
       results[(family, depth)] = runs
       mean, _ = summarise(runs, "final_minibatch_loss")
       print(

@@ -90,7 +90,7 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
     })
     batch = {"x": batch["x"].astype(jnp.float64), "y": batch["y"]}
     rng = jax.random.key(7)
-    grads, _, _ = algorithm.players[player].grad_fn(state, batch, rng)
+    grads, _, _ = jax.jit(algorithm.players[player].grad_fn)(state, batch, rng)
     g, d = state.players["generator"], state.players["discriminator"]
     z = algorithm.latents(rng, batch["x"].shape[0])
 
@@ -109,6 +109,7 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
       _, log_1m_d_fake = _sigmoid_loss_terms(run(algorithm.discriminator, d, d.params, fake))
       return jnp.mean(log_1m_d_fake)
 
+    loss = jax.jit(loss)
     params = state.players[player].params
     leaves, treedef = jax.tree.flatten(params)
     key = jax.random.key(3)

@@ -11,9 +11,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import tiny_ring8_config
 
 from jaxgen import checkpoint, train
-from jaxgen.configs import gan_ring8
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = {
@@ -28,9 +28,7 @@ TINY_OVERRIDES = {
 
 
 def tiny_ring_config(**overrides):
-  config = gan_ring8.get_config()
-  config.model.generator = {"name": "mlp", "hidden": (16, 16), "batch_norm": True}
-  config.model.discriminator = {"name": "mlp", "hidden": (16, 16), "maxout_pieces": 2}
+  config = tiny_ring8_config.get_config()
   for key, value in {**TINY_OVERRIDES, **overrides}.items():
     node = config
     *parents, leaf = key.split(".")
@@ -68,7 +66,7 @@ def test_rerun_with_more_steps_continues_from_the_checkpoint(tmp_path):
 
 def _command(workdir, num_steps):
   args = [sys.executable, str(ROOT / "scripts" / "train.py"),
-          f"--config={ROOT / 'jaxgen' / 'configs' / 'gan_ring8.py'}", f"--workdir={workdir}",
+          f"--config={Path(__file__).parent / 'tiny_ring8_config.py'}", f"--workdir={workdir}",
           f"--config.num_steps={num_steps}", "--config.checkpoint_every=20",
           "--config.eval_every=1000000", "--config.batch_size=32", "--config.progress_bar=False",
           "--config.eval.num_samples=100"]
@@ -92,9 +90,7 @@ def test_killed_run_resumes_to_the_same_params_as_an_uninterrupted_one(tmp_path)
   num_steps = steps + 60  # the resumed run must go on past the step it was killed at
   for workdir in (killed, uninterrupted):
     subprocess.run(_command(workdir, num_steps), check=True, capture_output=True, timeout=300)
-  config = gan_ring8.get_config()
-  config.batch_size = 32
-  run = train.Run(config)
+  run = train.Run(tiny_ring_config())
   restored = [checkpoint.Checkpointer(w, keep=3).restore(run.init_state())
               for w in (killed, uninterrupted)]
   assert int(restored[0].step) == int(restored[1].step) == num_steps

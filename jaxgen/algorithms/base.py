@@ -131,7 +131,7 @@ def make_train_step(algorithm: Algorithm):
       for name, (grads, model_state, player_metrics) in results.items():
         players[name] = _apply_update(algorithm, name, players[name], grads, model_state)
         metrics.update({f"{name}/{k}": v for k, v in player_metrics.items()})
-        metrics[f"{name}/grad_norm"] = optax.global_norm(grads)
+        metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
         metrics[f"{name}/finite"] = _all_finite(grads) & _all_finite(players[name].params)
       state = state.replace(players=players)
     if hasattr(algorithm, "update_extra"):  # algorithm-owned state, e.g. BEGAN's k_t

@@ -34,6 +34,8 @@ def rng_for(*keys: int) -> np.random.Generator:
 def check_int(name: str, value: Any, *, minimum: int) -> int:
   """Returns `value` as an int, or raises ValueError naming it when it is not an int >= minimum."""
   try:
+    if isinstance(value, bool):  # operator.index accepts True and False as 1 and 0.
+      raise TypeError
     number = operator.index(value)
   except TypeError:
     raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.") from None
@@ -60,14 +62,22 @@ def stream_indices(seed: int, positions: np.ndarray, num_examples: int) -> np.nd
   return indices
 
 
+def batch_indices(
+  seed: int, step: int, batch_size: int, start: int, stop: int, num_examples: int
+) -> np.ndarray:
+  """Example indices of rows [start, stop) of global batch `step`: stream positions t * B + row."""
+  positions = step * batch_size + np.arange(start, stop, dtype=np.int64)
+  return stream_indices(seed, positions, num_examples)
+
+
 def eval_indices(num: int | None, seed: int, num_examples: int) -> np.ndarray:
   """All indices in stored order when `num` is None, else `num` distinct ones drawn from `seed`."""
+  seed = check_int("seed", seed, minimum=0)
   if num is None:
     return np.arange(num_examples)
   num = check_int("num", num, minimum=1)
   if num > num_examples:
     raise ValueError(f"num must be at most the {num_examples} held-out examples; got {num}.")
-  seed = check_int("seed", seed, minimum=0)
   return rng_for(EVAL_STREAM, seed).permutation(num_examples)[:num]
 
 
@@ -152,8 +162,8 @@ class FiniteDataset(Dataset):
     """The training examples at `indices`, in that order."""
 
   def _rows(self, seed: int, step: int, batch_size: int, start: int, stop: int) -> Batch:
-    positions = step * batch_size + np.arange(start, stop, dtype=np.int64)
-    return self._training_examples(stream_indices(seed, positions, self.num_examples))
+    indices = batch_indices(seed, step, batch_size, start, stop, self.num_examples)
+    return self._training_examples(indices)
 
 
 class ArrayDataset(FiniteDataset):

@@ -26,9 +26,9 @@ from jaxgen.data.base import (
   TRAINING_SET_STREAM,
   Batch,
   Dataset,
+  batch_indices,
   check_int,
   rng_for,
-  stream_indices,
 )
 
 PACGAN_NUM_EXAMPLES = 100_000
@@ -68,8 +68,7 @@ class Distribution2D(Dataset):
       # Draw the whole global batch so every process slices the same one.
       fresh = self.sample(batch_size, rng_for(FRESH_SAMPLES_STREAM, seed, step))
       return {key: value[start:stop] for key, value in fresh.items()}
-    positions = step * batch_size + np.arange(start, stop, dtype=np.int64)
-    indices = stream_indices(seed, positions, self.num_examples)
+    indices = batch_indices(seed, step, batch_size, start, stop, self.num_examples)
     return {key: value[indices] for key, value in self._training_set.items()}
 
   def eval_data(self, num: int | None = None, seed: int = 0) -> Batch:

@@ -62,12 +62,12 @@ def open_source(tfds_name: str, split: str, data_dir: str, download: bool):
     else:
       problem = f"is not prepared: there is no directory {dataset_dir!r}"
     raise FileNotFoundError(
-        f"TFDS data set {tfds_name!r} (split {split!r}) {problem}; data_dir={data_dir!r}.\n"
-        "Prepare it on a machine with internet access and TensorFlow "
-        "(pip install tensorflow tensorflow-datasets):\n"
-        f"  {prepare_command(tfds_name, data_dir)}\n"
-        f"then copy {dataset_dir} to this machine, or pass the data option download=True on a "
-        "machine with internet."
+      f"TFDS data set {tfds_name!r} (split {split!r}) {problem}; data_dir={data_dir!r}.\n"
+      "Prepare it on a machine with internet access and TensorFlow "
+      "(pip install tensorflow tensorflow-datasets):\n"
+      f"  {prepare_command(tfds_name, data_dir)}\n"
+      f"then copy {dataset_dir} to this machine, or pass the data option download=True on a "
+      "machine with internet."
     ) from error
 
 

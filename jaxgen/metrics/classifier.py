@@ -78,9 +78,9 @@ def save_classifier(path, params, config: dict) -> str:
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   payload = {
-      "format": FORMAT,
-      "config": {**config, "widths": np.asarray(config["widths"], np.int64)},
-      "params": jax.tree.map(np.asarray, params),
+    "format": FORMAT,
+    "config": {**config, "widths": np.asarray(config["widths"], np.int64)},
+    "params": jax.tree.map(np.asarray, params),
   }
   path.write_bytes(flax.serialization.msgpack_serialize(payload))
   digest = sha256_of(path)
@@ -121,13 +121,15 @@ class Classifier:
       accepted.add((8, 8, 1))
     if images.ndim != 4 or images.shape[1:] not in accepted:
       raise ValueError(
-          f"The {self.config['dataset']} classifier takes images [N, H, W, C] with (H, W, C) in "
-          f"{sorted(accepted)}; got shape {images.shape}."
+        f"The {self.config['dataset']} classifier takes images [N, H, W, C] with (H, W, C) in "
+        f"{sorted(accepted)}; got shape {images.shape}."
       )
     if images.shape[1] != size:
       pad = (size - images.shape[1]) // 2
       # The same padding as jaxgen.data.load_digits(size=16).
-      images = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=_BACKGROUND)
+      images = jnp.pad(
+        images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=_BACKGROUND
+      )
     return images
 
   def features_and_logits(self, images) -> tuple[jax.Array, jax.Array]:
@@ -147,8 +149,8 @@ def _apply(module: ClassifierCNN, params, images):
 
 def _corrupt(path, dataset: str, reason: str) -> ValueError:
   return ValueError(
-      f"Classifier weights {path} are unusable: {reason}. Regenerate them with "
-      f"`{regenerate_command(dataset, path)}`."
+    f"Classifier weights {path} are unusable: {reason}. Regenerate them with "
+    f"`{regenerate_command(dataset, path)}`."
   )
 
 
@@ -168,10 +170,10 @@ def load_classifier(path, dataset: str = "digits") -> Classifier:
   for required in (path, sums):
     if not required.is_file():
       raise FileNotFoundError(
-          f"Classifier file {required} is missing. Regenerate it with "
-          f"`{regenerate_command(dataset, path)}`."
+        f"Classifier file {required} is missing. Regenerate it with "
+        f"`{regenerate_command(dataset, path)}`."
       )
-  expected = sums.read_text().split()[0] if sums.read_text().split() else ""
+  expected = (sums.read_text().split() or [""])[0]
   actual = sha256_of(path)
   if actual != expected:
     raise _corrupt(path, dataset, f"SHA-256 {actual} does not match {expected!r} in {sums}")
@@ -181,19 +183,22 @@ def load_classifier(path, dataset: str = "digits") -> Classifier:
     raise _corrupt(path, dataset, f"it does not decode as msgpack ({error})") from error
   if not isinstance(payload, dict) or payload.get("format") != FORMAT:
     raise _corrupt(path, dataset, f"it is not a {FORMAT} checkpoint")
-  config = dict(payload["config"])
-  config["widths"] = tuple(int(w) for w in config["widths"])
-  module = ClassifierCNN(
+  try:
+    config = dict(payload["config"])
+    config["widths"] = tuple(int(w) for w in config["widths"])
+    module = ClassifierCNN(
       num_classes=int(config["num_classes"]),
       widths=config["widths"],
       feature_dim=int(config["feature_dim"]),
-  )
-  template = jax.eval_shape(
-      module.init, jax.random.key(0), jnp.zeros((1, config["input_size"], config["input_size"], 1))
-  )["params"]
-  params = payload["params"]
+    )
+    size = int(config["input_size"])
+    params = payload["params"]
+  except (KeyError, TypeError, ValueError) as error:
+    raise _corrupt(path, dataset, f"its config is incomplete ({error!r})") from error
+  template = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, size, size, 1)))["params"]
   if jax.tree.structure(template) != jax.tree.structure(params) or any(
-      t.shape != p.shape for t, p in zip(jax.tree.leaves(template), jax.tree.leaves(params))
+    t.shape != p.shape
+    for t, p in zip(jax.tree.leaves(template), jax.tree.leaves(params), strict=True)
   ):
     raise _corrupt(path, dataset, "its parameters do not fit the architecture in its config")
   return Classifier(module, jax.tree.map(jnp.asarray, params), config, actual)
@@ -205,65 +210,72 @@ def load_digits_classifier() -> Classifier:
 
 
 def _random_shift(images: jax.Array, key: jax.Array, max_shift: int) -> jax.Array:
-  """Shifts each image by up to max_shift pixels per axis. The roll wraps around, which on
-  background-padded digits only moves background pixels."""
-  shifts = jax.random.randint(key, (images.shape[0], 2), -max_shift, max_shift + 1)
-  return jax.vmap(lambda image, shift: jnp.roll(image, shift, axis=(0, 1)))(images, shifts)
+  """Translates each image by up to max_shift pixels per axis, filling with background (-1)."""
+  if max_shift == 0:
+    return images
+  height, width, channels = images.shape[1:]
+  pad = ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0))
+  padded = jnp.pad(images, pad, constant_values=_BACKGROUND)
+  offsets = jax.random.randint(key, (images.shape[0], 2), 0, 2 * max_shift + 1)
+
+  def crop(image, offset):
+    return jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), (height, width, channels))
+
+  return jax.vmap(crop)(padded, offsets)
 
 
 def train_classifier(
-    train: tuple[np.ndarray, np.ndarray],
-    *,
-    num_classes: int,
-    epochs: int,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    max_shift: int = 2,
-    seed: int = 0,
-    log_every: int = 0,
+  dataset,
+  *,
+  num_steps: int,
+  batch_size: int = 64,
+  learning_rate: float = 1e-3,
+  max_shift: int = 2,
+  seed: int = 0,
+  log_every: int = 0,
 ) -> tuple[ClassifierCNN, dict]:
   """Trains ClassifierCNN with Adam on softmax cross-entropy and random-shift augmentation.
 
   Args:
-    train: (images [N, H, W, 1] in [-1, 1], integer labels [N]).
-    num_classes, epochs, batch_size, learning_rate: the usual; max_shift: augmentation range in
-      pixels (0 turns it off); seed: initialisation, shuffling and augmentation.
-    log_every: print the mean loss every this many epochs (0: never).
+    dataset: a `jaxgen.data.Dataset` of images [H, W, 1] in [-1, 1] with labels; step t trains on
+      `dataset.batch(seed, t, batch_size)`.
+    num_steps, batch_size, learning_rate: the usual.
+    max_shift: augmentation, a random translation of up to this many pixels (0 turns it off).
+    seed: initialisation, batches and augmentation.
+    log_every: print the mean loss every this many steps (0: never).
 
   Returns:
     (module, params).
   """
-  images, labels = np.asarray(train[0], np.float32), np.asarray(train[1], np.int32)
-  if batch_size > images.shape[0]:
-    raise ValueError(f"batch_size {batch_size} exceeds the {images.shape[0]} training images.")
-  module = ClassifierCNN(num_classes=num_classes)
+  if dataset.num_classes < 2:
+    raise ValueError(f"Data set {dataset.name!r} has no class labels to train a classifier on.")
+  module = ClassifierCNN(num_classes=dataset.num_classes)
   key, init_key = jax.random.split(jax.random.key(seed))
-  params = module.init(init_key, images[:1])["params"]
+  # One compiled init instead of one dispatch per layer op.
+  params = jax.jit(module.init)(init_key, jnp.zeros((1, *dataset.example_shape)))["params"]
   optimizer = optax.adam(learning_rate)
   opt_state = optimizer.init(params)
 
   @jax.jit
-  def step(params, opt_state, batch_images, batch_labels, key):
+  def train_step(params, opt_state, images, labels, key):
     def loss_fn(params):
-      _, logits = module.apply({"params": params}, _random_shift(batch_images, key, max_shift))
-      return optax.softmax_cross_entropy_with_integer_labels(logits, batch_labels).mean()
+      _, logits = module.apply({"params": params}, _random_shift(images, key, max_shift))
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss
 
-  rng = np.random.default_rng(seed)
-  steps_per_epoch = images.shape[0] // batch_size
-  for epoch in range(epochs):
-    order = rng.permutation(images.shape[0])
-    losses = []
-    for i in range(steps_per_epoch):
-      index = order[i * batch_size : (i + 1) * batch_size]
-      key, step_key = jax.random.split(key)
-      params, opt_state, loss = step(params, opt_state, images[index], labels[index], step_key)
-      losses.append(loss)
-    if log_every and (epoch + 1) % log_every == 0:
-      print(f"epoch {epoch + 1}/{epochs}: loss {float(np.mean(jax.device_get(losses))):.4f}")
+  losses = []
+  for step in range(num_steps):
+    batch = dataset.batch(seed, step, batch_size)
+    params, opt_state, loss = train_step(
+      params, opt_state, batch["x"], batch["y"], jax.random.fold_in(key, step)
+    )
+    losses.append(loss)
+    if log_every and (step + 1) % log_every == 0:
+      print(f"step {step + 1}/{num_steps}: loss {float(np.mean(jax.device_get(losses))):.4f}")
+      losses = []
   return module, params
 
 
@@ -273,5 +285,7 @@ def accuracy(classifier: Classifier, images, labels, batch_size: int = 512) -> f
   correct = 0
   for start in range(0, labels.shape[0], batch_size):
     logits = classifier.logits(images[start : start + batch_size])
-    correct += int(np.sum(np.argmax(np.asarray(logits), axis=1) == labels[start : start + batch_size]))
+    correct += int(
+      np.sum(np.argmax(np.asarray(logits), axis=1) == labels[start : start + batch_size])
+    )
   return correct / labels.shape[0]

@@ -12,9 +12,11 @@ eigendecomposition of S1 (`numpy.linalg.eigh`), lambda(M) from `eigvalsh`, all i
 or rank-deficient covariances (fewer samples than feature dimensions) need no offset: their zero
 eigenvalues simply contribute zero.
 
-Round-off makes some eigenvalues of a PSD matrix slightly negative; those within `psd_tolerance`
-times the largest eigenvalue are treated as the zeros they are. A clearly negative eigenvalue means
-the input is not a covariance matrix, and raises.
+Zero eigenvalues come out of `eigh` as round-off of either sign, about lambda_max * d * eps, and the
+square root would amplify that to ~1e-8 each. Eigenvalues below lambda_max * d * eps (the rank
+threshold of `numpy.linalg.matrix_rank`) are therefore taken as the exact zeros they are. A negative
+eigenvalue beyond `psd_tolerance` times the largest means the input is not a covariance matrix, and
+raises.
 """
 
 from __future__ import annotations
@@ -40,24 +42,30 @@ def _as_covariance(name: str, sigma, dim: int) -> np.ndarray:
     raise ValueError(f"{name} holds non-finite values.")
   scale = max(np.max(np.abs(sigma)), np.finfo(np.float64).tiny)
   if not np.allclose(sigma, sigma.T, rtol=0, atol=1e-10 * scale):
-    raise ValueError(f"{name} is not symmetric (max |S - S^T| = {np.max(np.abs(sigma - sigma.T))}).")
+    raise ValueError(
+      f"{name} is not symmetric (max |S - S^T| = {np.max(np.abs(sigma - sigma.T))})."
+    )
   # Use the exactly symmetric part: eigh reads one triangle only.
   return (sigma + sigma.T) / 2
 
 
 def _psd_eigenvalues(name: str, eigenvalues: np.ndarray, tolerance: float) -> np.ndarray:
-  """Eigenvalues of a matrix known to be PSD, with round-off negatives set to their true 0."""
+  """Eigenvalues of a matrix known to be PSD, with round-off around zero set to exact zeros."""
   largest = max(float(np.max(np.abs(eigenvalues))), np.finfo(np.float64).tiny)
   smallest = float(np.min(eigenvalues))
   if smallest < -tolerance * largest:
     raise ValueError(
-        f"{name} is not positive semi-definite: eigenvalue {smallest:.3e} against a largest of "
-        f"{largest:.3e} (tolerance {tolerance:g} relative)."
+      f"{name} is not positive semi-definite: eigenvalue {smallest:.3e} against a largest of "
+      f"{largest:.3e} (tolerance {tolerance:g} relative)."
     )
-  return np.maximum(eigenvalues, 0.0)
+  # numpy.linalg.matrix_rank's threshold: below it an eigenvalue is indistinguishable from 0.
+  round_off = largest * eigenvalues.shape[0] * np.finfo(np.float64).eps
+  return np.where(eigenvalues > round_off, eigenvalues, 0.0)
 
 
-def sqrtm_psd(sigma: np.ndarray, name: str = "sigma", tolerance: float = PSD_TOLERANCE) -> np.ndarray:
+def sqrtm_psd(
+  sigma: np.ndarray, name: str = "sigma", tolerance: float = PSD_TOLERANCE
+) -> np.ndarray:
   """Symmetric square root A of a PSD matrix (A A = sigma), from its eigendecomposition."""
   eigenvalues, eigenvectors = np.linalg.eigh(sigma)
   root = np.sqrt(_psd_eigenvalues(name, eigenvalues, tolerance))
@@ -70,7 +78,9 @@ def trace_sqrt_product(sigma1, sigma2, tolerance: float = PSD_TOLERANCE) -> floa
   root1 = sqrtm_psd(sigma1, "sigma1", tolerance)
   middle = root1 @ sigma2 @ root1
   middle = (middle + middle.T) / 2
-  eigenvalues = _psd_eigenvalues("sigma1^(1/2) sigma2 sigma1^(1/2)", np.linalg.eigvalsh(middle), tolerance)
+  eigenvalues = _psd_eigenvalues(
+    "sigma1^(1/2) sigma2 sigma1^(1/2)", np.linalg.eigvalsh(middle), tolerance
+  )
   return float(np.sum(np.sqrt(eigenvalues)))
 
 
@@ -99,8 +109,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, psd_tolerance: float = PSD_TOLERA
   diff = mu1 - mu2
   # Heusel et al. 2017, eq. 6.
   return float(
-      diff @ diff
-      + np.trace(sigma1)
-      + np.trace(sigma2)
-      - 2.0 * trace_sqrt_product(sigma1, sigma2, psd_tolerance)
+    diff @ diff
+    + np.trace(sigma1)
+    + np.trace(sigma2)
+    - 2.0 * trace_sqrt_product(sigma1, sigma2, psd_tolerance)
   )

@@ -1,6 +1,6 @@
 """Inception Score from any classifier's logits (Salimans et al. 2016).
 
-    IS = exp( E_x KL( p(y|x) || p(y) ) ),   p(y) = E_x p(y|x)          (Salimans et al. 2016, Sec. 4)
+    IS = exp(E_x KL(p(y|x) || p(y))),  p(y) = E_x p(y|x)            (Salimans et al. 2016, Sec. 4)
 
 As in the reference code (openai/improved-gan), the samples are cut into `num_splits` consecutive
 parts, the score is computed on each part with that part's own marginal p(y), and the mean and
@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
+from jaxgen.metrics._checks import as_matrix
+
 
 def inception_score(logits, num_splits: int = 10) -> tuple[float, float]:
   """Mean and standard deviation of the Inception Score over `num_splits` parts.
@@ -24,15 +26,13 @@ def inception_score(logits, num_splits: int = 10) -> tuple[float, float]:
   Returns:
     (mean, std) over the parts; the score lies in [1, num_classes].
   """
-  logits = np.asarray(logits, dtype=np.float64)
-  if logits.ndim != 2 or logits.shape[1] < 2:
+  logits = as_matrix("logits", logits)
+  if logits.shape[1] < 2:
     raise ValueError(f"logits must have shape [n, num_classes >= 2]; got {logits.shape}.")
-  if not np.all(np.isfinite(logits)):
-    raise ValueError("logits hold non-finite values.")
   if int(num_splits) != num_splits or not 1 <= num_splits <= logits.shape[0]:
     raise ValueError(
-        f"num_splits must be an integer in [1, {logits.shape[0]}] (the number of samples); "
-        f"got {num_splits!r}."
+      f"num_splits must be an integer in [1, {logits.shape[0]}] (the number of samples); "
+      f"got {num_splits!r}."
     )
   log_probs = scipy.special.log_softmax(logits, axis=1)
   scores = []

@@ -3,7 +3,7 @@
 KID is the unbiased estimate of the squared maximum mean discrepancy between two feature sets under
 the cubic polynomial kernel
 
-    k(x, y) = (x . y / d + 1)^3                                         (Binkowski et al. 2018, Sec. 5)
+    k(x, y) = (x . y / d + 1)^3                                     (Binkowski et al. 2018, Sec. 5)
 
 with d the feature dimension. For sets X, Y of m samples each,
 
@@ -20,6 +20,8 @@ slightly negative when the two distributions are equal.
 from __future__ import annotations
 
 import numpy as np
+
+from jaxgen.metrics._checks import as_matrix
 
 # The reference implementation's subset size.
 REFERENCE_SUBSET_SIZE = 1000
@@ -40,21 +42,12 @@ def unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
   return float(within - 2.0 * k_xy.mean())
 
 
-def _as_features(name: str, features) -> np.ndarray:
-  features = np.asarray(features, dtype=np.float64)
-  if features.ndim != 2:
-    raise ValueError(f"{name} must have shape [n, d]; got {features.shape}.")
-  if not np.all(np.isfinite(features)):
-    raise ValueError(f"{name} holds non-finite values.")
-  return features
-
-
 def kernel_inception_distance(
-    features_a,
-    features_b,
-    num_subsets: int = 100,
-    subset_size: int | None = None,
-    seed: int = 0,
+  features_a,
+  features_b,
+  num_subsets: int = 100,
+  subset_size: int | None = None,
+  seed: int = 0,
 ) -> tuple[float, float]:
   """KID: mean and std of MMD^2_u with the cubic polynomial kernel over random subsets.
 
@@ -68,8 +61,8 @@ def kernel_inception_distance(
   Returns:
     (mean, std) of the per-subset estimates.
   """
-  a = _as_features("features_a", features_a)
-  b = _as_features("features_b", features_b)
+  a = as_matrix("features_a", features_a)
+  b = as_matrix("features_b", features_b)
   if a.shape[1] != b.shape[1]:
     raise ValueError(f"Feature dimensions differ: {a.shape[1]} and {b.shape[1]}.")
   available = min(a.shape[0], b.shape[0])
@@ -77,17 +70,17 @@ def kernel_inception_distance(
     subset_size = min(REFERENCE_SUBSET_SIZE, available)
   if int(subset_size) != subset_size or not 2 <= subset_size <= available:
     raise ValueError(
-        f"subset_size must be an integer in [2, {available}] (the smaller set's size); "
-        f"got {subset_size!r}."
+      f"subset_size must be an integer in [2, {available}] (the smaller set's size); "
+      f"got {subset_size!r}."
     )
   if int(num_subsets) != num_subsets or num_subsets < 1:
     raise ValueError(f"num_subsets must be a positive integer; got {num_subsets!r}.")
   rng = np.random.default_rng(seed)
   estimates = [
-      unbiased_mmd2(
-          a[rng.choice(a.shape[0], int(subset_size), replace=False)],
-          b[rng.choice(b.shape[0], int(subset_size), replace=False)],
-      )
-      for _ in range(int(num_subsets))
+    unbiased_mmd2(
+      a[rng.choice(a.shape[0], int(subset_size), replace=False)],
+      b[rng.choice(b.shape[0], int(subset_size), replace=False)],
+    )
+    for _ in range(int(num_subsets))
   ]
   return float(np.mean(estimates)), float(np.std(estimates))

@@ -26,22 +26,24 @@ import math
 
 import numpy as np
 
+from jaxgen.metrics._checks import as_matrix
+
 # PacGAN / VEEGAN / unrolled GAN: high quality means within three standard deviations.
 HIGH_QUALITY_STDS = 3.0
 
 
 def mode_histogram(samples, centers, std: float, num_stds: float = HIGH_QUALITY_STDS) -> np.ndarray:
   """Per mode, the number of high-quality samples whose nearest centre it is; int [K]."""
-  samples = np.asarray(samples, dtype=np.float64)
-  centers = np.asarray(centers, dtype=np.float64)
-  if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
+  samples = as_matrix("samples", samples)
+  centers = as_matrix("centers", centers)
+  if samples.shape[1] != centers.shape[1]:
     raise ValueError(
-        f"samples [n, d] and centers [K, d] must share d; got {samples.shape} and {centers.shape}."
+      f"samples [n, d] and centers [K, d] must share d; got {samples.shape} and {centers.shape}."
     )
   if samples.shape[0] == 0 or centers.shape[0] == 0:
-    raise ValueError(f"Need at least one sample and one centre; got {samples.shape[0]} and {centers.shape[0]}.")
-  if not np.all(np.isfinite(samples)):
-    raise ValueError("samples hold non-finite values.")
+    raise ValueError(
+      f"Need at least one sample and one centre; got {samples.shape[0]} and {centers.shape[0]}."
+    )
   if not (math.isfinite(std) and std > 0):
     raise ValueError(f"std must be a finite number > 0; got {std!r}.")
   if not (math.isfinite(num_stds) and num_stds > 0):
@@ -76,7 +78,7 @@ def mode_coverage(samples, centers, std: float) -> dict[str, float | int]:
   """
   counts = mode_histogram(samples, centers, std)
   return {
-      "modes": int(np.count_nonzero(counts)),
-      "high_quality": float(counts.sum() / np.shape(samples)[0]),
-      "reverse_kl": reverse_kl_to_uniform(counts),
+    "modes": int(np.count_nonzero(counts)),
+    "high_quality": float(counts.sum() / np.shape(samples)[0]),
+    "reverse_kl": reverse_kl_to_uniform(counts),
   }

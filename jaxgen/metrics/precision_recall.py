@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxgen.metrics._checks import as_matrix
+
 _BLOCK_ROWS = 1024
 
 
@@ -35,7 +37,9 @@ def knn_radii_squared(features: np.ndarray, k: int) -> np.ndarray:
   return radii
 
 
-def manifold_coverage(manifold: np.ndarray, radii_squared: np.ndarray, queries: np.ndarray) -> float:
+def manifold_coverage(
+  manifold: np.ndarray, radii_squared: np.ndarray, queries: np.ndarray
+) -> float:
   """Share of `queries` within the radius of at least one manifold sample."""
   inside = np.empty(queries.shape[0], dtype=bool)
   for start in range(0, queries.shape[0], _BLOCK_ROWS):
@@ -45,13 +49,11 @@ def manifold_coverage(manifold: np.ndarray, radii_squared: np.ndarray, queries: 
 
 
 def _as_features(name: str, features, k: int) -> np.ndarray:
-  features = np.asarray(features, dtype=np.float64)
-  if features.ndim != 2:
-    raise ValueError(f"{name} must have shape [n, d]; got {features.shape}.")
-  if not np.all(np.isfinite(features)):
-    raise ValueError(f"{name} holds non-finite values.")
+  features = as_matrix(name, features)
   if features.shape[0] <= k:
-    raise ValueError(f"{name} needs more than k={k} samples for k-NN radii; got {features.shape[0]}.")
+    raise ValueError(
+      f"{name} needs more than k={k} samples for k-NN radii; got {features.shape[0]}."
+    )
   return features
 
 
@@ -74,6 +76,6 @@ def precision_recall(real_features, fake_features, k: int = 3) -> dict[str, floa
   if real.shape[1] != fake.shape[1]:
     raise ValueError(f"Feature dimensions differ: {real.shape[1]} and {fake.shape[1]}.")
   return {
-      "precision": manifold_coverage(real, knn_radii_squared(real, k), fake),
-      "recall": manifold_coverage(fake, knn_radii_squared(fake, k), real),
+    "precision": manifold_coverage(real, knn_radii_squared(real, k), fake),
+    "recall": manifold_coverage(fake, knn_radii_squared(fake, k), real),
   }

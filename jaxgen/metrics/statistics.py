@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jaxgen.metrics._checks import as_matrix
+
 CACHE_ENV_VAR = "JAXGEN_CACHE_DIR"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")
 
@@ -48,11 +50,9 @@ class RunningStatistics:
 
   def update(self, features) -> RunningStatistics:
     """Adds a batch of feature vectors [n, dim]; returns self."""
-    batch = np.asarray(features, dtype=np.float64)
-    if batch.ndim != 2 or batch.shape[1] != self.dim:
+    batch = as_matrix("features", features)
+    if batch.shape[1] != self.dim:
       raise ValueError(f"features must have shape [n, {self.dim}]; got {batch.shape}.")
-    if not np.all(np.isfinite(batch)):
-      raise ValueError("features hold non-finite values.")
     if batch.shape[0] == 0:
       return self
     mean = batch.mean(axis=0)
@@ -72,7 +72,9 @@ class RunningStatistics:
     total = self.count + count
     delta = mean - self._mean
     # Chan, Golub & LeVeque (1979), pairwise update of the mean and the co-moment matrix.
-    self._comoment = self._comoment + comoment + np.outer(delta, delta) * (self.count * count / total)
+    self._comoment = (
+      self._comoment + comoment + np.outer(delta, delta) * (self.count * count / total)
+    )
     self._mean = self._mean + delta * (count / total)
     self.count = total
 
@@ -128,18 +130,18 @@ def cache_path(dataset: str, split: str, extractor: str, cache_dir=None) -> path
   for name, value in (("dataset", dataset), ("split", split), ("extractor", extractor)):
     if not _KEY_PATTERN.match(str(value)):
       raise ValueError(
-          f"{name} {value!r} cannot name a cache file: use letters, digits, '_' and '.' only."
+        f"{name} {value!r} cannot name a cache file: use letters, digits, '_' and '.' only."
       )
   directory = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
   return directory / f"{dataset}-{split}-{extractor}.npz"
 
 
 def cached_statistics(
-    dataset: str,
-    split: str,
-    extractor: str,
-    compute: Callable[[], RunningStatistics],
-    cache_dir=None,
+  dataset: str,
+  split: str,
+  extractor: str,
+  compute: Callable[[], RunningStatistics],
+  cache_dir=None,
 ) -> RunningStatistics:
   """Reference statistics keyed by (dataset, split, extractor): loaded if cached, else computed.
 
@@ -156,8 +158,8 @@ def cached_statistics(
     with np.load(path) as stored:
       if "key" not in stored or list(stored["key"]) != list(key):
         raise ValueError(
-            f"Statistics cache {path} does not hold the key {tuple(key)}; delete the file to "
-            "recompute it."
+          f"Statistics cache {path} does not hold the key {tuple(key)}; delete the file to "
+          "recompute it."
         )
       return RunningStatistics.from_state(stored)
   stats = compute()

@@ -26,11 +26,12 @@ Padding = str | int | Sequence[int | tuple[int, int]]
 Pads = tuple[tuple[int, int], ...]
 
 # Forward: y = conv(x dilated by s and padded by (lo, hi), k), window stride 1, kernel dilation d.
-# Per spatial axis, with x of length N, kernel of length K and cotangent g = dL/dy of length M:
+# Per spatial axis, with x of length N, kernel of length K and cotangent g = dL/dy of length
+# M = s*(N - 1) + 1 + lo + hi - d*(K - 1):
 #
-#   y[o] = sum_{i, t : s*i + lo = o + d*t} x[i] k[t],           M = s*(N - 1) + 1 + lo + hi - d*(K - 1)
+#   y[o] = sum_{i, t : s*i + lo = o + d*t} x[i] k[t]      (channels: x[i, a] k[t, a, b], sum over a)
 #
-# (channels: x[i, a] k[t, a, b] summed over a). Differentiating:
+# Differentiating:
 #
 #   dx[i] = sum_t g[s*i + lo - d*t] k[t]       (g is zero outside [0, M))
 #   dk[t] = sum_i x[i] g[s*i + lo - d*t]
@@ -38,13 +39,13 @@ Pads = tuple[tuple[int, int], ...]
 # Substitute t' = K - 1 - t and let g_p be g padded by (d*(K-1) - lo, d*(K-1) - hi), so that
 # g[s*i + lo - d*t] = g_p[s*i + d*t']. Then
 #
-#   dx[i] = sum_t' g_p[s*i + d*t'] k[K-1-t']    : the forward strided conv (stride s, kernel dilation
-#                                                 d) of g with the same kernel, flipped in space,
-#                                                 its in/out channels swapped;
-#   dk[K-1-t'] = sum_i g_p[s*i + d*t'] x[i]     : the weight gradient of that strided conv, with x as
-#                                                 its output cotangent - a conv of g_p with x as the
-#                                                 kernel, window stride d, kernel dilation s, the
-#                                                 batch axis contracted, then flipped back in space.
+#   dx[i] = sum_t' g_p[s*i + d*t'] k[K-1-t']
+#     : the forward strided conv (stride s, kernel dilation d) of g with the same kernel, flipped in
+#       space, its in/out channels swapped;
+#   dk[K-1-t'] = sum_i g_p[s*i + d*t'] x[i]
+#     : the weight gradient of that strided conv, with x as its output cotangent - a conv of g_p
+#       with x as the kernel (window stride d, kernel dilation s, the batch axis contracted), then
+#       flipped back in space. Neither conv dilates its input, the slow case on XLA:CPU.
 #
 # Output sizes check out: the strided conv gives (M + 2d(K-1) - lo - hi - d(K-1) - 1) // s + 1 = N
 # positions and the weight-gradient conv (s(N-1) + 1 + d(K-1) - s(N-1) - 1) // d + 1 = K positions.
@@ -93,8 +94,8 @@ def _dimension_numbers(num_spatial: int) -> dict[str, lax.ConvDimensionNumbers]:
     "forward": lax.ConvDimensionNumbers(act, (c_out, c_in, *spatial_ker), act),
     # dx = conv(g, k): the same kernel read the other way, C_out -> C_in.
     "input_grad": lax.ConvDimensionNumbers(act, (c_in, c_out, *spatial_ker), act),
-    # dk = conv(g, x): batch axis contracted, g's channels become the output "batch" (C_out, last
-    # kernel axis) and x's channels the output features (C_in), so dk comes out as [*K, C_in, C_out].
+    # dk = conv(g, x): the batch axis is contracted; g's channels become the output "batch" (C_out,
+    # the last kernel axis), x's channels the output features (C_in): dk is [*K, C_in, C_out].
     "kernel_grad": lax.ConvDimensionNumbers(
       (num_spatial + 1, 0, *spatial_act),
       (num_spatial + 1, 0, *spatial_act),
