@@ -15,7 +15,7 @@ import orbax.checkpoint as ocp
 
 # Keys that may change between a run and its resumption without making it a different experiment.
 RESUMABLE_KEYS = frozenset(
-    {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
+  {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
 )
 
 
@@ -38,14 +38,15 @@ def check_config_matches(workdir: Path, config_json: str) -> None:
   saved = _flatten(json.loads(path.read_text()))
   current = _flatten(json.loads(config_json))
   differing = sorted(
-      key for key in saved.keys() | current.keys()
-      if key.split(".")[0] not in RESUMABLE_KEYS and saved.get(key) != current.get(key)
+    key
+    for key in saved.keys() | current.keys()
+    if key.split(".")[0] not in RESUMABLE_KEYS and saved.get(key) != current.get(key)
   )
   if differing:
     details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing[:8])
     raise ValueError(
-        f"The workdir {workdir} holds a run of a different config ({details}). "
-        "Use a new --workdir, or delete this one to start over."
+      f"The workdir {workdir} holds a run of a different config ({details}). "
+      "Use a new --workdir, or delete this one to start over."
     )
   path.write_text(config_json)  # record the resumable keys (e.g. a longer num_steps) of this run
 
@@ -58,7 +59,7 @@ class Checkpointer:
       raise ValueError(f"keep_checkpoints must be >= 1; got {keep}.")
     self.directory = Path(workdir).absolute() / "checkpoints"
     self.manager = ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+      self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
     )
 
   def latest_step(self) -> int | None:
@@ -75,9 +76,9 @@ class Checkpointer:
       return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except Exception as error:  # orbax raises several types for unreadable data
       raise ValueError(
-          f"Could not restore the checkpoint of step {step} in {self.directory}: {error}. "
-          "It is corrupt or from another model; delete that step's folder to fall back to the "
-          "previous checkpoint, or use a new --workdir."
+        f"Could not restore the checkpoint of step {step} in {self.directory}: {error}. "
+        "It is corrupt or from another model; delete that step's folder to fall back to the "
+        "previous checkpoint, or use a new --workdir."
       ) from error
 
   def wait(self) -> None:

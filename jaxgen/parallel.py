@@ -46,8 +46,8 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
   num_devices = mesh.devices.size
   if batch_size % num_devices:
     raise ValueError(
-        f"batch_size={batch_size} is not divisible by the {num_devices} devices of the mesh; "
-        f"use a multiple of {num_devices}."
+      f"batch_size={batch_size} is not divisible by the {num_devices} devices of the mesh; "
+      f"use a multiple of {num_devices}."
     )
 
 
@@ -63,5 +63,5 @@ def put_batch(local_batch, mesh: Mesh, leading_axes: int = 0):
   """
   sharding = batch_sharding(mesh, leading_axes)
   return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch
+    lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch
   )

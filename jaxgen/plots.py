@@ -28,8 +28,9 @@ def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray
   return np.clip(grid, 0, 1)
 
 
-def save_image_grid(images: np.ndarray, path: str | Path, num_columns: int | None = None,
-                    title: str | None = None) -> None:
+def save_image_grid(
+  images: np.ndarray, path: str | Path, num_columns: int | None = None, title: str | None = None
+) -> None:
   grid = image_grid(images, num_columns)
   fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
   ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
@@ -40,8 +41,9 @@ def save_image_grid(images: np.ndarray, path: str | Path, num_columns: int | Non
   plt.close(fig)
 
 
-def save_scatter(samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None,
-                 title: str | None = None) -> None:
+def save_scatter(
+  samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None, title: str | None = None
+) -> None:
   """Generated 2-D samples (blue) over the true mode centres (red crosses)."""
   fig, ax = plt.subplots(figsize=(5, 5))
   ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
@@ -58,8 +60,12 @@ def save_scatter(samples: np.ndarray, path: str | Path, centers: np.ndarray | No
   plt.close(fig)
 
 
-def save_curves(records: Sequence[Mapping[str, float]], keys: Sequence[str], path: str | Path,
-                title: str = "losses") -> None:
+def save_curves(
+  records: Sequence[Mapping[str, float]],
+  keys: Sequence[str],
+  path: str | Path,
+  title: str = "losses",
+) -> None:
   """One line per metric key against `step`, from logged records."""
   fig, ax = plt.subplots(figsize=(7, 4))
   for key in keys:

@@ -25,8 +25,13 @@ from jaxgen import algorithms, checkpoint, data, parallel, plots
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step
 
 REQUIRED_KEYS = (
-    "seed", "batch_size", "num_steps", "eval_every", "checkpoint_every", "data.name",
-    "algorithm.name",
+  "seed",
+  "batch_size",
+  "num_steps",
+  "eval_every",
+  "checkpoint_every",
+  "data.name",
+  "algorithm.name",
 )
 
 
@@ -50,11 +55,14 @@ def validate_config(config) -> None:
 def phase_batches(dataset, config, step: int, num_phases: int) -> dict[str, np.ndarray]:
   """The host-local batches of train step `step`: one per phase, stacked on a leading axis."""
   per_phase = [
-      dataset.batch(
-          config.seed, step * num_phases + phase, config.batch_size,
-          process_index=jax.process_index(), process_count=jax.process_count(),
-      )
-      for phase in range(num_phases)
+    dataset.batch(
+      config.seed,
+      step * num_phases + phase,
+      config.batch_size,
+      process_index=jax.process_index(),
+      process_count=jax.process_count(),
+    )
+    for phase in range(num_phases)
   ]
   return {key: np.stack([b[key] for b in per_phase]) for key in per_phase[0]}
 
@@ -72,10 +80,10 @@ class Run:
     self.num_phases = len(self.algorithm.schedule)
     replicated = parallel.replicated(self.mesh)
     self.train_step = jax.jit(
-        make_train_step(self.algorithm),
-        in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes=1)),
-        out_shardings=(replicated, replicated),
-        donate_argnums=0,
+      make_train_step(self.algorithm),
+      in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes=1)),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
     )
     self._sample = jax.jit(self.algorithm.sample, static_argnums=2, out_shardings=replicated)
 
@@ -85,8 +93,8 @@ class Run:
   def init_state(self) -> TrainState:
     first = jax.tree.map(lambda x: x[0], self.batches(0))
     init = jax.jit(
-        lambda rng, batch: init_train_state(self.algorithm, rng, batch),
-        out_shardings=parallel.replicated(self.mesh),
+      lambda rng, batch: init_train_state(self.algorithm, rng, batch),
+      out_shardings=parallel.replicated(self.mesh),
     )
     return init(jax.random.key(self.config.seed), first)
 
@@ -102,8 +110,8 @@ def _check_finite(step: int, metrics: dict[str, Any], players, last_checkpoint) 
     loss = metrics.get(f"{player}/loss", 0.0)
     if not (bool(metrics[f"{player}/finite"]) and np.isfinite(loss)):
       raise NonFiniteError(
-          f"Non-finite loss or gradient at step {step} in player {player!r} (loss={loss}). "
-          f"Stopped; the last good checkpoint (step {last_checkpoint}) is intact."
+        f"Non-finite loss or gradient at step {step} in player {player!r} (loss={loss}). "
+        f"Stopped; the last good checkpoint (step {last_checkpoint}) is intact."
       )
 
 
@@ -133,24 +141,55 @@ class _Logger:
     self.writer.close()
 
 
-def evaluate(run: Run, state: TrainState, step: int, workdir: Path) -> dict[str, float]:
-  """Samples from the generator, writes the picture of step `step`, returns eval metrics."""
-  num = int(run.config.eval.num_samples)
-  samples = run.sample(state, num, seed=run.config.seed + 1)
-  results: dict[str, float] = {}
-  if samples.ndim == 2 and samples.shape[1] == 2:
-    centers = getattr(run.dataset, "centers", None)
-    plots.save_scatter(samples, workdir / f"samples_{step:07d}.png", centers, f"step {step}")
-    if centers is not None:
+def training_images(dataset, limit: int) -> np.ndarray:
+  """Up to `limit` training images (one epoch's permutation), the FID reference set."""
+  count = min(limit, getattr(dataset, "num_examples", limit))
+  return dataset.batch(0, 0, count)["x"]
+
+
+class Evaluator:
+  """Scores samples of a run: mode coverage for 2-D mixtures; FID, KID, IS, precision and recall
+  with the config's feature extractor (`eval.extractor`) for images."""
+
+  def __init__(self, run: Run):
+    self.run = run
+    self._images = None  # built on first use: extracting the reference features takes a while
+
+  def image_metrics(self, samples: np.ndarray) -> dict[str, float]:
+    eval_config = self.run.config.eval
+    if not eval_config.get("extractor"):
+      return {}
+    if self._images is None:
+      from jaxgen import metrics  # noqa: PLC0415 — loads classifier weights
+
+      extractor = metrics.get_extractor(
+        eval_config.extractor, eval_config.get("extractor_weights") or None
+      )
+      reference = training_images(self.run.dataset, eval_config.get("num_reference", 10_000))
+      self._images = metrics.ImageEvaluator(extractor, reference, seed=self.run.config.seed)
+    return self._images(samples)
+
+  def __call__(self, state: TrainState, step: int, workdir: Path | None) -> dict[str, float]:
+    """Samples from the generator, writes the picture of step `step`, returns eval metrics."""
+    run = self.run
+    samples = run.sample(state, int(run.config.eval.num_samples), seed=run.config.seed + 1)
+    picture = workdir / f"samples_{step:07d}.png" if workdir is not None else None
+    if samples.ndim == 2 and samples.shape[1] == 2:
+      centers = getattr(run.dataset, "centers", None)
+      if picture:
+        plots.save_scatter(samples, picture, centers, f"step {step}")
+      if centers is None:
+        return {}
       from jaxgen.metrics import mode_coverage  # noqa: PLC0415 — metrics pull in scipy
 
-      coverage = mode_coverage(samples, centers, run.dataset.std)
-      results = {f"eval/{k}": float(v) for k, v in coverage.items()}
-  elif samples.ndim == 4:
-    shown = samples[: 100 if run.algorithm.num_classes else 64]
-    columns = 10 if run.algorithm.num_classes else 8
-    plots.save_image_grid(shown, workdir / f"samples_{step:07d}.png", columns, f"step {step}")
-  return results
+      return {
+        f"eval/{k}": float(v) for k, v in mode_coverage(samples, centers, run.dataset.std).items()
+      }
+    if picture:
+      classes = run.algorithm.num_classes
+      shown = samples[: 10 * classes] if classes else samples[:64]
+      plots.save_image_grid(shown, picture, classes or 8, f"step {step}")
+    return {f"eval/{k}": float(v) for k, v in self.image_metrics(samples).items()}
 
 
 def train_and_evaluate(config, workdir: str | Path) -> TrainState:
@@ -168,13 +207,17 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
   # Schedule order: the first player to update is the first whose values can go bad.
   players = list(dict.fromkeys(name for phase in run.algorithm.schedule for name in phase))
   bar = tqdm.tqdm(
-      total=config.num_steps, initial=start, disable=not config.get("progress_bar", True),
-      desc=f"{config.algorithm.name} on {config.data.name}", file=sys.stderr,
-      mininterval=0.1 if sys.stderr.isatty() else 30.0,  # keep logs of non-interactive runs short
+    total=config.num_steps,
+    initial=start,
+    disable=not config.get("progress_bar", True),
+    desc=f"{config.algorithm.name} on {config.data.name}",
+    file=sys.stderr,
+    mininterval=0.1 if sys.stderr.isatty() else 30.0,  # keep logs of non-interactive runs short
   )
   prefetch = concurrent.futures.ThreadPoolExecutor(max_workers=1)
   pending, next_batches = None, prefetch.submit(run.batches, start)
   started = time.perf_counter()
+  evaluate = Evaluator(run)
 
   def drain(pending):
     """Brings the previous step's metrics to the host: checks, logs, shows them."""
@@ -184,8 +227,9 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
     scalars = _scalars(host)
     if step % config.get("log_every", 50) == 0 or step == config.num_steps:
       logger.write(step, scalars)
-    bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items()
-                     if k.endswith("/loss")})
+    bar.set_postfix(
+      {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")}
+    )
 
   try:
     for step in range(start, config.num_steps):
@@ -204,7 +248,7 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
         checkpointer.save(done, state)
         last_checkpoint = done
       if done % config.eval_every == 0 or done == config.num_steps:
-        results = evaluate(run, state, done, workdir)
+        results = evaluate(state, done, workdir)
         if results:
           logger.write(done, results)
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
@@ -225,18 +269,21 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
   steps_done = config.num_steps - start
   if steps_done:
     elapsed = time.perf_counter() - started
-    print(f"{steps_done} steps in {elapsed:.1f} s ({steps_done / elapsed:.1f} steps/s, "
-          "compile included)", file=sys.stderr)
+    print(
+      f"{steps_done} steps in {elapsed:.1f} s ({steps_done / elapsed:.1f} steps/s, "
+      "compile included)",
+      file=sys.stderr,
+    )
   return state
 
 
 def main(argv=None) -> None:
   """Console entry point: `jaxgen-train --config=<file> --workdir=<dir> [--config.key=value]`."""
-  from absl import app, flags  # noqa: PLC0415 — flags only exist for the command line
+  from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
   from ml_collections import config_flags  # noqa: PLC0415
 
   config_flag = config_flags.DEFINE_config_file(
-      "config", None, "Path to a config file in jaxgen/configs/.", lock_config=True
+    "config", None, "Path to a config file in jaxgen/configs/.", lock_config=True
   )
   workdir_flag = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, PNGs.")
   flags.mark_flags_as_required(["config", "workdir"])
@@ -244,6 +291,7 @@ def main(argv=None) -> None:
   def run_main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     parallel.initialize_multihost()
     train_and_evaluate(config_flag.value, workdir_flag.value)
 

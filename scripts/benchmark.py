@@ -21,8 +21,12 @@ import numpy as np
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
 
-SHAPES = {"mnist": ((28, 28, 1), 10), "fashion_mnist": ((28, 28, 1), 10),
-          "cifar10": ((32, 32, 3), 10), "celeb_a": ((64, 64, 3), 0)}
+SHAPES = {
+  "mnist": ((28, 28, 1), 10),
+  "fashion_mnist": ((28, 28, 1), 10),
+  "cifar10": ((32, 32, 3), 10),
+  "celeb_a": ((64, 64, 3), 0),
+}
 
 
 def data_facts(config):
@@ -40,10 +44,8 @@ def benchmark(name: str, iters: int) -> dict[str, float]:
   phases = len(algorithm.schedule)
   rng = np.random.default_rng(0)
   batches = {
-      "x": rng.uniform(-1, 1, (phases, config.batch_size, *dataset.example_shape)).astype(
-          np.float32),
-      "y": rng.integers(0, max(dataset.num_classes, 1), (phases, config.batch_size)).astype(
-          np.int32),
+    "x": rng.uniform(-1, 1, (phases, config.batch_size, *dataset.example_shape)).astype(np.float32),
+    "y": rng.integers(0, max(dataset.num_classes, 1), (phases, config.batch_size)).astype(np.int32),
   }
   first = jax.tree.map(lambda x: x[0], batches)
   state = jax.jit(lambda key: init_train_state(algorithm, key, first))(jax.random.key(0))
@@ -64,8 +66,12 @@ def benchmark(name: str, iters: int) -> dict[str, float]:
     jax.block_until_ready((state, metrics))
     times.append(time.perf_counter() - started)
   median = statistics.median(times)
-  return {"compile_s": compile_s, "ms": 1e3 * median, "gflops": flops / median / 1e9,
-          "steps_per_s": 1 / median}
+  return {
+    "compile_s": compile_s,
+    "ms": 1e3 * median,
+    "gflops": flops / median / 1e9,
+    "steps_per_s": 1 / median,
+  }
 
 
 def main() -> None:
@@ -78,8 +84,10 @@ def main() -> None:
   print("|---|---|---|---|---|")
   for name in args.configs.split(","):
     r = benchmark(name, args.iters)
-    print(f"| {name} | {r['compile_s']:.1f} | {r['ms']:.1f} | {r['steps_per_s']:.1f} | "
-          f"{r['gflops']:.1f} |")
+    print(
+      f"| {name} | {r['compile_s']:.1f} | {r['ms']:.1f} | {r['steps_per_s']:.1f} | "
+      f"{r['gflops']:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -67,15 +67,16 @@ def open_dataset(name: str, data_dir: str | None) -> data.Dataset:
 
 def print_bounds(extractor) -> None:
   bounds = evaluator.digits_fid_bounds(extractor)
-  print(f"digits bounds with {extractor.name} features ({extractor.feature_dim}-d):")
-  print(
-    f"  floor   FID(train, test)          = {bounds['fid_train_test']:.4f}  "
-    f"KID = {bounds['kid_train_test']:.5f}"
-  )
-  for size in (8, 16):
+  print(f"digits FID/KID bounds with {extractor.name} features ({extractor.feature_dim}-d):")
+  rows = [
+    ("floor    train vs test", "test"),
+    ("ceiling  train vs noise 8x8", "noise8"),
+    ("ceiling  train vs noise 16x16", "noise16"),
+  ]
+  for label, name in rows:
     print(
-      f"  ceiling FID(train, noise {size}x{size}) = {bounds[f'fid_train_noise{size}']:.4f}  "
-      f"KID = {bounds[f'kid_train_noise{size}']:.5f}"
+      f"  {label:30s} FID {bounds[f'fid_train_{name}']:10.4f}   "
+      f"KID {bounds[f'kid_train_{name}']:12.4f} +- {bounds[f'kid_std_train_{name}']:.4f}"
     )
 
 

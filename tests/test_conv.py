@@ -104,15 +104,16 @@ def _loss(conv):
   return lambda x, kernel: jnp.sum(jnp.sin(conv(x, kernel)))
 
 
-@pytest.mark.parametrize("kernel_size, strides, padding, dilation, spatial", CASES)
-def test_gradients_equal_autodiff_float64(kernel_size, strides, padding, dilation, spatial):
+def _assert_gradients_equal_autodiff(
+  spatial, kernel_size, strides, padding, dilation, dimension_numbers
+):
   with jax.enable_x64(True):
     x = _random((2, *spatial, 3), 0, np.float64)
     kernel = _random((*kernel_size, 3, 4), 1, np.float64)
-    pads = padding if isinstance(padding, str | tuple) else ((padding, padding),) * 2
+    pads = ((padding, padding),) * len(spatial) if isinstance(padding, int) else padding
     reference = _loss(
       lambda x, k: lax.conv_transpose(
-        x, k, strides, pads, rhs_dilation=dilation, dimension_numbers=DIMENSION_NUMBERS
+        x, k, strides, pads, rhs_dilation=dilation, dimension_numbers=dimension_numbers
       )
     )
     ours = _loss(lambda x, k: conv_transpose(x, k, strides, padding, dilation))
@@ -122,6 +123,29 @@ def test_gradients_equal_autodiff_float64(kernel_size, strides, padding, dilatio
     ):
       assert got.shape == want.shape and got.dtype == jnp.float64
       np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel_size, strides, padding, dilation, spatial", CASES)
+def test_gradients_equal_autodiff_float64(kernel_size, strides, padding, dilation, spatial):
+  _assert_gradients_equal_autodiff(
+    spatial, kernel_size, strides, padding, dilation, DIMENSION_NUMBERS
+  )
+
+
+@pytest.mark.parametrize(
+  "kernel_size, strides, padding, dilation, spatial, dimension_numbers",
+  [
+    ((4,), (3,), "SAME", (1,), (5,), ("NHC", "HIO", "NHC")),
+    ((3,), (2,), "VALID", (2,), (4,), ("NHC", "HIO", "NHC")),
+    ((2, 3, 2), (2, 1, 3), "SAME", (1, 2, 1), (3, 2, 2), ("NDHWC", "DHWIO", "NDHWC")),
+  ],
+)
+def test_gradients_equal_autodiff_in_1d_and_3d(
+  kernel_size, strides, padding, dilation, spatial, dimension_numbers
+):
+  _assert_gradients_equal_autodiff(
+    spatial, kernel_size, strides, padding, dilation, dimension_numbers
+  )
 
 
 def test_module_gradients_equal_flax_float32_under_jit():

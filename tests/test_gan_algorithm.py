@@ -45,11 +45,14 @@ def _params(state, player):
 
 
 def _trees_equal(a, b):
-  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+  return all(
+    np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+  )
 
 
-@pytest.mark.parametrize("player, other", [("discriminator", "generator"),
-                                           ("generator", "discriminator")])
+@pytest.mark.parametrize(
+  "player, other", [("discriminator", "generator"), ("generator", "discriminator")]
+)
 def test_a_players_step_leaves_the_other_player_bit_identical(player, other):
   algorithm, state, batch = setup(tiny_config())
   step = jax.jit(make_train_step(only(algorithm, player)))
@@ -84,10 +87,12 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
   with jax.enable_x64(True):
     algorithm, state, batch = setup(tiny_config(loss="minimax"))
     to64 = lambda t: jax.tree.map(lambda x: x.astype(jnp.float64), t)
-    state = state.replace(players={
+    state = state.replace(
+      players={
         name: p.replace(params=to64(p.params), model_state=to64(p.model_state))
         for name, p in state.players.items()
-    })
+      }
+    )
     batch = {"x": batch["x"].astype(jnp.float64), "y": batch["y"]}
     rng = jax.random.key(7)
     grads, _, _ = jax.jit(algorithm.players[player].grad_fn)(state, batch, rng)
@@ -95,8 +100,12 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
     z = algorithm.latents(rng, batch["x"].shape[0])
 
     def run(module, player_state, params, x):
-      out, _ = module.apply({"params": params, **player_state.model_state}, x, train=True,
-                            mutable=list(player_state.model_state))
+      out, _ = module.apply(
+        {"params": params, **player_state.model_state},
+        x,
+        train=True,
+        mutable=list(player_state.model_state),
+      )
       return out
 
     def loss(params):  # Goodfellow et al. 2014, eq. 1, built here from the modules directly
@@ -115,16 +124,21 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
     key = jax.random.key(3)
     for _ in range(3):
       key, sub = jax.random.split(key)
-      direction = jax.tree.unflatten(treedef, [
+      direction = jax.tree.unflatten(
+        treedef,
+        [
           jax.random.normal(k, x.shape, jnp.float64)
           for k, x in zip(jax.random.split(sub, len(leaves)), leaves, strict=True)
-      ])
+        ],
+      )
       eps = 1e-6
-      shifted = lambda s, direction=direction: jax.tree.map(
-          lambda p, v: p + s * eps * v, params, direction)
-      numeric = (loss(shifted(1.0)) - loss(shifted(-1.0))) / (2 * eps)
-      analytic = sum(jnp.vdot(a, v) for a, v in zip(
-          jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True))
+      plus = jax.tree.map(lambda p, v: p + eps * v, params, direction)
+      minus = jax.tree.map(lambda p, v: p - eps * v, params, direction)
+      numeric = (loss(plus) - loss(minus)) / (2 * eps)
+      analytic = sum(
+        jnp.vdot(a, v)
+        for a, v in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
+      )
       np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -153,10 +167,13 @@ def test_conditional_on_unlabelled_data_is_refused():
     setup(config)
 
 
-@pytest.mark.parametrize("field, value, message", [
+@pytest.mark.parametrize(
+  "field, value, message",
+  [
     ("algorithm.loss", "wgan-ish", "non_saturating"),
     ("algorithm.discriminator_steps", 0, "discriminator_steps"),
-])
+  ],
+)
 def test_bad_algorithm_settings_are_named(field, value, message):
   config = tiny_config()
   section, key = field.split(".")

@@ -1,5 +1,6 @@
 """Tests of jaxgen.nn.gan: shapes, conditioning, batch norm, sown features, errors, sizes."""
 
+import flax.linen
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -277,3 +278,14 @@ def test_parameter_counts(module, inputs, labels, expected):
     module, jax.ShapeDtypeStruct(inputs, jnp.float32), labels, abstract=True
   )
   assert _num_params(variables) == expected
+
+
+def test_generator_with_flax_conv_transpose_is_the_same_function():
+  z = _normal((BATCH, Z_DIM))
+  ours = DCGANGenerator((16, 16, 1), base_features=4)
+  samples, variables, _ = _init_apply(ours, z, train=True)
+  theirs = DCGANGenerator((16, 16, 1), base_features=4, conv_transpose=flax.linen.ConvTranspose)
+  their_samples, _ = jax.jit(lambda v, z: theirs.apply(v, z, train=True, mutable=["batch_stats"]))(
+    variables, z
+  )
+  np.testing.assert_allclose(samples, their_samples, atol=1e-5)

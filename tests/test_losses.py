@@ -1,4 +1,4 @@
-"""GAN objectives against closed forms: naive formulas, the optimal discriminator, the JSD identity."""
+"""GAN objectives against closed forms: naive formulas, optimal discriminator, JSD identity."""
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +37,7 @@ def test_losses_stay_finite_for_extreme_logits():
   extreme = jnp.array([-1e4, -100.0, 0.0, 100.0, 1e4])
   for objective in losses.GAN_OBJECTIVES.values():
     d_loss, d_grad = jax.value_and_grad(objective.discriminator_loss, argnums=(0, 1))(
-        extreme, extreme
+      extreme, extreme
     )
     g_loss, g_grad = jax.value_and_grad(objective.generator_loss)(extreme)
     for value in (d_loss, g_loss, *d_grad, g_grad):
@@ -82,7 +82,7 @@ def test_training_discriminator_alone_reaches_optimal_discriminator():
     real = jax.random.normal(real_key, (4096,))
     fake = 1.0 + 0.7 * jax.random.normal(fake_key, (4096,))
     loss_fn = lambda p: losses.discriminator_minimax_loss(
-        _quadratic_logit(p, real), _quadratic_logit(p, fake)
+      _quadratic_logit(p, real), _quadratic_logit(p, fake)
     )
     grads = jax.grad(loss_fn)(params)
     updates, opt_state = optimizer.update(grads, opt_state)
@@ -90,7 +90,9 @@ def test_training_discriminator_alone_reaches_optimal_discriminator():
 
   params = jnp.zeros(3)
   keys = jax.random.split(jax.random.key(0), 3000)
-  (params, _), _ = jax.jit(lambda c, k: jax.lax.scan(step, c, k))((params, optimizer.init(params)), keys)
+  (params, _), _ = jax.jit(lambda c, k: jax.lax.scan(step, c, k))(
+    (params, optimizer.init(params)), keys
+  )
   grid = np.linspace(-2.0, 2.5, 46)
   d_star = P_DATA.pdf(grid) / (P_DATA.pdf(grid) + P_G.pdf(grid))
   d_learned = jax.nn.sigmoid(_quadratic_logit(params, jnp.asarray(grid)))
@@ -113,7 +115,7 @@ def test_value_at_optimal_discriminator_is_jsd_identity():
   per_sample_fake = -np.logaddexp(0, logit_star(fake))  # log(1 - D*(G(z)))
   standard_error = np.sqrt(per_sample_real.var() / real.size + per_sample_fake.var() / fake.size)
   value = -losses.discriminator_minimax_loss(
-      jnp.asarray(logit_star(real), jnp.float32), jnp.asarray(logit_star(fake), jnp.float32)
+    jnp.asarray(logit_star(real), jnp.float32), jnp.asarray(logit_star(fake), jnp.float32)
   )
   np.testing.assert_allclose(float(value), -np.log(4) + 2 * jsd, atol=5 * standard_error + 1e-5)
   assert jsd > 0.05  # the identity is tested away from the trivial point p_data = p_g

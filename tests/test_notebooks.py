@@ -24,8 +24,9 @@ def test_notebook_executes(path, monkeypatch):
   monkeypatch.setenv("JAXGEN_QUICK", "1")
   monkeypatch.setenv("MPLBACKEND", "Agg")
   notebook = nbformat.read(path, as_version=4)
-  client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                          resources={"metadata": {"path": str(path.parent)}})
+  client = NotebookClient(
+    notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+  )
   client.execute(env=dict(os.environ))
   errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
   assert not errors

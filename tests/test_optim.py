@@ -138,19 +138,18 @@ def mlp_loss(params, batch):
   return jnp.mean((outputs - targets) ** 2)
 
 
-def mlp_params(key):
-  k1, k2 = jax.random.split(key)
-  return {
-    "hidden": {"w": 0.5 * jax.random.normal(k1, (5, 8)), "b": jnp.zeros(8)},
-    "out": {"w": 0.5 * jax.random.normal(k2, (8, 2)), "b": jnp.zeros(2)},
-  }
-
-
 def mlp_trajectory(opt, steps=100):
-  """Params after every step of `opt` on 100 random minibatches (stacked along axis 0)."""
-  keys = jax.random.split(jax.random.key(0), 3)
-  params = mlp_params(keys[0])
-  batches = (jax.random.normal(keys[1], (steps, 16, 5)), jax.random.normal(keys[2], (steps, 16, 2)))
+  """Params after every step of `opt` on `steps` random minibatches (stacked along axis 0)."""
+  rng = np.random.default_rng(0)
+  params = {
+    "hidden": {"w": 0.5 * rng.normal(size=(5, 8)), "b": np.zeros(8)},
+    "out": {"w": 0.5 * rng.normal(size=(8, 2)), "b": np.zeros(2)},
+  }
+  params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), params)
+  batches = (
+    jnp.asarray(rng.normal(size=(steps, 16, 5)), jnp.float32),
+    jnp.asarray(rng.normal(size=(steps, 16, 2)), jnp.float32),
+  )
 
   def step(carry, batch):
     params, state = carry

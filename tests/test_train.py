@@ -17,25 +17,29 @@ from jaxgen import checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = {
-    "batch_size": 32,
-    "num_steps": 12,
-    "eval_every": 6,
-    "checkpoint_every": 6,
-    "log_every": 1,
-    "progress_bar": False,
-    "eval.num_samples": 200,
+  "batch_size": 32,
+  "num_steps": 12,
+  "eval_every": 6,
+  "checkpoint_every": 6,
+  "log_every": 1,
+  "progress_bar": False,
+  "eval.num_samples": 200,
 }
 
 
-def tiny_ring_config(**overrides):
-  config = tiny_ring8_config.get_config()
-  for key, value in {**TINY_OVERRIDES, **overrides}.items():
+def override(config, overrides):
+  """Sets dotted keys, e.g. {"eval.num_samples": 10}."""
+  for key, value in overrides.items():
     node = config
     *parents, leaf = key.split(".")
     for part in parents:
       node = node[part]
     node[leaf] = value
   return config
+
+
+def tiny_ring_config(**overrides):
+  return override(tiny_ring8_config.get_config(), {**TINY_OVERRIDES, **overrides})
 
 
 def _leaves(state):
@@ -45,7 +49,9 @@ def _leaves(state):
 def test_run_writes_checkpoints_logs_events_and_pictures(tmp_path):
   train.train_and_evaluate(tiny_ring_config(), tmp_path)
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [
-      "12", "6"]
+    "12",
+    "6",
+  ]
   records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records if "generator/loss" in r] == list(range(1, 13))
   assert any("eval/modes" in r for r in records)
@@ -65,19 +71,27 @@ def test_rerun_with_more_steps_continues_from_the_checkpoint(tmp_path):
 
 
 def _command(workdir, num_steps):
-  args = [sys.executable, str(ROOT / "scripts" / "train.py"),
-          f"--config={Path(__file__).parent / 'tiny_ring8_config.py'}", f"--workdir={workdir}",
-          f"--config.num_steps={num_steps}", "--config.checkpoint_every=20",
-          "--config.eval_every=1000000", "--config.batch_size=32", "--config.progress_bar=False",
-          "--config.eval.num_samples=100"]
+  args = [
+    sys.executable,
+    str(ROOT / "scripts" / "train.py"),
+    f"--config={Path(__file__).parent / 'tiny_ring8_config.py'}",
+    f"--workdir={workdir}",
+    f"--config.num_steps={num_steps}",
+    "--config.checkpoint_every=20",
+    "--config.eval_every=1000000",
+    "--config.batch_size=32",
+    "--config.progress_bar=False",
+    "--config.eval.num_samples=100",
+  ]
   return args
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_params_as_an_uninterrupted_one(tmp_path):
   killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
-  process = subprocess.Popen(_command(killed, 4000), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+  process = subprocess.Popen(
+    _command(killed, 4000), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   deadline = time.time() + 240
   while not (killed / "checkpoints" / "40").exists():
     assert process.poll() is None, "the run ended before it could be killed"
@@ -91,15 +105,17 @@ def test_killed_run_resumes_to_the_same_params_as_an_uninterrupted_one(tmp_path)
   for workdir in (killed, uninterrupted):
     subprocess.run(_command(workdir, num_steps), check=True, capture_output=True, timeout=300)
   run = train.Run(tiny_ring_config())
-  restored = [checkpoint.Checkpointer(w, keep=3).restore(run.init_state())
-              for w in (killed, uninterrupted)]
+  restored = [
+    checkpoint.Checkpointer(w, keep=3).restore(run.init_state()) for w in (killed, uninterrupted)
+  ]
   assert int(restored[0].step) == int(restored[1].step) == num_steps
   for a, b in zip(_leaves(restored[0]), _leaves(restored[1]), strict=True):
     np.testing.assert_array_equal(a, b)
 
 
 def test_non_finite_loss_stops_with_step_and_player_and_keeps_last_checkpoint(
-    tmp_path, monkeypatch):
+  tmp_path, monkeypatch
+):
   clean = train.phase_batches
 
   def poisoned(dataset, config, step, num_phases):
@@ -121,21 +137,63 @@ def test_workdir_of_a_different_config_is_refused(tmp_path):
   train.train_and_evaluate(tiny_ring_config(num_steps=2), tmp_path)
   with pytest.raises(ValueError, match=r"different config.*algorithm.loss"):
     train.train_and_evaluate(
-        tiny_ring_config(num_steps=4, **{"algorithm.loss": "minimax"}), tmp_path)
+      tiny_ring_config(num_steps=4, **{"algorithm.loss": "minimax"}), tmp_path
+    )
 
 
-@pytest.mark.parametrize("key, value, message", [
+@pytest.mark.parametrize(
+  "key, value, message",
+  [
     ("algorithm.name", "vae-gan-9000", "Unknown algorithm 'vae-gan-9000'.*gan"),
     ("data.name", "imagenet-22k", "imagenet-22k.*ring8"),
     ("batch_size", 0, "batch_size"),
-])
+  ],
+)
 def test_bad_config_values_are_named(tmp_path, key, value, message):
   with pytest.raises(ValueError, match=message):
     train.train_and_evaluate(tiny_ring_config(**{key: value}), tmp_path)
 
 
 def test_unknown_config_key_on_the_command_line_is_an_error(tmp_path):
-  result = subprocess.run(_command(tmp_path, 2) + ["--config.num_stepz=5"], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  result = subprocess.run(
+    _command(tmp_path, 2) + ["--config.num_stepz=5"],
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env={**os.environ, "JAX_PLATFORMS": "cpu"},
+  )
   assert result.returncode != 0
   assert "num_stepz" in result.stderr
+
+
+def test_image_run_scores_fid_and_evaluate_script_writes_the_table(tmp_path):
+  from jaxgen.configs import dcgan_digits
+
+  config = dcgan_digits.get_config()
+  config.model.generator = {"name": "dcgan", "base_features": 8}
+  config.model.discriminator = {"name": "dcgan", "base_features": 8}
+  override(
+    config,
+    {
+      **TINY_OVERRIDES,
+      "num_steps": 4,
+      "eval_every": 4,
+      "checkpoint_every": 4,
+      "eval.num_samples": 100,
+    },
+  )
+  train.train_and_evaluate(config, tmp_path)
+  last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+  assert last["step"] == 4 and last["eval/fid"] > 0 and 1 <= last["eval/inception_score"] <= 10
+  result = subprocess.run(
+    [sys.executable, str(ROOT / "scripts" / "evaluate.py"), f"--workdir={tmp_path}"],
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert result.returncode == 0, result.stderr[-2000:]
+  scores = json.loads((tmp_path / "evaluation.json").read_text())
+  assert scores["step"] == 4
+  assert {"fid", "kid", "inception_score", "precision", "recall"} <= set(scores)
+  np.testing.assert_allclose(scores["fid"], last["eval/fid"], rtol=1e-6)  # same samples, same net
+  assert "| fid |" in (tmp_path / "evaluation.md").read_text()

@@ -1,17 +1,17 @@
 """Training algorithms: each names its players, their gradient functions and its schedule."""
 
 from jaxgen.algorithms.base import (
-    Player,
-    PlayerState,
-    TrainState,
-    apply_module,
-    init_train_state,
-    make_train_step,
+  Player,
+  PlayerState,
+  TrainState,
+  apply_module,
+  init_train_state,
+  make_train_step,
 )
 from jaxgen.algorithms.gan import GAN
 
 ALGORITHMS = {
-    "gan": GAN,
+  "gan": GAN,
 }
 
 
@@ -23,13 +23,13 @@ def get(name: str):
 
 
 __all__ = [
-    "ALGORITHMS",
-    "GAN",
-    "Player",
-    "PlayerState",
-    "TrainState",
-    "apply_module",
-    "get",
-    "init_train_state",
-    "make_train_step",
+  "ALGORITHMS",
+  "GAN",
+  "Player",
+  "PlayerState",
+  "TrainState",
+  "apply_module",
+  "get",
+  "init_train_state",
+  "make_train_step",
 ]

@@ -1,6 +1,6 @@
-"""Conditional DCGAN (Mirza & Osindero 2014) on the digits: one row of samples per class.
+"""Conditional DCGAN (Mirza & Osindero 2014) on the digits: one column of samples per class.
 
-  python scripts/train.py --config=jaxgen/configs/cgan_digits.py --workdir=workdirs/cgan_digits
+python scripts/train.py --config=jaxgen/configs/cgan_digits.py --workdir=workdirs/cgan_digits
 """
 
 from jaxgen.configs import dcgan_digits

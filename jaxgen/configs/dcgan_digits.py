@@ -1,6 +1,6 @@
 """DCGAN (Radford et al. 2016) on the bundled 8x8 digits, padded to 16x16 — the README's main job.
 
-  python scripts/train.py --config=jaxgen/configs/dcgan_digits.py --workdir=workdirs/dcgan_digits
+python scripts/train.py --config=jaxgen/configs/dcgan_digits.py --workdir=workdirs/dcgan_digits
 """
 
 from jaxgen.configs import default
@@ -18,4 +18,5 @@ def get_config():
   config.model.generator = {"name": "dcgan", "base_features": 32}
   config.model.discriminator = {"name": "dcgan", "base_features": 32}
   config.eval.num_samples = 1000
+  config.eval.extractor = "digits_classifier"  # shipped with jaxgen (jaxgen/assets)
   return config

@@ -37,4 +37,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.eval = ml_collections.ConfigDict()
   config.eval.num_samples = 2500
+  # Feature extractor for FID/KID/IS/precision/recall of images ("" = pictures only); see
+  # jaxgen.metrics.EXTRACTORS. Weights path for extractors that are not shipped.
+  config.eval.extractor = ""
+  config.eval.extractor_weights = ""
+  config.eval.num_reference = 10_000  # training images whose features are the FID reference
   return config

@@ -1,6 +1,6 @@
 """GAN on the 8-Gaussian ring with PacGAN's networks (Lin et al. 2018, Table 1 setup).
 
-  python scripts/train.py --config=jaxgen/configs/gan_ring8.py --workdir=workdirs/gan_ring8
+python scripts/train.py --config=jaxgen/configs/gan_ring8.py --workdir=workdirs/gan_ring8
 """
 
 from jaxgen.configs import default

@@ -199,5 +199,6 @@ def digits_fid_bounds(extractor: FeatureExtractor | None = None, seed: int = 0) 
     bounds[f"fid_train_{name}"] = frechet_distance(
       train.mean, train.covariance, other.mean, other.covariance
     )
-    bounds[f"kid_train_{name}"] = kernel_inception_distance(train_features, features, seed=seed)[0]
+    kid, kid_std = kernel_inception_distance(train_features, features, seed=seed)
+    bounds[f"kid_train_{name}"], bounds[f"kid_std_train_{name}"] = kid, kid_std
   return bounds

@@ -15,7 +15,7 @@ one-hot, are concatenated to z in G and to the input of D (as extra constant cha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -230,6 +230,8 @@ class DCGANGenerator(nn.Module):
     num_upsamplings: None to derive n from image_shape, or an explicit n (e.g. 2 for 8 x 8 images
       from a 2 x 2 base).
     dtype: computation dtype (params stay float32).
+    conv_transpose: the transposed-conv layer class; `flax.linen.ConvTranspose` gives the same
+      function and parameters with flax's slow kernel gradient (for benchmarks).
   """
 
   image_shape: tuple[int, int, int]
@@ -237,6 +239,7 @@ class DCGANGenerator(nn.Module):
   num_classes: int = 0
   num_upsamplings: int | None = None
   dtype: Any = None
+  conv_transpose: Callable[..., nn.Module] = ConvTranspose
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -268,8 +271,8 @@ class DCGANGenerator(nn.Module):
       h = nn.relu(_batch_norm(train, self.dtype)(h))
     return jnp.tanh(self._upsample(channels, use_bias=True)(h))
 
-  def _upsample(self, features: int, use_bias: bool) -> ConvTranspose:
-    return ConvTranspose(
+  def _upsample(self, features: int, use_bias: bool) -> nn.Module:
+    return self.conv_transpose(
       features,
       DCGAN_KERNEL_SIZE,
       strides=2,

@@ -1,4 +1,4 @@
-"""Pure loss functions on discriminator logits, each with its paper and equation.
+"""GAN objectives on discriminator logits, each with its paper and equation.
 
 Every GAN objective is a pair `(discriminator_loss, generator_loss)` of functions of logits that
 the players *minimise*. Sigmoid GAN losses are written with `softplus` so they stay finite for any
