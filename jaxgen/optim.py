@@ -122,10 +122,10 @@ def _scale_updates(directions, learning_rate: jax.Array, like):
 def sgd(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0) -> optax.GradientTransformation:
   """Plain (stochastic) gradient descent.
 
-  Update rule (Robbins & Monro 1951; coupled L2 as in `torch.optim.SGD`)::
+  Update rule, t = 0, 1, ... (Robbins & Monro 1951; coupled L2 as in `torch.optim.SGD`)::
 
     g_t         = grad f(theta_t) + weight_decay * theta_t
-    theta_{t+1} = theta_t - lr_t * g_t
+    theta_{t+1} = theta_t - lr_t * g_t                  (lr_t = schedule(t) or the constant)
 
   Args:
     learning_rate: a finite float >= 0 or an optax schedule `count -> lr` (count starts at 0).
@@ -168,8 +168,9 @@ def _momentum_family(
   beta: float,
   dampening: float,
   weight_decay: float,
-  nesterov: bool,
   accumulator_dtype: Any,
+  *,
+  nesterov: bool,
 ) -> optax.GradientTransformation:
   """The shared core of `momentum` and `nesterov`: torch.optim.SGD's algorithm with mu > 0."""
   _check_learning_rate(learning_rate)
@@ -220,19 +221,19 @@ def momentum(
 ) -> optax.GradientTransformation:
   """Heavy-ball momentum (Polyak 1964), in the buffer form of `torch.optim.SGD`.
 
-  Update rule::
+  Update rule, t = 0, 1, ...::
 
     g_t         = grad f(theta_t) + weight_decay * theta_t
-    b_1         = g_1;   b_t = beta * b_{t-1} + (1 - dampening) * g_t   (t > 1)
-    theta_{t+1} = theta_t - lr_t * b_t
+    b_1         = g_0;   b_{t+1} = beta * b_t + (1 - dampening) * g_t   (t > 0)
+    theta_{t+1} = theta_t - lr_t * b_{t+1}              (lr_t = schedule(t) or the constant)
 
-  Equivalent velocity form (Sutskever et al. 2013, eq. 1-2)::
+  Equivalent velocity form (Sutskever et al. 2013, eq. 1-2), v_0 = 0::
 
     v_{t+1}     = beta * v_t - lr * g_t
     theta_{t+1} = theta_t + v_{t+1}
 
-  Substituting v_t = -lr * b_t shows that the two give identical iterates when the learning rate is
-  constant and dampening is 0. Under a schedule they differ: the velocity form keeps each past
+  Substituting v_t = -lr * b_t shows that the two give identical iterates when the learning rate
+  is constant and dampening is 0. Under a schedule they differ: the velocity form keeps each past
   gradient scaled by the learning rate of its own step, while the buffer form rescales the whole
   buffer by the current learning rate.
 
@@ -264,12 +265,7 @@ def momentum(
     learning", ICML 2013.
   """
   return _momentum_family(
-    learning_rate,
-    beta,
-    dampening,
-    weight_decay,
-    nesterov=False,
-    accumulator_dtype=accumulator_dtype,
+    learning_rate, beta, dampening, weight_decay, accumulator_dtype, nesterov=False
   )
 
 
@@ -283,21 +279,21 @@ def nesterov(
   """Nesterov's accelerated gradient, needing only the gradient at the current params.
 
   The textbook step evaluates the gradient at the look-ahead point, the end of the momentum vector
-  (Sutskever et al. 2013, eq. 3-4)::
+  (Sutskever et al. 2013, eq. 3-4), t = 0, 1, ... and v_0 = 0::
 
     v_{t+1}     = beta * v_t - lr * grad f(theta_t + beta * v_t)
     theta_{t+1} = theta_t + v_{t+1}
 
-  With the change of variables phi_t = theta_t + beta * v_t (the look-ahead point) and
-  v_t = -lr * b_t (constant lr), phi_{t+1} = phi_t + beta * v_{t+1} - lr * grad f(phi_t), which
-  is the rule implemented here (the `torch.optim.SGD(nesterov=True)` form)::
+  Change variables to the look-ahead point phi_t = theta_t + beta * v_t and to b_t = -v_t / lr
+  (constant lr). Then phi_{t+1} = theta_t + (1 + beta) v_{t+1} = phi_t + beta * v_{t+1}
+  - lr * grad f(phi_t), which is the rule implemented here (`torch.optim.SGD(nesterov=True)`)::
 
     g_t       = grad f(phi_t) + weight_decay * phi_t
-    b_t       = beta * b_{t-1} + g_t                    (b_0 = 0)
-    phi_{t+1} = phi_t - lr_t * (g_t + beta * b_t)
+    b_{t+1}   = beta * b_t + g_t                        (b_0 = 0)
+    phi_{t+1} = phi_t - lr_t * (g_t + beta * b_{t+1})   (lr_t = schedule(t) or the constant)
 
   The params this transform updates are phi; they start equal to theta (v_0 = 0), and the
-  textbook iterate is recovered as theta_t = phi_t + lr * beta * b_{t-1}.
+  textbook iterate is recovered from the buffer held with phi_t: theta_t = phi_t + lr * beta * b_t.
 
   Args:
     learning_rate: a finite float >= 0 or an optax schedule `count -> lr` (count starts at 0).
@@ -326,12 +322,7 @@ def nesterov(
     learning", ICML 2013.
   """
   return _momentum_family(
-    learning_rate,
-    beta,
-    dampening,
-    weight_decay,
-    nesterov=True,
-    accumulator_dtype=accumulator_dtype,
+    learning_rate, beta, dampening, weight_decay, accumulator_dtype, nesterov=True
   )
 
 

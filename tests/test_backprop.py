@@ -59,7 +59,7 @@ def _central_differences(loss, params, step=1e-6):
   """(loss(theta + h e_k) - loss(theta - h e_k)) / 2h for every scalar theta_k of params."""
   flat, unravel = jax.flatten_util.ravel_pytree(params)
   bumps = step * jnp.eye(flat.size, dtype=flat.dtype)
-  flat_loss = jax.vmap(lambda theta: loss(unravel(theta)))
+  flat_loss = jax.jit(jax.vmap(lambda theta: loss(unravel(theta))))
   return unravel((flat_loss(flat + bumps) - flat_loss(flat - bumps)) / (2 * step))
 
 

@@ -122,6 +122,7 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
     params = state.players[player].params
     leaves, treedef = jax.tree.flatten(params)
     key = jax.random.key(3)
+    eps = 1e-6
     for _ in range(3):
       key, sub = jax.random.split(key)
       direction = jax.tree.unflatten(
@@ -131,9 +132,8 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
           for k, x in zip(jax.random.split(sub, len(leaves)), leaves, strict=True)
         ],
       )
-      eps = 1e-6
-      plus = jax.tree.map(lambda p, v: p + eps * v, params, direction)
-      minus = jax.tree.map(lambda p, v: p - eps * v, params, direction)
+      plus = jax.tree.map(lambda p, v: p + 1e-6 * v, params, direction)
+      minus = jax.tree.map(lambda p, v: p - 1e-6 * v, params, direction)
       numeric = (loss(plus) - loss(minus)) / (2 * eps)
       analytic = sum(
         jnp.vdot(a, v)

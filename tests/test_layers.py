@@ -320,6 +320,13 @@ MODULES = [
     True,
   ),
   (
+    "ResidualUpBlock-transposed",
+    lambda d: resnet.ResidualUpBlock(6, upsample="transposed", dtype=d),
+    (2, 4, 4, 8),
+    (2, 8, 8, 6),
+    True,
+  ),
+  (
     "ResidualDownBlock",
     lambda d: resnet.ResidualDownBlock(6, dtype=d),
     (2, 8, 8, 3),

@@ -211,13 +211,14 @@ def test_small_resnet_jit_grad_bfloat16_and_features():
 # Residual GAN blocks
 
 
-def test_up_block_with_zeroed_branch_is_nearest_upsampling():
+@pytest.mark.parametrize("upsample", resnet.UPSAMPLINGS)
+def test_up_block_with_zeroed_branch_is_nearest_upsampling(upsample):
   x = np.random.default_rng(5).normal(size=(2, 3, 3, 4)).astype(np.float32)
-  block = resnet.ResidualUpBlock(4)
+  block = resnet.ResidualUpBlock(4, upsample=upsample)
   variables = jax.tree.map(np.array, block.init(_key(), x, train=False))
   assert "shortcut_conv" not in variables["params"]  # same channels: identity shortcut
-  variables["params"]["Conv_1"]["kernel"][:] = 0
-  variables["params"]["Conv_1"]["bias"][:] = 0
+  variables["params"]["conv2"]["kernel"][:] = 0
+  variables["params"]["conv2"]["bias"][:] = 0
   expected = np.kron(x, np.ones((1, 2, 2, 1), np.float32))  # every pixel repeated 2 x 2
   np.testing.assert_array_equal(block.apply(variables, x, train=False), expected)
 

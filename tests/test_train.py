@@ -197,3 +197,21 @@ def test_image_run_scores_fid_and_evaluate_script_writes_the_table(tmp_path):
   assert {"fid", "kid", "inception_score", "precision", "recall"} <= set(scores)
   np.testing.assert_allclose(scores["fid"], last["eval/fid"], rtol=1e-6)  # same samples, same net
   assert "| fid |" in (tmp_path / "evaluation.md").read_text()
+
+
+def test_conditional_dcgan_on_tfds_mnist_trains_through_mock_data(tmp_path):
+  import tensorflow_datasets as tfds
+
+  from jaxgen.configs import dcgan_mnist
+
+  config = dcgan_mnist.get_config()
+  config.conditional = True
+  config.data.options.data_dir = str(tmp_path / "tfds")
+  config.model.generator = {"name": "dcgan", "base_features": 4}
+  config.model.discriminator = {"name": "dcgan", "base_features": 4}
+  override(config, {**TINY_OVERRIDES, "num_steps": 2, "eval_every": 2, "checkpoint_every": 2,
+                    "batch_size": 8, "eval.num_samples": 20})
+  with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
+    state = train.train_and_evaluate(config, tmp_path / "run")
+  assert int(state.step) == 2
+  assert (tmp_path / "run" / "samples_0000002.png").exists()

@@ -9,9 +9,13 @@ from jaxgen.algorithms.base import (
   make_train_step,
 )
 from jaxgen.algorithms.gan import GAN
+from jaxgen.algorithms.vae import VAE
+from jaxgen.algorithms.vaegan import VAEGAN
 
 ALGORITHMS = {
   "gan": GAN,
+  "vae": VAE,
+  "vaegan": VAEGAN,
 }
 
 

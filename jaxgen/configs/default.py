@@ -1,4 +1,4 @@
-"""The fields every config shares; an experiment's config imports this and overrides what differs."""
+"""The fields every config shares; an experiment's config imports it and overrides what differs."""
 
 import ml_collections
 

@@ -10,9 +10,9 @@ def get_config():
   config = default.get_config()
   config.data.name = "grid25"
   config.batch_size = 100  # PacGAN: batch 100
-  config.num_steps = 4000
-  config.eval_every = 1000
-  config.checkpoint_every = 1000
+  config.num_steps = 10000  # PacGAN trains 400 epochs (400k steps); 10k fits a CPU session
+  config.eval_every = 2500
+  config.checkpoint_every = 2500
   config.model.latent_dim = 2  # PacGAN: z_dim 2
   config.model.generator = {"name": "mlp", "hidden": (400, 400, 400, 400), "batch_norm": True}
   config.model.discriminator = {"name": "mlp", "hidden": (200, 200, 200), "maxout_pieces": 5}

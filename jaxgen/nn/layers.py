@@ -1,4 +1,4 @@
-"""GAN building blocks: spectral norm, self-attention, minibatch statistics, pixel norm, equalised lr.
+"""GAN building blocks: spectral norm, self-attention, minibatch features, pixel norm, equalised lr.
 
 Every module is pure Flax linen. State that is not trained by gradients (the power-iteration vector
 of spectral normalisation) lives in the `batch_stats` collection, next to batch-norm statistics, so
@@ -35,7 +35,7 @@ SPECTRAL_NORM_COLLECTION = "batch_stats"
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-  """Raises a ValueError naming `value` and the allowed `choices` when `value` is not one of them."""
+  """Raises a ValueError naming `value` and the allowed `choices` unless `value` is one of them."""
   if value not in choices:
     raise ValueError(f"Unknown {name} {value!r}; choose one of {tuple(choices)}.")
 

@@ -18,7 +18,7 @@ References:
   Miyato, Kataoka, Koyama, Yoshida, "Spectral Normalization for GANs", ICLR 2018, App. B.4
     (residual generator and discriminator blocks).
   Gulrajani, Ahmed, Arjovsky, Dumoulin, Courville, "Improved Training of Wasserstein GANs",
-    NeurIPS 2017, App. F (the same blocks with nearest-neighbour upsampling, mean-pool downsampling).
+    NeurIPS 2017, App. F (the same blocks; nearest-neighbour upsampling, mean-pool downsampling).
 """
 
 from __future__ import annotations
@@ -31,17 +31,18 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.nn.conv import ConvTranspose
 from jaxgen.nn.layers import check_choice, check_positive_int, spectral_normalized
 
 Array = jax.Array
 Dtype = Any
 
-# "projection": a 1x1 conv + BN when the shape changes, identity otherwise (He et al. 2016, option B).
-# "zero_pad": stride-subsample and zero-pad new channels, no parameters (option A, their CIFAR nets).
+# "projection": 1x1 conv + BN when the shape changes, identity otherwise (He et al. 2016, option B).
+# "zero_pad": subsample by the stride, zero-pad the new channels; no parameters (option A, CIFAR).
 # "none": no shortcut at all: the plain network.
 SHORTCUTS = ("projection", "zero_pad", "none")
 STEMS = ("imagenet", "cifar")
-UPSAMPLINGS = ("nearest",)
+UPSAMPLINGS = ("nearest", "transposed")
 
 # torchvision / He et al. initialise convs with N(0, 2 / fan_out) (He et al. 2015, eq. 14).
 _conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -347,11 +348,13 @@ class ResidualUpBlock(nn.Module):
     F(x) = conv3x3(act(BN(conv3x3(up(act(BN(x)))))))
     y = F(x) + conv1x1(up(x))     (conv1x1 only when the channels change; else up(x))
 
-  with `up` nearest-neighbour upsampling, as in the SNGAN and WGAN-GP ResNet generators.
+  with `up` nearest-neighbour upsampling, as in the SNGAN and WGAN-GP ResNet generators. With
+  upsample="transposed" the first conv3x3(up(.)) of F becomes a 4x4 stride-2 transposed conv
+  (`jaxgen.nn.conv.ConvTranspose`, fast kernel gradient on CPU); the shortcut stays up(x).
 
   Attributes:
     features: output channels.
-    upsample: "nearest" (nearest-neighbour 2x, then a 3x3 conv).
+    upsample: "nearest" (nearest-neighbour 2x, then a 3x3 conv) or "transposed".
     act: the nonlinearity.
     dtype: computation dtype.
   """
@@ -368,9 +371,12 @@ class ResidualUpBlock(nn.Module):
     check_choice("upsample", self.upsample, UPSAMPLINGS)
     conv = functools.partial(nn.Conv, dtype=self.dtype)
     norm = _batch_norm(train, self.dtype)
-    y = _upsample_nearest(self.act(norm()(x)))
-    y = conv(self.features, (3, 3))(y)
-    y = conv(self.features, (3, 3))(self.act(norm()(y)))
+    y = self.act(norm()(x))
+    if self.upsample == "nearest":
+      y = conv(self.features, (3, 3), name="conv1")(_upsample_nearest(y))
+    else:
+      y = ConvTranspose(self.features, (4, 4), strides=2, dtype=self.dtype, name="conv1")(y)
+    y = conv(self.features, (3, 3), name="conv2")(self.act(norm()(y)))
     shortcut = _upsample_nearest(x)
     if x.shape[-1] != self.features:
       shortcut = conv(self.features, (1, 1), name="shortcut_conv")(shortcut)

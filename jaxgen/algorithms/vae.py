@@ -1,0 +1,308 @@
+"""The variational autoencoder (Kingma & Welling 2014), conditional with `conditional=True` (CVAE,
+Sohn et al. 2015), and what every autoencoder algorithm of jaxgen shares.
+
+Players: `encoder` and `decoder`, in ONE phase. Each descends the negative ELBO
+  -L(x) = -E_q(z|x)[log p(x|z)] + KL(q(z|x) || p(z))          (Kingma & Welling 2014, eq. 3)
+w.r.t. its own parameters, at the same parameter point and on the same noise draw, so together they
+take exactly the joint gradient step of a single-optimizer VAE, with an optimizer per network. Two
+players rather than one keep the parameter layout of VAE-GAN, AAE and WAE: their encoder and decoder
+are the same players, with other losses.
+
+Shared pieces (used by `vaegan`, `aae`, `wae`):
+- `Autoencoder`: the networks from the config, inference-mode `encode` / `decode` / `reconstruct` /
+  `sample`, and `player_grads`, the gradient of a weighted sum of named loss terms w.r.t. one
+  player's parameters. An algorithm states each player's loss as weights over the terms of its
+  phase (e.g. VAE-GAN's decoder: {"llike": gamma, "gan": -1}), which is the paper's table read
+  literally.
+- `shared_noise_key`: the players of a phase see one draw of the noise (eps, z ~ p(z)), as in
+  reference implementations where one forward pass serves all three VAE-GAN updates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxgen import losses, optim
+from jaxgen.algorithms.base import Player, TrainState, apply_module
+from jaxgen.algorithms.gan import build_network
+from jaxgen.nn import autoencoder as ae_nets
+
+Terms = dict[str, jax.Array]
+# terms_fn(params by player, state, batch, key) -> (loss terms, model states by player, metrics)
+TermsFn = Callable[[dict[str, Any], TrainState, Mapping[str, jax.Array], jax.Array], tuple]
+
+# Folded into (state.rng, state.step) for a phase's shared noise: far from the small phase and
+# player indices `make_train_step` folds in for the per-player keys, so the streams never meet.
+_SHARED_NOISE_TAG = 0x5EED0000
+
+
+def shared_noise_key(state: TrainState, phase: int) -> jax.Array:
+  """The noise key of schedule phase `phase` at `state.step`, the same for all of its players."""
+  return jax.random.fold_in(jax.random.fold_in(state.rng, state.step), _SHARED_NOISE_TAG + phase)
+
+
+def _mlp_encoder(example_shape, num_classes, latent_dim, stochastic, **options):
+  return ae_nets.MLPEncoder(latent_dim, stochastic=stochastic, num_classes=num_classes, **options)
+
+
+def _conv_encoder(example_shape, num_classes, latent_dim, stochastic, **options):
+  if len(example_shape) != 3:
+    raise ValueError(f"The 'conv' encoder reads images; the data has shape {example_shape}.")
+  return ae_nets.ConvEncoder(latent_dim, stochastic=stochastic, num_classes=num_classes, **options)
+
+
+def _conv_decoder(example_shape, num_classes, **options):
+  if len(example_shape) != 3:
+    raise ValueError(f"The 'conv' decoder makes images; the data has shape {example_shape}.")
+  return ae_nets.ConvDecoder(tuple(example_shape), num_classes=num_classes, **options)
+
+
+ENCODERS = {"mlp": _mlp_encoder, "conv": _conv_encoder}
+DECODERS = {
+  "mlp": lambda example_shape, num_classes, **options: ae_nets.MLPDecoder(
+    tuple(example_shape), num_classes=num_classes, **options
+  ),
+  "conv": _conv_decoder,
+}
+
+
+# --- Reconstruction terms: per-example costs of x given the decoder's logits. ---
+
+
+def _bernoulli():
+  """-log p(x|z) for a Bernoulli decoder on pixel-on probabilities (x + 1) / 2 (K&W 2014, C.1)."""
+  return lambda x, logits: -losses.bernoulli_log_likelihood(logits, 0.5 * (x + 1.0))
+
+
+def _gaussian(std: float = 0.1):
+  """-log p(x|z) for a Gaussian decoder N(x; tanh(l / 2), std^2 I) (K&W 2014, App. C.2)."""
+  if not (isinstance(std, int | float) and std > 0):
+    raise ValueError(f"The gaussian reconstruction's std must be a number > 0; got {std!r}.")
+  log_variance = 2.0 * math.log(std)
+  return lambda x, logits: (
+    -losses.gaussian_log_density(x, ae_nets.logits_to_image(logits), log_variance)
+  )
+
+
+def _squared_error():
+  """c(x, y) = ||x - y||^2, the cost of WAE (Tolstikhin et al. 2018, sec. 4: 'l2sq')."""
+  return lambda x, logits: losses.sum_event(jnp.square(x - ae_nets.logits_to_image(logits)))
+
+
+RECONSTRUCTIONS: dict[str, Callable[..., Callable]] = {
+  "bernoulli": _bernoulli,
+  "gaussian": _gaussian,
+  "squared_error": _squared_error,
+}
+# The reconstruction terms that are log-likelihoods (an ELBO or IWAE bound needs one).
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def build_reconstruction(config, allowed=tuple(RECONSTRUCTIONS)):
+  """The reconstruction term from `{"name": ..., **options}`, among `allowed`."""
+  options = dict(config)
+  name = options.pop("name", None)
+  if name not in allowed:
+    raise ValueError(f"Unknown reconstruction {name!r}; choose one of {sorted(allowed)}.")
+  try:
+    return RECONSTRUCTIONS[name](**options)
+  except TypeError as error:
+    raise ValueError(
+      f"Bad options {sorted(options)} for the {name!r} reconstruction: {error}"
+    ) from None
+
+
+def check_positive_int(name: str, value: Any) -> int:
+  if not (isinstance(value, int) and value >= 1):
+    raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+  return value
+
+
+class Autoencoder:
+  """The networks and inference-mode operations every autoencoder algorithm shares.
+
+  Subclasses set `players` and `schedule`, and may replace `prior_samples` (AAE, WAE).
+  """
+
+  stochastic_encoder = True
+
+  def __init__(self, config, dataset, *, reconstructions=tuple(RECONSTRUCTIONS)):
+    self.latent_dim = check_positive_int("model.latent_dim", config.model.latent_dim)
+    self.conditional = bool(config.conditional)
+    if self.conditional and dataset.num_classes == 0:
+      raise ValueError(f"conditional=True needs labelled data; {dataset.name!r} has no labels.")
+    self.num_classes = dataset.num_classes if self.conditional else 0
+    self.example_shape = tuple(dataset.example_shape)
+    facts = dict(example_shape=self.example_shape, num_classes=self.num_classes)
+    self.encoder = build_network(
+      ENCODERS,
+      "encoder",
+      config.model.encoder,
+      latent_dim=self.latent_dim,
+      stochastic=self.stochastic_encoder,
+      **facts,
+    )
+    self.decoder = build_network(DECODERS, "decoder", config.model.decoder, **facts)
+    self.reconstruction_name = config.algorithm.reconstruction.get("name")
+    self.reconstruction = build_reconstruction(config.algorithm.reconstruction, reconstructions)
+
+  def _labels(self, batch):
+    return batch["y"] if self.conditional else None
+
+  def _player(self, config, name, module, grad_fn, optimizer=None):
+    optimizer = optimizer or optim.make_optimizer(config.optimizer[name])
+    return Player(name, module, optimizer, grad_fn)
+
+  def weighted_grad_fn(self, name, terms_fn: TermsFn, weights, phase):
+    """grad_fn of a player whose loss is sum_k weights[k] * terms_fn(...)[k], in phase `phase`."""
+
+    def grad_fn(state, batch, rng):
+      del rng  # the phase's players share one noise draw: shared_noise_key(state, phase)
+      return self.player_grads(state, batch, name, terms_fn, weights, phase)
+
+    grad_fn.__doc__ = f"Gradient of {dict(weights)} w.r.t. the {name}'s parameters only."
+    return grad_fn
+
+  def player_grads(self, state, batch, name, terms_fn: TermsFn, weights, phase):
+    """Gradient of sum_k weights[k] * term_k w.r.t. player `name`'s params; the other players'
+    params are constants here. Returns (grads, the player's new model state, metrics)."""
+    params = {player: state.players[player].params for player in self.players}
+    key = shared_noise_key(state, phase)
+
+    def loss_fn(own):
+      terms, model_states, metrics = terms_fn({**params, name: own}, state, batch, key)
+      loss = sum(weight * terms[term] for term, weight in weights.items())
+      return loss, (model_states[name], {**terms, **metrics})
+
+    (loss, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[name])
+    return grads, model_state, {"loss": loss, **metrics}
+
+  def run(self, module, params, state: TrainState, player: str, *args, model_state=None):
+    """`module` in training mode with `params`; returns (output, the player's new model state)."""
+    if model_state is None:
+      model_state = state.players[player].model_state
+    return apply_module(module, params, model_state, *args, train=True)
+
+  def init_variables(self, rng, batch):
+    enc_rng, dec_rng = jax.random.split(rng)
+    labels = self._labels(batch)
+    z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
+    return {
+      "encoder": self.encoder.init(enc_rng, batch["x"], labels, train=False),
+      "decoder": self.decoder.init(dec_rng, z, labels, train=False),
+    }
+
+  def prior_samples(self, rng, num):
+    """z ~ p(z) = N(0, I) (Kingma & Welling 2014, sec. 3)."""
+    return losses.sample_standard_normal(rng, num, self.latent_dim)
+
+  def encode(self, state: TrainState, x, labels=None):
+    """(mean, log-variance) of q(z|x), or (z, None) from a deterministic encoder; inference mode."""
+    e = state.players["encoder"]
+    encoded, _ = apply_module(self.encoder, e.params, e.model_state, x, labels, train=False)
+    return encoded
+
+  def decode_logits(self, state: TrainState, z, labels=None):
+    d = state.players["decoder"]
+    logits, _ = apply_module(self.decoder, d.params, d.model_state, z, labels, train=False)
+    return logits
+
+  def decode(self, state: TrainState, z, labels=None):
+    """Images in [-1, 1] decoded from z, in inference mode."""
+    return ae_nets.logits_to_image(self.decode_logits(state, z, labels))
+
+  def reconstruct(self, state: TrainState, x, labels=None):
+    """Dec(mean of q(z|x)): the deterministic reconstruction shown in figures."""
+    mean, _ = self.encode(state, x, labels)
+    return self.decode(state, mean, labels)
+
+  def transfer_style(self, state: TrainState, x, labels, new_labels):
+    """Decode x's code under other labels: same style, another class (Sohn et al. 2015, sec. 5;
+    Kingma et al. 2014, sec. 5.2 'analogies'). Needs a conditional model."""
+    if not self.conditional:
+      raise ValueError("transfer_style needs a conditional model (config.conditional=True).")
+    mean, _ = self.encode(state, x, labels)
+    return self.decode(state, mean, new_labels)
+
+  def sample(self, state: TrainState, rng, num, labels=None):
+    """`num` images Dec(z), z ~ p(z), in inference mode; labels cycle 0..9 when conditional."""
+    if self.conditional and labels is None:
+      labels = jnp.arange(num) % self.num_classes
+    return self.decode(state, self.prior_samples(rng, num), labels if self.conditional else None)
+
+
+class VAE(Autoencoder):
+  """VAE / CVAE: Gaussian encoder, Bernoulli or Gaussian decoder, closed-form KL; see the module
+  docstring. Config: `algorithm.reconstruction` = {"name": "bernoulli"} or {"name": "gaussian",
+  "std": s}; `model.encoder`, `model.decoder`, `model.latent_dim`; `optimizer.encoder|decoder`."""
+
+  # Both players descend -ELBO = reconstruction + KL (Kingma & Welling 2014, eq. 3 and 10).
+  WEIGHTS = {"reconstruction": 1.0, "kl": 1.0}
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset, reconstructions=LIKELIHOODS)
+    self.players = {
+      name: self._player(
+        config, name, module, self.weighted_grad_fn(name, self.elbo_terms, self.WEIGHTS, phase=0)
+      )
+      for name, module in (("encoder", self.encoder), ("decoder", self.decoder))
+    }
+    self.schedule = (("encoder", "decoder"),)
+
+  def elbo_terms(self, params, state, batch, key):
+    """Batch means of -E_q[log p(x|z)] (one reparameterised sample, K&W 2014 eq. 10) and the
+    closed-form KL(q(z|x) || N(0, I)) (App. B)."""
+    x, labels = batch["x"], self._labels(batch)
+    (mean, log_variance), encoder_state = self.run(
+      self.encoder, params["encoder"], state, "encoder", x, labels
+    )
+    z = losses.reparameterize(key, mean, log_variance)
+    logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
+    terms = {
+      "reconstruction": jnp.mean(self.reconstruction(x, logits)),
+      "kl": jnp.mean(losses.gaussian_kl_standard_normal(mean, log_variance)),
+    }
+    model_states = {"encoder": encoder_state, "decoder": decoder_state}
+    return terms, model_states, {"elbo": -(terms["reconstruction"] + terms["kl"])}
+
+  def _posterior_draws(self, state: TrainState, x, rng, num_samples: int, labels=None):
+    """q(z|x)'s (mean, log-variance), k draws z [k, B, d] and log p(x|z) [k, B], inference mode."""
+    check_positive_int("num_samples", num_samples)
+    mean, log_variance = self.encode(state, x, labels)
+    z = losses.reparameterize(rng, jnp.broadcast_to(mean, (num_samples, *mean.shape)), log_variance)
+    repeat = lambda a: None if a is None else jnp.tile(a, (num_samples,) + (1,) * (a.ndim - 1))
+    logits = self.decode_logits(state, z.reshape((-1, self.latent_dim)), repeat(labels))
+    log_likelihood = -self.reconstruction(repeat(x), logits).reshape((num_samples, -1))
+    return mean, log_variance, z, log_likelihood
+
+  def log_importance_weights(self, state: TrainState, x, rng, num_samples: int, labels=None):
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x), i = 1..k; [k, B].
+
+    The weights of Burda et al. 2016, eq. 8, with the networks in inference mode.
+    """
+    mean, log_variance, z, log_likelihood = self._posterior_draws(
+      state, x, rng, num_samples, labels
+    )
+    log_prior = losses.gaussian_log_density(z, batch_ndims=2)
+    log_posterior = losses.gaussian_log_density(z, mean, log_variance, batch_ndims=2)
+    return log_likelihood + log_prior - log_posterior
+
+  def iwae_bound(self, state: TrainState, x, rng, num_samples: int, labels=None):
+    """The k-sample importance-weighted bound L_k <= log p(x) per example (Burda et al. 2016,
+    eq. 8); k = 1 is a one-sample ELBO estimate."""
+    log_weights = self.log_importance_weights(state, x, rng, num_samples, labels)
+    return losses.iwae_bound(log_weights, axis=0)
+
+  def elbo(self, state: TrainState, x, rng, num_samples: int = 1, labels=None):
+    """ELBO per example, in inference mode: E_q[log p(x|z)] averaged over `num_samples` draws
+    minus the closed-form KL (Kingma & Welling 2014, eq. 10 with App. B)."""
+    mean, log_variance, _, log_likelihood = self._posterior_draws(
+      state, x, rng, num_samples, labels
+    )
+    kl = losses.gaussian_kl_standard_normal(mean, log_variance)
+    return jnp.mean(log_likelihood, axis=0) - kl

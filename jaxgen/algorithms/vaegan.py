@@ -1,0 +1,233 @@
+"""VAE-GAN (Larsen et al. 2016, arXiv 1512.09300): a VAE whose reconstruction error is measured in
+the feature space of a GAN discriminator, with three players updated on three different losses.
+
+Players `encoder`, `decoder`, `discriminator`, all in ONE phase: the three gradients are taken at
+the same parameter point and on the same noise draw, then applied (Larsen et al. 2016, Algorithm 1;
+the reference code andersbll/autoencoding_beyond_pixels, `model/aegan.py`, does the same from one
+forward pass). With x~ = Dec(Enc(x)) (reparameterised) and x_p = Dec(z_p), z_p ~ N(0, I):
+
+  L_prior          = KL(q(z|x) || N(0, I))                                          (eq. 3)
+  L_llike^Dis_l    = -log N(Dis_l(x); Dis_l(x~), I)                                 (eq. 5-6)
+  L_GAN            = -[log D(x) + log(1 - D(x_p)) + log(1 - D(x~))]                 (eq. 4, 8)
+
+  theta_Enc <- theta_Enc - grad(L_prior + L_llike^Dis_l)
+  theta_Dec <- theta_Dec - grad(gamma * L_llike^Dis_l - L_GAN)
+  theta_Dis <- theta_Dis - grad(L_GAN)
+
+L_GAN is written here as the discriminator's cross-entropy, the sign under which Algorithm 1
+trains Dis to tell real from fake (the paper's eq. 4 states the value Dis *maximises*; its
+Algorithm 1 descends `L_GAN` for Dis and `-L_GAN` for Dec, which only makes sense for this sign).
+Dec's `-L_GAN` is the saturating minimax generator loss, as in the reference code; the option
+`algorithm.loss = "non_saturating"` replaces it by -log D(x_p) - log D(x~) (Goodfellow et al.
+2014, sec. 3). The encoder never receives L_GAN's gradient (its loss has no L_GAN term) and
+L_llike never updates the discriminator (its loss has no L_llike term).
+
+Dis_l: the discriminator's sown `intermediates/features`, the output of its last conv before its
+batch norm (`jaxgen.nn.gan.DCGANDiscriminator`), as the reference takes its 4th conv before BN.
+
+Options where the reference and the paper differ (`config.algorithm`):
+- `gamma` (reference: 5e-5; 1e-6 for CelebA). The reference scales Dec's GAN gradient by
+  (1 - gamma); we follow the paper's gamma * L_llike - L_GAN.
+- `feed_reconstructions`: x~ enters L_GAN (paper: yes, the third term) or not (the reference's
+  CelebA run samples only x_p). Dis_l(x~) is computed either way, for L_llike.
+- `feature_reduction`: "sum" over the features (reference, sigma = 1) or "mean" (divides L_llike
+  by the number of features, so the same gamma means a larger weight on content).
+- `equilibrium_gating` with `equilibrium` 0.68 and `equilibrium_margin` 0.35 (reference values):
+  with the discriminator's costs real = mean -log D(x) and fake = mean -log(1 - D(fake)) over the
+  fakes it sees, skip Dis's update when either cost is below 0.68 - 0.35, skip Dec's update when
+  either is above 0.68 + 0.35, and update both when both would be skipped. The decision is made
+  with `jnp.where` inside the jitted step; a skipped player returns exactly-zero gradients, which
+  `skip_on_zero_gradient` turns into no step at all (parameters and optimizer state unchanged, as
+  the reference skips the learning rule), instead of the momentum step Adam or RMSProp would take.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgen import losses, optim
+from jaxgen.algorithms.gan import DISCRIMINATORS, build_network
+from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
+from jaxgen.nn import autoencoder as ae_nets
+
+
+def skip_on_zero_gradient(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+  """`inner`, except that an all-zero gradient makes no step: zero updates, state unchanged.
+
+  A gated VAE-GAN player returns exactly-zero gradients to mean "skip this update"; without this
+  wrapper Adam's or RMSProp's accumulators would still decay, move the parameters and count a step.
+  """
+
+  def update(updates, state, params=None):
+    new_updates, new_state = inner.update(updates, state, params)
+    skip = jnp.all(jnp.stack([jnp.all(g == 0) for g in jax.tree.leaves(updates)]))
+    new_updates = jax.tree.map(lambda u: jnp.where(skip, jnp.zeros_like(u), u), new_updates)
+    new_state = jax.tree.map(lambda new, old: jnp.where(skip, old, new), new_state, state)
+    return new_updates, new_state
+
+  return optax.GradientTransformation(inner.init, update)
+
+
+def equilibrium_gates(real_cost, fake_cost, equilibrium: float, margin: float):
+  """(update discriminator, update decoder) from the discriminator's costs, as the reference
+  `aegan.GradientDescent.train_epoch`: Dis pauses when it is winning (a cost below equilibrium -
+  margin), Dec pauses when it is losing badly (a cost above equilibrium + margin), never both."""
+  update_dis = ~((real_cost < equilibrium - margin) | (fake_cost < equilibrium - margin))
+  update_dec = ~((real_cost > equilibrium + margin) | (fake_cost > equilibrium + margin))
+  neither = ~(update_dis | update_dec)
+  return update_dis | neither, update_dec | neither
+
+
+def discriminate_with_features(module, params, model_state, x, labels):
+  """D's logits, its sown Dis_l features and its updated model state, in training mode."""
+  out, updated = module.apply(
+    {"params": params, **model_state},
+    x,
+    labels,
+    train=True,
+    mutable=[*model_state, "intermediates"],
+  )
+  features = updated.pop("intermediates")["features"][0]
+  return out, features.reshape((features.shape[0], -1)), updated
+
+
+class VAEGAN(Autoencoder):
+  """VAE-GAN with three players in one phase; see the module docstring for the losses and options.
+
+  Config: `algorithm.gamma`, `algorithm.loss` ("minimax" or "non_saturating" for Dec's GAN term),
+  `algorithm.feed_reconstructions`, `algorithm.feature_reduction` ("sum" | "mean"),
+  `algorithm.equilibrium_gating`, `algorithm.equilibrium`, `algorithm.equilibrium_margin`,
+  `algorithm.reconstruction` (the pixel-space term reported as a metric only); `model.encoder`,
+  `model.decoder`, `model.discriminator` (a 'dcgan' discriminator: it sows Dis_l);
+  `optimizer.encoder|decoder|discriminator`.
+  """
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset, reconstructions=LIKELIHOODS)
+    algorithm = config.algorithm
+    self.gamma = float(algorithm.gamma)
+    if not self.gamma >= 0:
+      raise ValueError(f"algorithm.gamma must be >= 0; got {algorithm.gamma!r}.")
+    self.objective = losses.get_gan_objective(algorithm.loss)
+    self.feed_reconstructions = bool(algorithm.feed_reconstructions)
+    if algorithm.feature_reduction not in losses.FEATURE_REDUCTIONS:
+      raise ValueError(
+        f"Unknown algorithm.feature_reduction {algorithm.feature_reduction!r}; choose one of "
+        f"{losses.FEATURE_REDUCTIONS}."
+      )
+    self.feature_reduction = algorithm.feature_reduction
+    self.gating = bool(algorithm.equilibrium_gating)
+    self.equilibrium = float(algorithm.equilibrium)
+    self.margin = float(algorithm.equilibrium_margin)
+    if self.gating and not (0 < self.margin and 0 < self.equilibrium):
+      raise ValueError(
+        "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
+        f"{algorithm.equilibrium!r} and {algorithm.equilibrium_margin!r}."
+      )
+    self.discriminator = build_network(
+      DISCRIMINATORS,
+      "discriminator",
+      config.model.discriminator,
+      example_shape=self.example_shape,
+      num_classes=self.num_classes,
+    )
+    # Each player's loss as weights over the phase's terms: Larsen et al. 2016, Algorithm 1.
+    self.weights = {
+      "encoder": {"prior": 1.0, "llike": 1.0},
+      "decoder": {"llike": self.gamma, "generator": 1.0},
+      "discriminator": {"gan": 1.0},
+    }
+    modules = {
+      "encoder": self.encoder,
+      "decoder": self.decoder,
+      "discriminator": self.discriminator,
+    }
+    self.players = {}
+    for name, module in modules.items():
+      optimizer = optim.make_optimizer(config.optimizer[name])
+      if self.gating and name != "encoder":
+        grad_fn = self._gated_grad_fn(name)
+        optimizer = skip_on_zero_gradient(optimizer)
+      else:
+        grad_fn = self.weighted_grad_fn(name, self.terms, self.weights[name], phase=0)
+      self.players[name] = self._player(config, name, module, grad_fn, optimizer)
+    self.schedule = (("encoder", "decoder", "discriminator"),)
+
+  def init_variables(self, rng, batch):
+    ae_rng, dis_rng = jax.random.split(rng)
+    variables = super().init_variables(ae_rng, batch)
+    variables["discriminator"] = self.discriminator.init(
+      dis_rng, batch["x"], self._labels(batch), train=False
+    )
+    return variables
+
+  def terms(self, params, state, batch, key):
+    """Every loss term of the phase, from one forward pass at `params` (Larsen et al. 2016)."""
+    x, labels = batch["x"], self._labels(batch)
+    eps_key, prior_key = jax.random.split(key)
+    (mean, log_variance), encoder_state = self.run(
+      self.encoder, params["encoder"], state, "encoder", x, labels
+    )
+    z = losses.reparameterize(eps_key, mean, log_variance)
+    z_prior = self.prior_samples(prior_key, x.shape[0])
+    decoder = lambda z, model_state=None: self.run(
+      self.decoder, params["decoder"], state, "decoder", z, labels, model_state=model_state
+    )
+    reconstruction_logits, decoder_state = decoder(z)
+    prior_logits, decoder_state = decoder(z_prior, decoder_state)
+
+    # Real and fake images pass D separately, each with its own batch statistics (DCGAN).
+    dis = lambda images, model_state: discriminate_with_features(
+      self.discriminator, params["discriminator"], model_state, images, labels
+    )
+    real_logits, real_features, dis_state = dis(x, state.players["discriminator"].model_state)
+    prior_fake_logits, _, dis_state = dis(ae_nets.logits_to_image(prior_logits), dis_state)
+    recon_logits, recon_features, recon_dis_state = dis(
+      ae_nets.logits_to_image(reconstruction_logits), dis_state
+    )
+    fakes = [prior_fake_logits]
+    if self.feed_reconstructions:
+      fakes.append(recon_logits)
+      dis_state = recon_dis_state
+
+    # -log D(x) = softplus(-l) and -log(1 - D(x)) = softplus(l) (stable in the logit l).
+    real_cost = jnp.mean(jax.nn.softplus(-real_logits))
+    fake_costs = [jnp.mean(jax.nn.softplus(logits)) for logits in fakes]
+    terms = {
+      "prior": jnp.mean(losses.gaussian_kl_standard_normal(mean, log_variance)),
+      "llike": -jnp.mean(
+        losses.feature_log_likelihood(real_features, recon_features, self.feature_reduction)
+      ),
+      "gan": real_cost + sum(fake_costs),
+      "generator": sum(self.objective.generator_loss(logits) for logits in fakes),
+    }
+    model_states = {"encoder": encoder_state, "decoder": decoder_state, "discriminator": dis_state}
+    metrics = {
+      "real_cost": real_cost,
+      "fake_cost": jnp.mean(jnp.stack(fake_costs)),
+      "pixel_reconstruction": jnp.mean(self.reconstruction(x, reconstruction_logits)),
+    }
+    return terms, model_states, metrics
+
+  def _gated_grad_fn(self, name):
+    """The weighted-terms gradient of `name`, zeroed when the equilibrium gate pauses `name`."""
+
+    def grad_fn(state, batch, rng):
+      del rng  # the phase's shared noise: shared_noise_key(state, 0)
+      grads, model_state, metrics = self.player_grads(
+        state, batch, name, self.terms, self.weights[name], phase=0
+      )
+      update_dis, update_dec = equilibrium_gates(
+        metrics["real_cost"], metrics["fake_cost"], self.equilibrium, self.margin
+      )
+      update = update_dis if name == "discriminator" else update_dec
+      grads = jax.tree.map(lambda g: jnp.where(update, g, jnp.zeros_like(g)), grads)
+      return grads, model_state, {**metrics, "updated": update.astype(jnp.float32)}
+
+    grad_fn.__doc__ = (
+      f"Gradient of {dict(self.weights[name])} w.r.t. the {name}'s parameters, exactly zero when "
+      "the equilibrium gate pauses it."
+    )
+    return grad_fn

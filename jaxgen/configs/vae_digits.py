@@ -1,0 +1,34 @@
+"""VAE (Kingma & Welling 2014) on the bundled digits padded to 16x16: conv encoder and decoder,
+Bernoulli decoder on the pixel intensities, 16 latents. The base of every autoencoder config.
+
+  python scripts/train.py --config=jaxgen/configs/vae_digits.py --workdir=workdirs/vae_digits
+"""
+
+import ml_collections
+
+from jaxgen.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.data.name = "digits"
+  config.data.options = {"size": 16}
+  config.batch_size = 64
+  config.num_steps = 3000
+  config.eval_every = 1000
+  config.checkpoint_every = 1000
+  config.eval.num_samples = 1000
+  config.algorithm = ml_collections.ConfigDict(
+    {"name": "vae", "reconstruction": {"name": "bernoulli"}}
+  )
+  config.model = ml_collections.ConfigDict(
+    {
+      "latent_dim": 16,
+      "encoder": {"name": "conv", "base_features": 32, "hidden": 256},
+      "decoder": {"name": "conv", "base_features": 32},
+    }
+  )
+  # Adam with lr 1e-3, the Flax VAE example's setting.
+  adam = {"name": "adam", "learning_rate": 1e-3}
+  config.optimizer = ml_collections.ConfigDict({"encoder": adam, "decoder": dict(adam)})
+  return config

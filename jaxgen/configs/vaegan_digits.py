@@ -1,0 +1,28 @@
+"""VAE-GAN (Larsen et al. 2016) on the digits padded to 16x16: the VAE of `vae_digits` with a DCGAN
+discriminator whose last conv (before its batch norm) is Dis_l; RMSProp and the equilibrium gating
+of the reference code (andersbll/autoencoding_beyond_pixels).
+
+  python scripts/train.py --config=jaxgen/configs/vaegan_digits.py --workdir=workdirs/vaegan_digits
+"""
+
+from jaxgen.configs import vae_digits
+
+
+def get_config():
+  config = vae_digits.get_config()
+  config.algorithm.name = "vaegan"
+  # Dis_l here has 4 x 4 x 64 = 1024 features; see scripts/gamma_sweep.py for this choice.
+  config.algorithm.gamma = 1e-2
+  config.algorithm.loss = "minimax"  # Dec descends log(1 - D(fake)), as Algorithm 1 and the reference
+  config.algorithm.feed_reconstructions = True
+  config.algorithm.feature_reduction = "sum"
+  config.algorithm.equilibrium_gating = True
+  config.algorithm.equilibrium = 0.68
+  config.algorithm.equilibrium_margin = 0.35
+  config.model.discriminator = {"name": "dcgan", "base_features": 32}
+  # The reference trains all three networks with RMSProp.
+  rmsprop = {"name": "rmsprop", "learning_rate": 3e-4}
+  config.optimizer.encoder = dict(rmsprop)
+  config.optimizer.decoder = dict(rmsprop)
+  config.optimizer.discriminator = dict(rmsprop)
+  return config
