@@ -40,16 +40,20 @@ TRANSPOSED_CONV_LAYERS = [
 KERNEL_SIZE = (4, 4)
 
 
-def median_ms(run_once: Callable[[], Any], iters: int, warmup: int = 3) -> float:
-  """Median wall time of `run_once()` in ms; `run_once` must wait for its own result."""
+def sample_ms(run_once: Callable[[], Any], iters: int, warmup: int = 0) -> list[float]:
+  """Wall times of `iters` calls of `run_once()` in ms; `run_once` must wait for its own result."""
   for _ in range(warmup):
     run_once()
   times = []
   for _ in range(iters):
     started = time.perf_counter()
     run_once()
-    times.append(time.perf_counter() - started)
-  return 1e3 * statistics.median(times)
+    times.append(1e3 * (time.perf_counter() - started))
+  return times
+
+
+def median_ms(run_once: Callable[[], Any], iters: int, warmup: int = 3) -> float:
+  return statistics.median(sample_ms(run_once, iters, warmup))
 
 
 def _jax_ms(fn: Callable[..., Any], args: tuple, iters: int, warmup: int = 3) -> float:

@@ -1,7 +1,7 @@
 """One DCGAN D + G step (28x28x1, batch 64): PyTorch eager against JAX, side by side.
 
   .venv/bin/pip install torch==2.13.0     # the CPU wheel; torch is used by this script only
-  python scripts/benchmark_torch.py [--iters=20] [--batch=64] [--base-features=64]
+  python scripts/benchmark_torch.py [--rounds=5] [--iters=10] [--batch=64] [--base-features=64]
 
 The same networks in both: jaxgen's DCGANGenerator / DCGANDiscriminator (base_features=64: z(100)
 -> 7x7x128 -> 14x14x64 -> 28x28x1; 28x28x1 -> 14x14x64 -> 7x7x128 -> logit), rebuilt layer for layer
@@ -9,13 +9,16 @@ in torch (parameter counts checked equal), Adam(2e-4, beta1=0.5) per player. One
 discriminator update on a real and a fake batch, then a non-saturating generator update against the
 updated discriminator, as in the PyTorch DCGAN example. JAX runs it as one jitted function holding
 two `jax.grad`s over the two players' parameters, twice: with jaxgen's ConvTranspose (fast kernel
-gradient) and with flax's. Reported: median ms per step after warm-up (`block_until_ready`).
+gradient) and with flax's. Reported: median ms per step after warm-up (`block_until_ready`), over
+`--rounds` rounds of `--iters` steps that take turns between the three, so that load from other
+processes on a shared machine falls on all three alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 
 import flax.linen as nn
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
-from benchmark_layers import median_ms  # scripts/ is on sys.path when this file runs
+from benchmark_layers import sample_ms  # scripts/ is on sys.path when this file runs
 
 from jaxgen.nn import gan
 
@@ -90,8 +93,8 @@ class TorchDiscriminator(torch.nn.Module):
     return self.head(self.body(x).flatten(1))[:, 0]
 
 
-def torch_step_ms(x: np.ndarray, z: np.ndarray, base_features: int, iters: int):
-  """(median ms of a torch D + G step, generator params, discriminator params)."""
+def torch_stepper(x: np.ndarray, z: np.ndarray, base_features: int):
+  """(a function running one torch D + G step, generator params, discriminator params)."""
   torch.manual_seed(0)
   generator, discriminator = TorchGenerator(base_features), TorchDiscriminator(base_features)
   g_opt = torch.optim.Adam(generator.parameters(), LEARNING_RATE, betas=(BETA1, BETA2))
@@ -112,7 +115,7 @@ def torch_step_ms(x: np.ndarray, z: np.ndarray, base_features: int, iters: int):
     g_opt.step()
 
   count = lambda module: sum(p.numel() for p in module.parameters())
-  return median_ms(step, iters), count(generator), count(discriminator)
+  return step, count(generator), count(discriminator)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,8 +123,8 @@ def torch_step_ms(x: np.ndarray, z: np.ndarray, base_features: int, iters: int):
 # ---------------------------------------------------------------------------------------------
 
 
-def jax_step_ms(x: np.ndarray, z: np.ndarray, base_features: int, conv_transpose, iters: int):
-  """(median ms of a jitted JAX D + G step, compile s, generator params, discriminator params)."""
+def jax_stepper(x: np.ndarray, z: np.ndarray, base_features: int, conv_transpose):
+  """(a function running one jitted JAX D + G step, compile s, G params, D params)."""
   generator = gan.DCGANGenerator(IMAGE_SHAPE, base_features, conv_transpose=conv_transpose)
   discriminator = gan.DCGANDiscriminator(base_features)
   optimizer = optax.adam(LEARNING_RATE, b1=BETA1, b2=BETA2)
@@ -174,12 +177,13 @@ def jax_step_ms(x: np.ndarray, z: np.ndarray, base_features: int, conv_transpose
     state = jax.block_until_ready(compiled(state, x, z))
 
   count = lambda params: sum(p.size for p in jax.tree.leaves(params))
-  return median_ms(run_once, iters), compile_s, count(g_vars["params"]), count(d_vars["params"])
+  return run_once, compile_s, count(g_vars["params"]), count(d_vars["params"])
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--iters", type=int, default=20)
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--iters", type=int, default=10, help="timed steps per contender per round")
   parser.add_argument("--batch", type=int, default=64)
   parser.add_argument("--base-features", type=int, default=64)
   args = parser.parse_args()
@@ -187,23 +191,28 @@ def main() -> None:
   x = rng.uniform(-1, 1, (args.batch, *IMAGE_SHAPE)).astype(np.float32)
   z = rng.standard_normal((args.batch, LATENT_DIM)).astype(np.float32)
 
-  torch_ms, torch_g, torch_d = torch_step_ms(x, z, args.base_features, args.iters)
-  ours_ms, ours_compile, jax_g, jax_d = jax_step_ms(
-    x, z, args.base_features, gan.ConvTranspose, args.iters
-  )
-  flax_ms, flax_compile, _, _ = jax_step_ms(x, z, args.base_features, nn.ConvTranspose, args.iters)
+  torch_step, torch_g, torch_d = torch_stepper(x, z, args.base_features)
+  ours_step, ours_compile, jax_g, jax_d = jax_stepper(x, z, args.base_features, gan.ConvTranspose)
+  flax_step, flax_compile, _, _ = jax_stepper(x, z, args.base_features, nn.ConvTranspose)
   if (torch_g, torch_d) != (jax_g, jax_d):
     raise RuntimeError(f"parameter counts differ: torch {torch_g, torch_d}, jax {jax_g, jax_d}")
+  steps = {"torch": torch_step, "ours": ours_step, "flax": flax_step}
+  times = {name: sample_ms(step, 0, warmup=3) for name, step in steps.items()}
+  for _ in range(args.rounds):
+    for name, step in steps.items():
+      times[name] += sample_ms(step, args.iters)
+  ms = {name: statistics.median(samples) for name, samples in times.items()}
 
   print(
     f"DCGAN {'x'.join(map(str, IMAGE_SHAPE))}, batch {args.batch}, base_features "
     f"{args.base_features}: G {jax_g:,} / D {jax_d:,} params; torch {torch.__version__} "
-    f"({torch.get_num_threads()} threads), jax {jax.__version__} on {jax.devices()[0].device_kind}"
+    f"({torch.get_num_threads()} threads), jax {jax.__version__} on "
+    f"{jax.devices()[0].device_kind}; {args.rounds} x {args.iters} steps each"
   )
   print("| D + G step | PyTorch eager | JAX, jaxgen ConvTranspose | JAX, flax ConvTranspose |")
   print("|---|---|---|---|")
-  print(f"| median ms | {torch_ms:.1f} | {ours_ms:.1f} | {flax_ms:.1f} |")
-  print(f"| / PyTorch | 1.00 | {ours_ms / torch_ms:.2f} | {flax_ms / torch_ms:.2f} |")
+  print(f"| median ms | {ms['torch']:.1f} | {ms['ours']:.1f} | {ms['flax']:.1f} |")
+  print(f"| / PyTorch | 1.00 | {ms['ours'] / ms['torch']:.2f} | {ms['flax'] / ms['torch']:.2f} |")
   print(f"| compile s | - | {ours_compile:.1f} | {flax_compile:.1f} |")
 
 

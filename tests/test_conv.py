@@ -211,3 +211,10 @@ def test_bad_arguments_raise(kwargs, match):
 def test_mismatched_kernel_raises():
   with pytest.raises(ValueError, match="do not match"):
     conv_transpose(jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 5, 1)), 2)
+
+
+def test_forward_mode_is_refused_with_a_type_error():
+  # Documented limitation of a custom VJP: reverse mode only.
+  x, kernel = jnp.ones((1, 3, 3, 2)), jnp.ones((3, 3, 2, 1))
+  with pytest.raises(TypeError, match="forward-mode"):
+    jax.jvp(lambda k: conv_transpose(x, k, 2), (kernel,), (kernel,))

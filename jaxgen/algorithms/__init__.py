@@ -1,5 +1,6 @@
 """Training algorithms: each names its players, their gradient functions and its schedule."""
 
+from jaxgen.algorithms.aae import AdversarialAutoencoder
 from jaxgen.algorithms.base import (
   Player,
   PlayerState,
@@ -8,14 +9,28 @@ from jaxgen.algorithms.base import (
   init_train_state,
   make_train_step,
 )
+from jaxgen.algorithms.acgan import ACGAN
+from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
+from jaxgen.algorithms.infogan import InfoGAN
+from jaxgen.algorithms.multigen import MultiGeneratorGAN
+from jaxgen.algorithms.unrolled import UnrolledGAN
 from jaxgen.algorithms.vae import VAE
 from jaxgen.algorithms.vaegan import VAEGAN
+from jaxgen.algorithms.wae import WAE
 
 ALGORITHMS = {
   "gan": GAN,
+  "unrolled": UnrolledGAN,
+  "acgan": ACGAN,
+  "infogan": InfoGAN,
+  "ebgan": EBGAN,
+  "began": BEGAN,
+  "madgan": MultiGeneratorGAN,
   "vae": VAE,
   "vaegan": VAEGAN,
+  "aae": AdversarialAutoencoder,
+  "wae": WAE,
 }
 
 

@@ -52,7 +52,9 @@ def _mlp_generator(example_shape, num_classes, **options):
 def _dcgan_generator(example_shape, num_classes, **options):
   if len(example_shape) != 3:
     raise ValueError(f"The 'dcgan' generator makes images; the data has shape {example_shape}.")
-  return gan_nets.DCGANGenerator(image_shape=tuple(example_shape), num_classes=num_classes, **options)
+  return gan_nets.DCGANGenerator(
+      image_shape=tuple(example_shape), num_classes=num_classes, **options
+  )
 
 
 def _autoencoder_discriminator(example_shape, num_classes, **options):
@@ -192,8 +194,9 @@ class GAN:
     if s.label_smoothing and not self.objective.has_real_target:
       names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if o.has_real_target)
       raise ValueError(f"label_smoothing needs an objective with targets, one of {names}.")
-    if s.packing > 1 and self.conditional:
-      raise ValueError("packing > 1 cannot pair labels with packed samples; use conditional=False.")
+    if s.packing > 1 and (self.conditional or self.auxiliary_outputs()):
+      raise ValueError("packing > 1 cannot pair labels or per-sample heads with packed samples; "
+                       "use it with the unconditional GAN.")
     if s.replay_fraction and (self.conditional or self.fakes_carry_conditioning):
       raise ValueError("replay_fraction > 0 needs unconditional fakes (replayed fakes carry no "
                        "labels or codes).")
@@ -201,6 +204,10 @@ class GAN:
   @property
   def generator_players(self) -> tuple[str, ...]:
     return ("generator",)
+
+  @property
+  def generator_input_dim(self) -> int:
+    return self.latent_dim
 
   # --- networks --------------------------------------------------------------------------------
 
@@ -215,7 +222,7 @@ class GAN:
 
   def init_variables(self, rng, batch):
     g_rng, d_rng, sn_rng = jax.random.split(rng, 3)
-    z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
+    z = jnp.zeros((batch["x"].shape[0], self.generator_input_dim))
     return {
         "generator": self.generator.init(g_rng, z, self.generator_labels(batch), train=False),
         "discriminator": self.init_discriminator(d_rng, sn_rng, batch),
@@ -236,7 +243,7 @@ class GAN:
     return variables
 
   def latents(self, rng, num):
-    """z ~ N(0, I), the prior of Radford et al. 2016 (any fixed simple prior serves, Goodfellow 2014)."""
+    """z ~ N(0, I), the prior of Radford et al. 2016 (any simple prior serves, Goodfellow 2014)."""
     return jax.random.normal(rng, (num, self.latent_dim))
 
   def generate(self, state: TrainState, rng, num, labels, *, train: bool, params=None, z=None,

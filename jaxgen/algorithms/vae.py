@@ -129,9 +129,10 @@ class Autoencoder:
   Subclasses set `players` and `schedule`, and may replace `prior_samples` (AAE, WAE).
   """
 
-  stochastic_encoder = True
-
-  def __init__(self, config, dataset, *, reconstructions=tuple(RECONSTRUCTIONS)):
+  def __init__(
+    self, config, dataset, *, reconstructions=tuple(RECONSTRUCTIONS), stochastic_encoder=True
+  ):
+    self.stochastic_encoder = stochastic_encoder
     self.latent_dim = check_positive_int("model.latent_dim", config.model.latent_dim)
     self.conditional = bool(config.conditional)
     if self.conditional and dataset.num_classes == 0:
@@ -187,6 +188,15 @@ class Autoencoder:
     if model_state is None:
       model_state = state.players[player].model_state
     return apply_module(module, params, model_state, *args, train=True)
+
+  def encode_train(self, params, state: TrainState, x, labels, key):
+    """z ~ q(z|x) reparameterised (Kingma & Welling 2014, eq. 10), or the deterministic code, in
+    training mode; returns (z, (mean, log_variance), the encoder's new model state)."""
+    (mean, log_variance), encoder_state = self.run(
+      self.encoder, params["encoder"], state, "encoder", x, labels
+    )
+    z = mean if log_variance is None else losses.reparameterize(key, mean, log_variance)
+    return z, (mean, log_variance), encoder_state
 
   def init_variables(self, rng, batch):
     enc_rng, dec_rng = jax.random.split(rng)
@@ -258,10 +268,7 @@ class VAE(Autoencoder):
     """Batch means of -E_q[log p(x|z)] (one reparameterised sample, K&W 2014 eq. 10) and the
     closed-form KL(q(z|x) || N(0, I)) (App. B)."""
     x, labels = batch["x"], self._labels(batch)
-    (mean, log_variance), encoder_state = self.run(
-      self.encoder, params["encoder"], state, "encoder", x, labels
-    )
-    z = losses.reparameterize(key, mean, log_variance)
+    z, (mean, log_variance), encoder_state = self.encode_train(params, state, x, labels, key)
     logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
     terms = {
       "reconstruction": jnp.mean(self.reconstruction(x, logits)),

@@ -25,7 +25,8 @@ L_llike never updates the discriminator (its loss has no L_llike term).
 Dis_l: the discriminator's sown `intermediates/features`, the output of its last conv before its
 batch norm (`jaxgen.nn.gan.DCGANDiscriminator`), as the reference takes its 4th conv before BN.
 
-Options where the reference and the paper differ (`config.algorithm`):
+Options where the reference and the paper differ (`config.algorithm`), and one they leave open
+(`discriminator_init`: the scale of Dis_l, see DISCRIMINATOR_INITS):
 - `gamma` (reference: 5e-5; 1e-6 for CelebA). The reference scales Dec's GAN gradient by
   (1 - gamma); we follow the paper's gamma * L_llike - L_GAN.
 - `feed_reconstructions`: x~ enters L_GAN (paper: yes, the third term) or not (the reference's
@@ -51,6 +52,20 @@ from jaxgen import losses, optim
 from jaxgen.algorithms.gan import DISCRIMINATORS, build_network
 from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
 from jaxgen.nn import autoencoder as ae_nets
+
+# "dcgan": the discriminator's own N(0, 0.02^2) kernels (Radford et al. 2016); "lecun": kernels
+# redrawn with variance 1 / fan_in. Dis_l is a conv output *before* batch norm, so its scale is set
+# by the initialisation alone (the norm after it makes D's output blind to that scale), and that
+# scale weighs L_llike against L_prior in the encoder's loss. With the DCGAN init the features are
+# ~3e-2 and the encoder collapsed to the prior on digits (KL 0.01 nats after 1000 steps); with
+# "lecun" they are O(1), as with the reference's fillers, and the encoder carries the image.
+DISCRIMINATOR_INITS = ("dcgan", "lecun")
+# The decoder's adversarial term: "minimax" sums log(1 - D(fake)), i.e. -L_GAN up to Dec-constant
+# terms (Algorithm 1, the reference); "non_saturating" sums -log D(fake) (Goodfellow 2014, sec. 3).
+GENERATOR_LOSSES = {
+  "minimax": losses.generator_minimax_loss,
+  "non_saturating": losses.generator_non_saturating_loss,
+}
 
 
 def skip_on_zero_gradient(inner: optax.GradientTransformation) -> optax.GradientTransformation:
@@ -80,17 +95,27 @@ def equilibrium_gates(real_cost, fake_cost, equilibrium: float, margin: float):
   return update_dis | neither, update_dec | neither
 
 
-def discriminate_with_features(module, params, model_state, x, labels):
-  """D's logits, its sown Dis_l features and its updated model state, in training mode."""
+def lecun_kernels(rng, params):
+  """`params` with every `kernel` redrawn from LeCun's normal, variance 1 / fan_in (LeCun et al.
+  1998, sec. 4.6; fan_in counts the conv window), the scale of the reference's fillers."""
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+  keys = jax.random.split(rng, len(leaves))
+  init = jax.nn.initializers.lecun_normal()
+  redrawn = [
+    init(key, leaf.shape, leaf.dtype) if path[-1].key == "kernel" else leaf
+    for key, (path, leaf) in zip(keys, leaves, strict=True)
+  ]
+  return jax.tree.unflatten(treedef, redrawn)
+
+
+def discriminate_with_features(module, params, model_state, x, labels, train=True):
+  """D's logits, its sown Dis_l features [B, F] and its model state (updated when training)."""
+  mutable = [*model_state, "intermediates"] if train else ["intermediates"]
   out, updated = module.apply(
-    {"params": params, **model_state},
-    x,
-    labels,
-    train=True,
-    mutable=[*model_state, "intermediates"],
+    {"params": params, **model_state}, x, labels, train=train, mutable=mutable
   )
   features = updated.pop("intermediates")["features"][0]
-  return out, features.reshape((features.shape[0], -1)), updated
+  return out, features.reshape((features.shape[0], -1)), updated if train else model_state
 
 
 class VAEGAN(Autoencoder):
@@ -99,6 +124,7 @@ class VAEGAN(Autoencoder):
   Config: `algorithm.gamma`, `algorithm.loss` ("minimax" or "non_saturating" for Dec's GAN term),
   `algorithm.feed_reconstructions`, `algorithm.feature_reduction` ("sum" | "mean"),
   `algorithm.equilibrium_gating`, `algorithm.equilibrium`, `algorithm.equilibrium_margin`,
+  `algorithm.discriminator_init` ("dcgan" | "lecun"),
   `algorithm.reconstruction` (the pixel-space term reported as a metric only); `model.encoder`,
   `model.decoder`, `model.discriminator` (a 'dcgan' discriminator: it sows Dis_l);
   `optimizer.encoder|decoder|discriminator`.
@@ -110,7 +136,12 @@ class VAEGAN(Autoencoder):
     self.gamma = float(algorithm.gamma)
     if not self.gamma >= 0:
       raise ValueError(f"algorithm.gamma must be >= 0; got {algorithm.gamma!r}.")
-    self.objective = losses.get_gan_objective(algorithm.loss)
+    if algorithm.loss not in GENERATOR_LOSSES:
+      raise ValueError(
+        f"Unknown algorithm.loss {algorithm.loss!r} for VAE-GAN's decoder; choose one of "
+        f"{sorted(GENERATOR_LOSSES)} (L_GAN is the sigmoid cross-entropy of Larsen et al. 2016)."
+      )
+    self.generator_loss = GENERATOR_LOSSES[algorithm.loss]
     self.feed_reconstructions = bool(algorithm.feed_reconstructions)
     if algorithm.feature_reduction not in losses.FEATURE_REDUCTIONS:
       raise ValueError(
@@ -126,6 +157,12 @@ class VAEGAN(Autoencoder):
         "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
         f"{algorithm.equilibrium!r} and {algorithm.equilibrium_margin!r}."
       )
+    if algorithm.discriminator_init not in DISCRIMINATOR_INITS:
+      raise ValueError(
+        f"Unknown algorithm.discriminator_init {algorithm.discriminator_init!r}; choose one of "
+        f"{DISCRIMINATOR_INITS}."
+      )
+    self.discriminator_init = algorithm.discriminator_init
     self.discriminator = build_network(
       DISCRIMINATORS,
       "discriminator",
@@ -158,19 +195,21 @@ class VAEGAN(Autoencoder):
   def init_variables(self, rng, batch):
     ae_rng, dis_rng = jax.random.split(rng)
     variables = super().init_variables(ae_rng, batch)
-    variables["discriminator"] = self.discriminator.init(
-      dis_rng, batch["x"], self._labels(batch), train=False
-    )
+    init_rng, redraw_rng = jax.random.split(dis_rng)
+    dis_variables = self.discriminator.init(init_rng, batch["x"], self._labels(batch), train=False)
+    if self.discriminator_init == "lecun":
+      dis_variables = {
+        **dis_variables,
+        "params": lecun_kernels(redraw_rng, dis_variables["params"]),
+      }
+    variables["discriminator"] = dis_variables
     return variables
 
   def terms(self, params, state, batch, key):
     """Every loss term of the phase, from one forward pass at `params` (Larsen et al. 2016)."""
     x, labels = batch["x"], self._labels(batch)
     eps_key, prior_key = jax.random.split(key)
-    (mean, log_variance), encoder_state = self.run(
-      self.encoder, params["encoder"], state, "encoder", x, labels
-    )
-    z = losses.reparameterize(eps_key, mean, log_variance)
+    z, (mean, log_variance), encoder_state = self.encode_train(params, state, x, labels, eps_key)
     z_prior = self.prior_samples(prior_key, x.shape[0])
     decoder = lambda z, model_state=None: self.run(
       self.decoder, params["decoder"], state, "decoder", z, labels, model_state=model_state
@@ -201,7 +240,7 @@ class VAEGAN(Autoencoder):
         losses.feature_log_likelihood(real_features, recon_features, self.feature_reduction)
       ),
       "gan": real_cost + sum(fake_costs),
-      "generator": sum(self.objective.generator_loss(logits) for logits in fakes),
+      "generator": sum(self.generator_loss(logits) for logits in fakes),
     }
     model_states = {"encoder": encoder_state, "decoder": decoder_state, "discriminator": dis_state}
     metrics = {
@@ -210,6 +249,14 @@ class VAEGAN(Autoencoder):
       "pixel_reconstruction": jnp.mean(self.reconstruction(x, reconstruction_logits)),
     }
     return terms, model_states, metrics
+
+  def features(self, state, x, labels=None):
+    """Dis_l(x) [B, F] with the discriminator in inference mode (running batch statistics)."""
+    d = state.players["discriminator"]
+    _, features, _ = discriminate_with_features(
+      self.discriminator, d.params, d.model_state, x, labels, train=False
+    )
+    return features
 
   def _gated_grad_fn(self, name):
     """The weighted-terms gradient of `name`, zeroed when the equilibrium gate pauses `name`."""

@@ -13,12 +13,15 @@ def get_config():
   config.algorithm.name = "vaegan"
   # Dis_l here has 4 x 4 x 64 = 1024 features; see scripts/gamma_sweep.py for this choice.
   config.algorithm.gamma = 1e-2
-  config.algorithm.loss = "minimax"  # Dec descends log(1 - D(fake)), as Algorithm 1 and the reference
+  config.algorithm.loss = (
+    "minimax"  # Dec descends log(1 - D(fake)), as Algorithm 1 and the reference
+  )
   config.algorithm.feed_reconstructions = True
   config.algorithm.feature_reduction = "sum"
   config.algorithm.equilibrium_gating = True
   config.algorithm.equilibrium = 0.68
   config.algorithm.equilibrium_margin = 0.35
+  config.algorithm.discriminator_init = "lecun"  # Dis_l features of O(1); see vaegan.py
   config.model.discriminator = {"name": "dcgan", "base_features": 32}
   # The reference trains all three networks with RMSProp.
   rmsprop = {"name": "rmsprop", "learning_rate": 3e-4}

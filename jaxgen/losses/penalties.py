@@ -114,10 +114,13 @@ PENALTIES: dict[str, Callable[..., Array]] = {
 
 
 def get_penalty(name: str, **options) -> Penalty | None:
-  """The penalty called `name` with `options` (e.g. weight) bound; None for "none"."""
+  """The penalty called `name` with `options` (e.g. weight) bound; None for "none".
+
+  "none" accepts weight = 0 only (a config may spell the field out), so a weight is never ignored.
+  """
   if name == "none":
-    if options:
-      raise ValueError(f"The penalty 'none' takes no options; got {sorted(options)}.")
+    if {k: v for k, v in options.items() if not (k == "weight" and v == 0)}:
+      raise ValueError(f"The penalty 'none' takes no options but weight = 0; got {options}.")
     return None
   if name not in PENALTIES:
     raise ValueError(f"Unknown penalty {name!r}; choose one of {['none', *sorted(PENALTIES)]}.")

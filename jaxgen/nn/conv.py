@@ -213,6 +213,9 @@ def conv_transpose(
 
   Returns:
     [batch, *out_spatial, out_features], equal to `lax.conv_transpose` with the same arguments.
+
+  Differentiable in reverse mode (`jax.grad`, `jax.vjp`, also reverse-over-reverse); a
+  `jax.custom_vjp` has no forward-mode rule, so `jax.jvp` / `jax.jacfwd` raise a TypeError.
   """
   rank = kernel.ndim - 2
   if inputs.ndim != rank + 2 or inputs.shape[-1] != kernel.shape[-2]:

@@ -1,0 +1,131 @@
+"""The adversarial autoencoder (Makhzani et al. 2015): a discriminator on the latent code makes the
+aggregated posterior q(z) match a prior p(z) that only has to be sampled from.
+
+Players `encoder`, `decoder`, `discriminator` (an MLP on z), in two phases per step, each on its own
+batch, with z~ = Enc(x) (deterministic, or reparameterised when `stochastic_encoder`):
+
+  phase 0, discriminator:  descend -[log D(z_p) + log(1 - D(z~))],  z_p ~ p(z)
+  phase 1, encoder:        descend c(x, Dec(z~)) + lambda * L_G(D(z~))
+           decoder:        descend c(x, Dec(z~))
+
+with c the reconstruction cost (`algorithm.reconstruction`), L_G the generator loss of
+`algorithm.loss` (non-saturating -log D by default) and lambda = `algorithm.penalty_weight`.
+Makhzani et al. (sec. 2) update the autoencoder on c, then D, then the encoder as D's generator, in
+separate SGD steps; one player has one gradient function in jaxgen's loop, so the encoder's two
+steps are one step on their lambda-weighted sum — Algorithm 1 of Tolstikhin et al. 2018 (WAE-GAN),
+who show this is the same objective (their sec. 4: WAE-GAN is an AAE with cost c and weight lambda).
+
+Priors (`algorithm.prior`, `jaxgen.losses.LATENT_PRIORS`): "gaussian" N(0, I), "gaussian_mixture"
+(Makhzani et al. Fig. 4) and "spike_and_slab" p(z) = prod_j (alpha N(z_j; 0, 1) + (1 - alpha)
+delta(z_j)) (seed 001).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxgen import losses
+from jaxgen.algorithms.gan import DISCRIMINATORS, build_network
+from jaxgen.algorithms.vae import Autoencoder
+
+
+def build_prior(config, latent_dim: int):
+  """The prior sampler `(rng, num) -> z` from `{"name": ..., **options}`; checked by one draw."""
+  options = dict(config)
+  sampler = losses.get_latent_prior(options.pop("name", None))
+  prior = functools.partial(sampler, latent_dim=latent_dim, **options)
+  try:
+    prior(jax.random.key(0), 2)
+  except TypeError as error:  # an unknown option
+    raise ValueError(
+      f"Bad options {sorted(options)} for the prior {sampler.__name__}: {error}"
+    ) from None
+  return lambda rng, num: prior(rng, num)
+
+
+class AdversarialAutoencoder(Autoencoder):
+  """AAE; see the module docstring. Config: `algorithm.prior`, `algorithm.penalty_weight`,
+  `algorithm.loss`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`; `model.encoder`,
+  `model.decoder`, `model.discriminator` (an 'mlp' on z); `optimizer.<player>`."""
+
+  def __init__(self, config, dataset):
+    algorithm = config.algorithm
+    super().__init__(config, dataset, stochastic_encoder=bool(algorithm.stochastic_encoder))
+    self.prior = build_prior(algorithm.prior, self.latent_dim)
+    self.penalty_weight = float(algorithm.penalty_weight)
+    if not self.penalty_weight >= 0:
+      raise ValueError(f"algorithm.penalty_weight must be >= 0; got {algorithm.penalty_weight!r}.")
+    self.objective = losses.get_gan_objective(algorithm.loss)
+    self.discriminator = build_network(
+      DISCRIMINATORS,
+      "discriminator",
+      config.model.discriminator,
+      example_shape=(self.latent_dim,),
+      num_classes=0,
+    )
+    self.weights = {
+      "discriminator": {"discriminator": 1.0},
+      "encoder": {"reconstruction": 1.0, "adversarial": self.penalty_weight},
+      "decoder": {"reconstruction": 1.0},
+    }
+    phases = {"discriminator": (0, self.discriminator_terms)}
+    phases.update({name: (1, self.autoencoder_terms) for name in ("encoder", "decoder")})
+    modules = {
+      "encoder": self.encoder,
+      "decoder": self.decoder,
+      "discriminator": self.discriminator,
+    }
+    self.players = {
+      name: self._player(
+        config, name, modules[name], self.weighted_grad_fn(name, terms, self.weights[name], phase)
+      )
+      for name, (phase, terms) in phases.items()
+    }
+    self.schedule = (("discriminator",), ("encoder", "decoder"))
+
+  def prior_samples(self, rng, num):
+    return self.prior(rng, num)
+
+  def init_variables(self, rng, batch):
+    ae_rng, dis_rng = jax.random.split(rng)
+    variables = super().init_variables(ae_rng, batch)
+    z = self.prior_samples(dis_rng, batch["x"].shape[0])
+    variables["discriminator"] = self.discriminator.init(dis_rng, z, train=False)
+    return variables
+
+  def discriminate(self, params, state, z, model_state=None):
+    return self.run(
+      self.discriminator,
+      params["discriminator"],
+      state,
+      "discriminator",
+      z,
+      model_state=model_state,
+    )
+
+  def discriminator_terms(self, params, state, batch, key):
+    """-[E log D(z_p) + E log(1 - D(Enc(x)))] (Makhzani et al. 2015, sec. 2; Goodfellow eq. 1)."""
+    x, labels = batch["x"], self._labels(batch)
+    eps_key, prior_key = jax.random.split(key)
+    z, _, encoder_state = self.encode_train(params, state, x, labels, eps_key)
+    prior_logits, dis_state = self.discriminate(
+      params, state, self.prior_samples(prior_key, x.shape[0])
+    )
+    code_logits, dis_state = self.discriminate(params, state, z, dis_state)
+    terms = {"discriminator": self.objective.discriminator_loss(prior_logits, code_logits)}
+    return terms, {"discriminator": dis_state, "encoder": encoder_state}, {}
+
+  def autoencoder_terms(self, params, state, batch, key):
+    """c(x, Dec(Enc(x))) and the encoder's generator loss on D(Enc(x)); D's statistics stay."""
+    x, labels = batch["x"], self._labels(batch)
+    z, _, encoder_state = self.encode_train(params, state, x, labels, key)
+    logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
+    code_logits, _ = self.discriminate(params, state, z)
+    terms = {
+      "reconstruction": jnp.mean(self.reconstruction(x, logits)),
+      "adversarial": self.objective.generator_loss(code_logits),
+    }
+    return terms, {"encoder": encoder_state, "decoder": decoder_state}, {}

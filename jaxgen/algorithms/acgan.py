@@ -1,0 +1,67 @@
+"""ACGAN (Odena et al. 2017): a class-conditional generator and an auxiliary classifier on D.
+
+G(z, c) receives the class c; D receives x only and has two outputs, the source logit (real or
+fake) and class logits from a linear head on its features (`jaxgen.nn.gan_zoo.HeadedDiscriminator`).
+With L_S the GAN objective and L_C = E[log P(C = c | X_real)] + E[log P(C = c | X_fake)], D
+maximises L_C + L_S and G maximises L_C - L_S (Odena et al. 2017, sec. 3); both minimise -L_C
+here, each added to its GAN loss. Fakes take the labels of the phase's real batch, so the classes
+are drawn from the data's label distribution.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxgen import losses
+from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.gan import GAN
+
+
+class ACGAN(GAN):
+  """GAN with a class-conditional G and a class head on D (Odena et al. 2017)."""
+
+  fakes_carry_conditioning = True
+
+  def __init__(self, config, dataset):
+    if dataset.num_classes == 0:
+      raise ValueError(f"ACGAN needs labelled data; {dataset.name!r} has no labels.")
+    self.classes = dataset.num_classes
+    super().__init__(config, dataset)
+    self.num_classes = self.classes  # samples are drawn per class
+
+  def generator_facts(self, dataset):
+    return dict(example_shape=self.example_shape, num_classes=self.classes)
+
+  def discriminator_facts(self, dataset):
+    return dict(example_shape=self.example_shape, num_classes=0)  # D sees x only
+
+  def auxiliary_outputs(self) -> int:
+    return self.classes
+
+  def generator_labels(self, batch):
+    return batch["y"]
+
+  def discriminator_labels(self, batch):
+    return None
+
+  def make_fakes(self, state: TrainState, rng, batch, *, params=None, player="generator"):
+    fake, model_state, _ = super().make_fakes(state, rng, batch, params=params, player=player)
+    return fake, model_state, {"labels": batch["y"]}
+
+  def auxiliary_discriminator_loss(self, real_outputs, fake_outputs, batch, conditioning):
+    real_class = losses.auxiliary_classifier_loss(real_outputs[1], batch["y"])
+    fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
+    accuracy = jnp.mean(jnp.argmax(real_outputs[1], axis=-1) == batch["y"])
+    return real_class + fake_class, {"class_loss": real_class + fake_class,
+                                     "real_class_accuracy": accuracy}
+
+  def auxiliary_generator_loss(self, fake_outputs, batch, conditioning):
+    fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
+    return fake_class, {"class_loss": fake_class}
+
+  def sample(self, state: TrainState, rng, num, labels=None):
+    """`num` samples in inference mode; class i % num_classes for sample i unless given."""
+    labels = jnp.arange(num) % self.classes if labels is None else labels
+    samples, _ = self.generate(state, rng, num, labels, train=False,
+                               params=self.evaluation_params(state))
+    return samples

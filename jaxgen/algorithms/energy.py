@@ -1,0 +1,174 @@
+"""Energy-based GANs with an autoencoder discriminator: EBGAN and BEGAN.
+
+D is an autoencoder (`model.discriminator.name = "autoencoder"`) and its energy is the
+reconstruction error of a sample (`jaxgen.losses.reconstruction_energy`).
+
+- EBGAN (Zhao et al. 2016): energy = mean squared error; L_D = D(x) + [m - D(G(z))]^+,
+  L_G = D(G(z)) + lambda_PT f_PT(encoder codes of the fakes).
+- BEGAN (Berthelot et al. 2017): energy L(v) = mean |v - D(v)|; L_D = L(x) - k_t L(G(z)),
+  L_G = L(G(z)), k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1), and the
+  convergence measure M_global = L(x) + |gamma L(x) - L(G(z))| logged as `generator/m_global`.
+  k_t lives in `TrainState.extra["k"]`. Both players update at the same parameter point (one
+  phase), as in the paper's simultaneous update of eq. 4.
+
+Stabilisers that act on D's inputs (instance noise, packing) and on parameters (historical
+averaging, spectral norm, generator EMA, replay) compose; those that need logits or targets
+(label smoothing, feature matching, minibatch discrimination, gradient penalties) are refused.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxgen import losses
+from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL
+from jaxgen.nn import gan_zoo
+
+# Zhao et al. 2016, appendix (EBGAN-PT): lambda_PT = 0.1.
+DEFAULT_PULLING_AWAY_WEIGHT = 0.1
+# The EBGAN margin is searched per data set (Zhao et al. 2016, appendix); 1 suits unit-scale data.
+DEFAULT_MARGIN = 1.0
+# Berthelot et al. 2017: lambda_k = 0.001 and k_0 = 0 (sec. 3.4); gamma 0.3-0.7 in their runs.
+DEFAULT_GAMMA = 0.5
+DEFAULT_LAMBDA_K = 1e-3
+# Mean squared error (EBGAN) and mean absolute error (BEGAN, eta = 1).
+EBGAN_POWER, BEGAN_POWER = 2, 1
+
+
+def _number(config, name, default, low, high):
+  value = config.get(name, default)
+  if not (isinstance(value, int | float) and np.isfinite(value) and low <= value <= high):
+    raise ValueError(f"algorithm.{name} must be a number in [{low}, {high}]; got {value!r}.")
+  return float(value)
+
+
+class EnergyGAN(GAN):
+  """Shared by EBGAN and BEGAN: the autoencoder discriminator and its energies."""
+
+  energy_power = EBGAN_POWER
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset)
+    if not isinstance(self.discriminator, gan_zoo.AutoencoderDiscriminator):
+      raise ValueError(f"{type(self).__name__} needs model.discriminator.name = 'autoencoder'.")
+    s = self.stabilisers
+    refused = {
+        "stabilisers.label_smoothing": s.label_smoothing,
+        "stabilisers.feature_matching": s.feature_matching,
+        "stabilisers.minibatch_discrimination": s.minibatch_discrimination,
+        "algorithm.penalty": self.penalty is not None,
+    }
+    used = sorted(name for name, value in refused.items() if value)
+    if used:
+      raise ValueError(f"{type(self).__name__} has no logits or targets for {used}; turn them off.")
+
+  def energy(self, state: TrainState, x, *, params=None, model_state=None):
+    """Per-sample energy [B], the encoder's code and D's updated model state."""
+    (reconstruction, code), _, model_state = self.critique(
+        state, x, None, params=params, model_state=model_state
+    )
+    return losses.reconstruction_energy(x, reconstruction, self.energy_power), code, model_state
+
+  def energies(self, state: TrainState, params, batch, fake, rng, model_state=None):
+    """Energies of the real batch and of the fakes as D sees them."""
+    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
+    fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
+    real_energy, _, model_state = self.energy(state, real, params=params, model_state=model_state)
+    fake_energy, _, model_state = self.energy(state, fake, params=params, model_state=model_state)
+    return real_energy, fake_energy, model_state
+
+  def fake_energy(self, state: TrainState, params, batch, rng, d_params, d_model_state, player):
+    """G's fakes, their energy and code under D's given params, and G's new model state."""
+    fake, model_state, _ = self.make_fakes(state, rng, batch, params=params, player=player)
+    fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
+    energy, code, _ = self.energy(state, fake, params=d_params, model_state=d_model_state)
+    return energy, code, model_state
+
+
+class EBGAN(EnergyGAN):
+  """Energy-based GAN with the margin loss and the pulling-away term (Zhao et al. 2016)."""
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset)
+    self.margin = _number(config.algorithm, "margin", DEFAULT_MARGIN, 0.0, np.inf)
+    self.pulling_away_weight = _number(
+        config.algorithm, "pulling_away_weight", DEFAULT_PULLING_AWAY_WEIGHT, 0.0, np.inf
+    )
+
+  def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
+    real_energy, fake_energy, model_state = self.energies(
+        state, params, batch, fake, rng, model_state
+    )
+    loss = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin)
+    loss = loss + self.history_penalty(state, "discriminator", params)
+    metrics = {"loss": loss, "real_energy": real_energy.mean(), "fake_energy": fake_energy.mean()}
+    return loss, (model_state, metrics)
+
+  def generator_loss(self, state, params, batch, rng, *, d_params=None, d_model_state=None,
+                     player="generator"):
+    energy, code, model_state = self.fake_energy(
+        state, params, batch, rng, d_params, d_model_state, player
+    )
+    pulling_away = losses.pulling_away_term(code)
+    loss = losses.ebgan_generator_loss(energy) + self.pulling_away_weight * pulling_away
+    loss = loss + self.history_penalty(state, player, params)
+    return loss, (model_state, {"loss": loss, "pulling_away": pulling_away})
+
+
+class BEGAN(EnergyGAN):
+  """Boundary equilibrium GAN: the k_t-balanced autoencoder game (Berthelot et al. 2017)."""
+
+  energy_power = BEGAN_POWER
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset)
+    self.gamma = _number(config.algorithm, "gamma", DEFAULT_GAMMA, 0.0, 1.0)
+    self.lambda_k = _number(config.algorithm, "lambda_k", DEFAULT_LAMBDA_K, 0.0, 1.0)
+    if config.algorithm.discriminator_steps != 1:
+      raise ValueError("BEGAN updates both players together; set algorithm.discriminator_steps "
+                       f"= 1 (got {config.algorithm.discriminator_steps!r}).")
+    self.schedule = (("discriminator", "generator"),)
+
+  def init_extra(self):
+    return {**super().init_extra(), "k": np.float32(0.0)}  # k_0 = 0 (Berthelot et al. 2017)
+
+  def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
+    real_energy, fake_energy, model_state = self.energies(
+        state, params, batch, fake, rng, model_state
+    )
+    k = state.extra["k"]
+    loss = losses.began_discriminator_loss(real_energy, fake_energy, k)
+    loss = loss + self.history_penalty(state, "discriminator", params)
+    metrics = {"loss": loss, "real_energy": real_energy.mean(), "fake_energy": fake_energy.mean(),
+               "k": k}
+    return loss, (model_state, metrics)
+
+  def generator_loss(self, state, params, batch, rng, *, d_params=None, d_model_state=None,
+                     player="generator"):
+    energy, _, model_state = self.fake_energy(
+        state, params, batch, rng, d_params, d_model_state, player
+    )
+    fake_loss = losses.ebgan_generator_loss(energy)  # L(G(z_G)), the mean energy of the fakes
+    # L(x) for k_t and M_global, measured where G's loss is (a constant to G).
+    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
+    real_energy, _, _ = self.energy(state, real, params=d_params, model_state=d_model_state)
+    real_loss = jax.lax.stop_gradient(real_energy.mean())
+    loss = fake_loss + self.history_penalty(state, player, params)
+    metrics = {
+        "loss": loss,
+        "real_energy": real_loss,
+        "fake_energy": fake_loss,
+        "m_global": losses.began_convergence_measure(real_loss, fake_loss, self.gamma),
+    }
+    return loss, (model_state, metrics)
+
+  def update_extra(self, state: TrainState, metrics):
+    """k_{t+1} from this step's L(x) and L(G(z_G)) (Berthelot et al. 2017, eq. 4)."""
+    extra = super().update_extra(state, metrics)
+    extra["k"] = losses.began_k_update(
+        state.extra["k"], metrics["generator/real_energy"], metrics["generator/fake_energy"],
+        self.gamma, self.lambda_k,
+    )
+    return extra

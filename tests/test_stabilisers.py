@@ -1,0 +1,277 @@
+"""The stabilisers: each pure function against a hand derivation, then each switch inside the GAN."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen import algorithms, data, stabilisers
+from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.configs import gan_zoo_ring8
+
+RNG = np.random.default_rng(0)
+
+
+# --- pure functions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(2,), (3, 3, 2)], ids=["vectors", "images"])
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_packing_concatenates_exactly_m_consecutive_samples(shape, m):
+  x = np.arange(6 * np.prod(shape), dtype=np.float32).reshape(6, *shape)
+  packed = np.asarray(stabilisers.pack(jnp.asarray(x), m))
+  assert packed.shape == (6 // m, *shape[:-1], m * shape[-1])
+  for i in range(6 // m):
+    np.testing.assert_array_equal(packed[i], np.concatenate(list(x[i * m:(i + 1) * m]), axis=-1))
+
+
+def test_packing_needs_a_divisible_batch():
+  with pytest.raises(ValueError, match="divisible by m"):
+    stabilisers.pack(jnp.zeros((5, 2)), 2)
+
+
+def test_stabilisers_are_all_off_by_default_and_validated():
+  defaults = stabilisers.Stabilisers()
+  assert defaults.label_smoothing == 0.0  # no silent smoothing
+  assert not any([defaults.instance_noise, defaults.feature_matching, defaults.spectral_norm,
+                  defaults.historical_averaging, defaults.minibatch_discrimination,
+                  defaults.replay_fraction, defaults.generator_ema, defaults.packing > 1])
+  assert dict(stabilisers.default_config()) == dataclasses.asdict(defaults)
+  with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0.0, 1.0\)"):
+    stabilisers.Stabilisers(label_smoothing=1.0)
+  with pytest.raises(ValueError, match="packing must be an integer >= 1"):
+    stabilisers.Stabilisers(packing=0)
+  with pytest.raises(ValueError, match="Unknown stabilisers.*'packing'"):
+    stabilisers.Stabilisers.from_config({"packin": 2})
+
+
+@pytest.mark.parametrize("step, expected", [(0, 0.5), (25, 0.375), (100, 0.0), (150, 0.0)])
+def test_instance_noise_anneals_linearly_to_zero(step, expected):
+  # sigma (1 - t / T) with sigma = 0.5, T = 100; 0 after T.
+  np.testing.assert_allclose(stabilisers.instance_noise_std(jnp.asarray(step), 0.5, 100), expected)
+  np.testing.assert_allclose(stabilisers.instance_noise_std(jnp.asarray(step), 0.5, 0), 0.5)
+
+
+def test_running_mean_and_historical_averaging_penalty():
+  history = [{"w": RNG.normal(size=3)} for _ in range(4)]
+  mean = {"w": np.zeros(3)}
+  for count, params in enumerate(history):
+    mean = stabilisers.running_mean(mean, params, count)
+  np.testing.assert_allclose(mean["w"], np.mean([h["w"] for h in history], axis=0), rtol=1e-6)
+  theta = {"w": RNG.normal(size=3)}
+  penalty = stabilisers.historical_averaging_penalty(theta, mean, jnp.asarray(4), 0.1)
+  np.testing.assert_allclose(penalty, 0.1 * np.sum((theta["w"] - mean["w"]) ** 2), rtol=1e-6)
+  assert stabilisers.historical_averaging_penalty(theta, mean, jnp.asarray(0), 0.1) == 0.0
+
+
+def test_debiased_ema_is_the_normalised_weighted_average():
+  decay, history = 0.9, RNG.normal(size=(5, 3))
+  ema = {"w": np.zeros(3)}
+  for theta in history:
+    ema = stabilisers.ema_update(ema, {"w": theta}, decay)
+  weights = (1 - decay) * decay ** np.arange(4, -1, -1)  # theta_t weighs (1 - d) d^(n - t)
+  expected = weights @ history / weights.sum()
+  got = stabilisers.debiased_ema(ema, {"w": history[-1]}, jnp.asarray(5), decay)
+  np.testing.assert_allclose(got["w"], expected, rtol=1e-5)
+  fresh = stabilisers.debiased_ema(ema, {"w": history[-1]}, jnp.asarray(0), decay)
+  np.testing.assert_allclose(fresh["w"], history[-1], rtol=1e-6)
+
+
+def test_replay_buffer_ring_and_mix():
+  buffer = jnp.zeros((5, 2))
+  buffer = stabilisers.replay_push(buffer, jnp.asarray(4), jnp.ones((3, 2)) * jnp.arange(1, 4)[:, None])
+  np.testing.assert_array_equal(buffer[:, 0], [2, 3, 0, 0, 1])  # positions 4, 0, 1
+  fake = -jnp.ones((8, 2))
+  unchanged = stabilisers.replay_mix(fake, buffer, jnp.asarray(0), 0.5, jax.random.key(0))
+  np.testing.assert_array_equal(unchanged, fake)  # an empty buffer replays nothing
+  mixed = np.asarray(stabilisers.replay_mix(fake, buffer, jnp.asarray(2), 0.5, jax.random.key(0)))
+  assert set(mixed[:4, 0]) <= {2.0, 3.0}  # drawn from the two filled slots only
+  np.testing.assert_array_equal(mixed[4:], -1.0)
+
+
+def test_spectral_normalisation_converges_to_unit_spectral_norm():
+  params = {"dense": {"kernel": jnp.asarray(RNG.normal(size=(6, 4)) * 3, jnp.float32),
+                      "bias": jnp.ones(4)},
+            "conv": {"kernel": jnp.asarray(RNG.normal(size=(3, 3, 2, 5)), jnp.float32)}}
+  vectors = stabilisers.init_spectral_vectors(params, jax.random.key(0))
+  assert sorted(vectors) == ["conv/kernel", "dense/kernel"]
+  for _ in range(50):
+    normalised, vectors = stabilisers.spectral_normalise(params, vectors)
+  for path, kernel in (("dense", params["dense"]["kernel"]), ("conv", params["conv"]["kernel"])):
+    matrix = np.asarray(normalised[path]["kernel"]).reshape(-1, kernel.shape[-1])
+    np.testing.assert_allclose(np.linalg.svd(matrix, compute_uv=False)[0], 1.0, rtol=1e-4)
+  np.testing.assert_array_equal(normalised["dense"]["bias"], params["dense"]["bias"])
+
+
+def test_one_power_iteration_by_hand():
+  w, u = RNG.normal(size=(3, 2)), np.array([0.6, 0.8])
+  v = w @ u / np.linalg.norm(w @ u)  # flax layout [in, out]: M = W^T, v <- M u / ||M u||
+  new_u = w.T @ v / np.linalg.norm(w.T @ v)
+  sigma = v @ w @ new_u
+  normalised, vectors = stabilisers.spectral_normalise({"k": jnp.asarray(w, jnp.float32)},
+                                                       {"k": jnp.asarray(u, jnp.float32)})
+  np.testing.assert_allclose(vectors["k"], new_u, rtol=1e-5)
+  np.testing.assert_allclose(normalised["k"], w / sigma, rtol=1e-5)
+
+
+# --- the switches inside the GAN -----------------------------------------------------------------
+
+
+def tiny_config(**switches):
+  config = gan_zoo_ring8.get_config()
+  config.batch_size = 16
+  config.model.generator = {"name": "mlp", "hidden": (8,), "batch_norm": False}
+  config.model.discriminator = {"name": "mlp", "hidden": (8,), "maxout_pieces": 2}
+  for key, value in switches.items():
+    config.algorithm.stabilisers[key] = value
+  return config
+
+
+def setup(config):
+  dataset = data.get("ring8")
+  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
+  state = init_train_state(algorithm, jax.random.key(0), batch)
+  return algorithm, state, batch
+
+
+def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_loss():
+  """t softplus(-l) + (1 - t) softplus(l) - softplus(-l) = (1 - t)(softplus(l) - softplus(-l))
+  = s l with t = 1 - s: smoothing shifts D's loss by s mean(l_real), nothing else."""
+  plain, state, batch = setup(tiny_config())
+  smooth, _, _ = setup(tiny_config(label_smoothing=0.2))
+  fake, _, _ = plain.make_fakes(state, jax.random.key(1), batch)
+  params = state.players["discriminator"].params
+  args = (state, params, batch, fake, {}, jax.random.key(2))
+  plain_loss, (_, metrics) = plain.discriminator_loss(*args)
+  smooth_loss, _ = smooth.discriminator_loss(*args)
+  np.testing.assert_allclose(smooth_loss - plain_loss, 0.2 * metrics["real_logit"], rtol=1e-4,
+                             atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wasserstein"])
+def test_label_smoothing_is_refused_for_objectives_without_targets(loss):
+  config = tiny_config(label_smoothing=0.1)
+  config.algorithm.loss = loss
+  with pytest.raises(ValueError, match="label_smoothing needs an objective with targets"):
+    setup(config)
+
+
+def test_instance_noise_reaches_both_real_and_fake_inputs_and_vanishes_after_annealing():
+  algorithm, state, _ = setup(tiny_config(instance_noise=0.5, instance_noise_anneal_steps=10))
+  x = jnp.zeros((4096, 2))
+  noisy = algorithm.discriminator_inputs(state, x, jax.random.key(0))
+  np.testing.assert_allclose(np.std(np.asarray(noisy)), 0.5, rtol=0.05)
+  later = state.replace(step=jnp.asarray(10))
+  np.testing.assert_array_equal(algorithm.discriminator_inputs(later, x, jax.random.key(0)), x)
+
+
+def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples():
+  x = jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32)
+  changed = x.at[3].set(x[3] + 5.0)
+  for kernels, depends in ((0, False), (6, True)):
+    algorithm, state, _ = setup(tiny_config(minibatch_discrimination=kernels))
+    first = algorithm.discriminate(state, x, None)[0][:3]
+    second = algorithm.discriminate(state, changed, None)[0][:3]
+    assert (not np.allclose(first, second)) == depends
+
+
+def test_feature_matching_replaces_the_generator_loss():
+  plain, state, batch = setup(tiny_config())
+  matching, _, _ = setup(tiny_config(feature_matching=True))
+  rng = jax.random.key(4)
+  g = state.players["generator"].params
+  _, (_, plain_metrics) = plain.generator_loss(state, g, batch, rng)
+  _, (_, metrics) = matching.generator_loss(state, g, batch, rng)
+  fake, _, _ = plain.make_fakes(state, rng, batch)
+  d = state.players["discriminator"]
+  features = lambda x: plain.discriminator.apply(
+      {"params": d.params}, x, train=True, mutable=["intermediates"])[1]["intermediates"][
+          "features"][0]
+  expected = np.sum((np.mean(features(batch["x"]), 0) - np.mean(features(fake), 0)) ** 2)
+  np.testing.assert_allclose(metrics["loss"], expected, rtol=1e-4)
+  assert not np.isclose(metrics["loss"], plain_metrics["loss"])
+
+
+@pytest.fixture(scope="module")
+def memory_run():
+  """Four train steps of a GAN with historical averaging, generator EMA and replay on, recording
+  the params after every step."""
+  config = tiny_config(historical_averaging=0.1, generator_ema=0.5, replay_fraction=0.25,
+                       replay_capacity=10)
+  algorithm, state, batch = setup(config)
+  step = jax.jit(make_train_step(algorithm))
+  batches = jax.tree.map(lambda x: jnp.stack([x, x]), batch)
+  history = []
+  for _ in range(4):
+    state, metrics = step(state, batches)
+    history.append(jax.tree.map(np.asarray, {k: p.params for k, p in state.players.items()}))
+  return algorithm, state, history, metrics
+
+
+def test_historical_average_is_the_mean_of_the_past_params(memory_run):
+  _, state, history, metrics = memory_run
+  for player in ("generator", "discriminator"):
+    expected = jax.tree.map(lambda *xs: np.mean(xs, axis=0), *[h[player] for h in history])
+    got = state.extra["history_mean"][player]
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  assert all(np.isfinite(v) for v in jax.tree.leaves(metrics))
+
+
+def test_generator_ema_is_used_for_sampling(memory_run):
+  algorithm, state, history, _ = memory_run
+  weights = 0.5 * 0.5 ** np.arange(3, -1, -1)  # (1 - d) d^(n - t), d = 0.5, n = 4
+  expected = jax.tree.map(lambda *xs: np.tensordot(weights, np.stack(xs), 1) / weights.sum(),
+                          *[h["generator"] for h in history])
+  rng = jax.random.key(9)
+  samples = algorithm.sample(state, rng, 5)
+  z = algorithm.latents(rng, 5)
+  by_hand = algorithm.generator.apply({"params": expected}, z, train=False)
+  np.testing.assert_allclose(samples, by_hand, rtol=1e-4, atol=1e-6)
+  current = algorithm.generator.apply({"params": history[-1]["generator"]}, z, train=False)
+  assert not np.allclose(samples, current)
+
+
+def test_replay_buffer_holds_the_pushed_fakes(memory_run):
+  algorithm, state, _, _ = memory_run
+  assert algorithm.replay_push_size == 4  # round(0.25 * 16)
+  buffer = np.asarray(state.extra["replay_buffer"])
+  assert np.all(np.any(buffer != 0, axis=1))  # 4 steps x 4 fakes wrapped round 10 slots
+
+
+def test_replay_needs_unconditional_fakes():
+  config = tiny_config(replay_fraction=0.5)
+  config.conditional = True
+  with pytest.raises(ValueError, match="unconditional fakes"):
+    setup(config)
+
+
+def test_spectral_norm_switch_normalises_the_discriminator_it_runs():
+  algorithm, state, _ = setup(tiny_config(spectral_norm=True))
+  d = state.players["discriminator"]
+  vectors = d.model_state[stabilisers.SPECTRAL_VECTORS]
+  assert set(vectors) == {"Dense_0/kernel", "Maxout_0/Dense_0/kernel"}
+  x = jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32)
+  logits, model_state = algorithm.discriminate(state, x, None)
+  normalised, _ = stabilisers.spectral_normalise(d.params, vectors)
+  by_hand = algorithm.discriminator.apply({"params": normalised}, x, train=True)
+  np.testing.assert_allclose(logits, by_hand, rtol=1e-5)
+  path = "Maxout_0/Dense_0/kernel"  # (the output layer's u is a scalar, +-1)
+  assert not np.allclose(model_state[stabilisers.SPECTRAL_VECTORS][path], vectors[path])
+
+
+def test_ttur_is_two_learning_rates():
+  """Heusel et al. 2017: each player's SGD step is its own learning rate times its gradient."""
+  config = tiny_config()
+  config.optimizer.generator = {"name": "sgd", "learning_rate": 1e-4}
+  config.optimizer.discriminator = {"name": "sgd", "learning_rate": 4e-4}
+  algorithm, state, batch = setup(config)
+  for player, lr in (("generator", 1e-4), ("discriminator", 4e-4)):
+    grads, _, _ = algorithm.players[player].grad_fn(state, batch, jax.random.key(0))
+    updates, _ = algorithm.players[player].optimizer.update(
+        grads, state.players[player].opt_state, state.players[player].params)
+    for u, g in zip(jax.tree.leaves(updates), jax.tree.leaves(grads), strict=True):
+      np.testing.assert_allclose(u, -lr * g, rtol=1e-6)
