@@ -79,7 +79,7 @@ class Highway(nn.Module):
     return h * t + x.astype(h.dtype) * (1 - t)
 
 
-# The convolutional variant: H and T are 3x3 convolutions (Srivastava et al. 2015, Sec. 4.1).
+# The convolutional variant: H and T are 3x3 convolutions (Srivastava et al. 2015, Sec. 2.1).
 HighwayConv = functools.partial(Highway, kernel_size=(3, 3))
 
 

@@ -51,12 +51,12 @@ def spectral_normalized(
 ) -> Callable[..., Array]:
   """Returns `layer`, or `layer` applied with its weight divided by its largest singular value.
 
-  Uses `flax.linen.SpectralNorm` (Miyato et al. 2018, Algorithm 1): `n_steps` power iterations
-  u <- W^T v / ||W^T v||, v <- W u / ||W u|| estimate sigma(W) = v^T W u and the layer runs with
-  W / sigma(W). Conv kernels are flattened to a [kh * kw * c_in, c_out] matrix (Miyato et al. 2018,
-  Sec. 2.1 reshape, transposed). The vector u persists in `SPECTRAL_NORM_COLLECTION`, so one power
-  iteration per training step suffices, as in the paper; pass `mutable=["batch_stats"]` and
-  `update_stats=True` while training the discriminator, `update_stats=False` otherwise.
+  Uses `flax.linen.SpectralNorm` (Miyato et al. 2018, Algorithm 1). With the weight as a matrix W
+  of shape [fan_in, fan_out] (conv kernels flattened to [kh * kw * c_in, c_out]), `n_steps` power
+  iterations v <- W u / ||W u||, u <- W^T v / ||W^T v|| estimate sigma(W) = v^T W u, and the layer
+  runs with W / sigma(W). The vector u persists in `SPECTRAL_NORM_COLLECTION`, so one iteration per
+  training step suffices, as in the paper: pass `mutable=["batch_stats"]` and `update_stats=True`
+  while training the discriminator, `update_stats=False` otherwise.
 
   Args:
     layer: an unbound `nn.Dense` / `nn.Conv` (any layer whose >= 2-D params are weights).

@@ -13,12 +13,12 @@ as in the reference implementations, rather than XLA's asymmetric 'SAME' for eve
 
 References:
   He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016 (arXiv 1512.03385).
-  Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017, Sec. 5.1
-    (zero-initialised last batch-norm scale of each residual branch).
-  Miyato, Kataoka, Koyama, Yoshida, "Spectral Normalization for GANs", ICLR 2018, App. B.4
-    (residual generator and discriminator blocks).
+  Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017 (arXiv
+    1706.02677; zero-initialised last batch-norm scale of each residual branch).
+  Miyato, Kataoka, Koyama, Yoshida, "Spectral Normalization for GANs", ICLR 2018, appendix
+    (ResNet generator and discriminator blocks).
   Gulrajani, Ahmed, Arjovsky, Dumoulin, Courville, "Improved Training of Wasserstein GANs",
-    NeurIPS 2017, App. F (the same blocks; nearest-neighbour upsampling, mean-pool downsampling).
+    NeurIPS 2017, appendix (the same blocks; nearest-neighbour upsampling, mean-pool downsampling).
 """
 
 from __future__ import annotations
@@ -338,12 +338,12 @@ def _upsample_nearest(x: Array) -> Array:
 
 
 def _mean_pool(x: Array) -> Array:
-  """2x2 average pooling, stride 2 (Gulrajani et al. 2017, App. F 'mean pooling')."""
+  """2x2 average pooling, stride 2 (Gulrajani et al. 2017, their ResNets' 'mean pool')."""
   return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
 class ResidualUpBlock(nn.Module):
-  """Residual generator block that doubles the resolution (Miyato et al. 2018, App. B.4, Fig. 8a).
+  """Residual generator block that doubles the resolution (Miyato et al. 2018).
 
     F(x) = conv3x3(act(BN(conv3x3(up(act(BN(x)))))))
     y = F(x) + conv1x1(up(x))     (conv1x1 only when the channels change; else up(x))
@@ -384,7 +384,7 @@ class ResidualUpBlock(nn.Module):
 
 
 class ResidualDownBlock(nn.Module):
-  """Residual discriminator block, optionally halving the resolution (Miyato et al. 2018, App. B.4).
+  """Residual discriminator block, optionally halving the resolution (Miyato et al. 2018).
 
     F(x) = pool(conv3x3(act(conv3x3(act(x)))))     (the leading act omitted when preactivate=False)
     y = F(x) + shortcut(x),  shortcut = pool(conv1x1(x)) when the shape changes, else x.
