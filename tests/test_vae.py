@@ -1,5 +1,8 @@
 """VAE and CVAE: player gradients against the ELBO built by hand, IWAE vs ELBO, conditioning."""
 
+import importlib
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -140,3 +143,30 @@ def test_conditioning_needs_labelled_data_and_a_conditional_model(vae):
   config.data.options = {}
   with pytest.raises(ValueError, match="labelled"):
     setup(config)
+
+
+CONFIGS = [
+  f"{name}_{data}"
+  for name in ("vae", "cvae", "vaegan", "aae", "wae")
+  for data in ("digits", "mnist")
+]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_autoencoder_config_builds_its_players_for_its_data(name):
+  """Shapes only (jax.eval_shape): MNIST needs TFDS files, so a stand-in with MNIST's facts."""
+  config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
+  if config.data.name == "mnist":
+    dataset = types.SimpleNamespace(name="mnist", example_shape=(28, 28, 1), num_classes=10)
+  else:
+    dataset = data.get(config.data.name, **dict(config.data.options))
+  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  batch = {
+    "x": jax.ShapeDtypeStruct((config.batch_size, *dataset.example_shape), jnp.float32),
+    "y": jax.ShapeDtypeStruct((config.batch_size,), jnp.int32),
+  }
+  variables = jax.eval_shape(algorithm.init_variables, jax.random.key(0), batch)
+  assert (
+    set(variables) == set(algorithm.players) == {p for phase in algorithm.schedule for p in phase}
+  )
+  assert algorithm.num_classes == (10 if config.conditional else 0)
