@@ -157,7 +157,7 @@ def debiased_ema(ema, params, count: Array, decay: float):
   sec. 3); `params` itself before the first update (t = 0)."""
   correction = 1.0 - jnp.power(decay, count)
   return jax.tree.map(
-      lambda e, p: jnp.where(count > 0, e / jnp.maximum(correction, 1e-30), p), ema, params
+    lambda e, p: jnp.where(count > 0, e / jnp.maximum(correction, 1e-30), p), ema, params
   )
 
 

@@ -40,47 +40,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # method -> (config module, {dotted key: value} overrides of that config).
 METHODS = {
-    "GAN": ("gan_zoo_ring8", {}),
-    "GAN (minimax)": ("gan_zoo_ring8", {"algorithm.loss": "minimax"}),
-    "WGAN": ("wgan_ring8", {}),
-    "WGAN-GP": ("wgan_gp_ring8", {}),
-    "DRAGAN": ("dragan_ring8", {}),
-    "LSGAN": ("lsgan_ring8", {}),
-    "hinge + SN": ("hinge_ring8", {}),
-    "R1": ("r1_ring8", {}),
-    "Unrolled GAN (K=5)": ("unrolled_ring8", {}),
-    "PacGAN2": ("pacgan_ring8", {}),
-    "PacGAN3": ("pacgan_ring8", {"algorithm.stabilisers.packing": 3, "batch_size": 300}),
-    "PacGAN4": ("pacgan_ring8", {"algorithm.stabilisers.packing": 4, "batch_size": 400}),
-    "MAD-GAN (k=4)": ("madgan_ring8", {}),
-    "EBGAN-PT": ("ebgan_ring8", {}),
-    "BEGAN": ("began_ring8", {}),
-    "GAN + label smoothing 0.1": ("gan_zoo_ring8", {"algorithm.stabilisers.label_smoothing": 0.1}),
-    "GAN + instance noise": ("gan_zoo_ring8", {"algorithm.stabilisers.instance_noise": 0.1}),
-    "GAN + feature matching": ("gan_zoo_ring8", {"algorithm.stabilisers.feature_matching": True}),
-    "GAN + minibatch discr.": ("gan_zoo_ring8",
-                               {"algorithm.stabilisers.minibatch_discrimination": 50}),
-    "GAN + historical avg.": ("gan_zoo_ring8",
-                              {"algorithm.stabilisers.historical_averaging": 1e-3}),
-    "GAN + replay": ("gan_zoo_ring8", {"algorithm.stabilisers.replay_fraction": 0.5}),
-    "GAN + spectral norm": ("gan_zoo_ring8", {"algorithm.stabilisers.spectral_norm": True}),
-    "GAN + TTUR (D 4e-4, G 1e-4)": ("gan_zoo_ring8",
-                                    {"optimizer.discriminator.learning_rate": 4e-4}),
+  "GAN": ("gan_zoo_ring8", {}),
+  "GAN (minimax)": ("gan_zoo_ring8", {"algorithm.loss": "minimax"}),
+  "WGAN": ("wgan_ring8", {}),
+  "WGAN-GP": ("wgan_gp_ring8", {}),
+  "DRAGAN": ("dragan_ring8", {}),
+  "LSGAN": ("lsgan_ring8", {}),
+  "hinge + SN": ("hinge_ring8", {}),
+  "R1": ("r1_ring8", {}),
+  "Unrolled GAN (K=5)": ("unrolled_ring8", {}),
+  "PacGAN2": ("pacgan_ring8", {}),
+  "PacGAN3": ("pacgan_ring8", {"algorithm.stabilisers.packing": 3, "batch_size": 300}),
+  "PacGAN4": ("pacgan_ring8", {"algorithm.stabilisers.packing": 4, "batch_size": 400}),
+  "MAD-GAN (k=4)": ("madgan_ring8", {}),
+  "EBGAN-PT": ("ebgan_ring8", {}),
+  "BEGAN": ("began_ring8", {}),
+  "GAN + label smoothing 0.1": ("gan_zoo_ring8", {"algorithm.stabilisers.label_smoothing": 0.1}),
+  "GAN + instance noise": ("gan_zoo_ring8", {"algorithm.stabilisers.instance_noise": 0.1}),
+  "GAN + feature matching": ("gan_zoo_ring8", {"algorithm.stabilisers.feature_matching": True}),
+  "GAN + minibatch discr.": (
+    "gan_zoo_ring8",
+    {"algorithm.stabilisers.minibatch_discrimination": 50},
+  ),
+  "GAN + historical avg.": ("gan_zoo_ring8", {"algorithm.stabilisers.historical_averaging": 1e-3}),
+  "GAN + replay": ("gan_zoo_ring8", {"algorithm.stabilisers.replay_fraction": 0.5}),
+  "GAN + spectral norm": ("gan_zoo_ring8", {"algorithm.stabilisers.spectral_norm": True}),
+  "GAN + TTUR (D 4e-4, G 1e-4)": ("gan_zoo_ring8", {"optimizer.discriminator.learning_rate": 4e-4}),
 }
-QUICK_METHODS = ("GAN", "WGAN-GP", "Unrolled GAN (K=5)", "PacGAN2", "MAD-GAN (k=4)",
-                 "GAN + minibatch discr.")
+QUICK_METHODS = ("GAN", "Unrolled GAN (K=5)", "PacGAN2", "MAD-GAN (k=4)")
 
 # PacGAN (Lin et al. 2018), Table 1: mean +- standard error over 10 trials (400 epochs).
 PACGAN_TABLE = {  # method: (ring modes, ring HQ %, ring KL, grid modes, grid HQ %, grid KL)
-    "GAN": ("6.3±0.5", "98.2±0.2", "0.45±0.09", "17.3±0.8", "94.8±0.7", "0.70±0.07"),
-    "PacGAN2": ("7.9±0.1", "95.6±2.0", "0.07±0.03", "23.8±0.7", "91.3±0.8", "0.13±0.04"),
-    "PacGAN3": ("7.8±0.1", "97.7±0.3", "0.10±0.02", "24.6±0.4", "94.2±0.4", "0.06±0.02"),
-    "PacGAN4": ("7.8±0.1", "95.9±1.4", "0.07±0.02", "24.8±0.2", "93.6±0.6", "0.04±0.01"),
+  "GAN": ("6.3±0.5", "98.2±0.2", "0.45±0.09", "17.3±0.8", "94.8±0.7", "0.70±0.07"),
+  "PacGAN2": ("7.9±0.1", "95.6±2.0", "0.07±0.03", "23.8±0.7", "91.3±0.8", "0.13±0.04"),
+  "PacGAN3": ("7.8±0.1", "97.7±0.3", "0.10±0.02", "24.6±0.4", "94.2±0.4", "0.06±0.02"),
+  "PacGAN4": ("7.8±0.1", "95.9±1.4", "0.07±0.02", "24.8±0.2", "93.6±0.6", "0.04±0.01"),
 }
 # VEEGAN (Srivastava et al. 2017), Table 1: mean of 5 runs, its own (different) architectures.
 VEEGAN_TABLE = {  # method: (ring modes, ring HQ %, grid modes, grid HQ %)
-    "GAN": ("1", "99.3", "3.3", "0.5"),
-    "Unrolled GAN (K=5)": ("7.6", "35.6", "23.6", "16"),
+  "GAN": ("1", "99.3", "3.3", "0.5"),
+  "Unrolled GAN (K=5)": ("7.6", "35.6", "23.6", "16"),
 }
 PACGAN_EPOCHS, PACGAN_NUM_EXAMPLES, PACGAN_BATCH, PACGAN_TRIALS = 400, 100_000, 100, 10
 NUM_EVAL_SAMPLES = 2500  # PacGAN / VEEGAN score 2500 samples
@@ -112,8 +111,9 @@ def seed_batches(dataset, config, seeds, start, num_steps, num_phases):
   for step in range(start, start + num_steps):
     per_seed = []
     for seed in seeds:
-      phases = [dataset.batch(seed, step * num_phases + p, config.batch_size)
-                for p in range(num_phases)]
+      phases = [
+        dataset.batch(seed, step * num_phases + p, config.batch_size) for p in range(num_phases)
+      ]
       per_seed.append({k: np.stack([b[k] for b in phases]) for k in phases[0]})
     per_step.append({k: np.stack([s[k] for s in per_seed]) for k in per_seed[0]})
   return {k: np.stack([s[k] for s in per_step]) for k in per_step[0]}
@@ -136,8 +136,9 @@ def train_seeds(method, data_name, seeds, steps, chunk, width_scale, lr_scale):
     return jax.lax.scan(lambda s, b: (step(s, b)[0], None), state, batches)[0]
 
   for start in range(0, steps, chunk):
-    state = run_chunk(state, seed_batches(dataset, config, seeds, start, min(chunk, steps - start),
-                                          phases))
+    state = run_chunk(
+      state, seed_batches(dataset, config, seeds, start, min(chunk, steps - start), phases)
+    )
   sample = jax.jit(jax.vmap(algorithm.sample, in_axes=(0, 0, None)), static_argnums=2)
   samples = sample(state, jnp.stack([jax.random.key(1000 + s) for s in seeds]), NUM_EVAL_SAMPLES)
   return np.asarray(samples), dataset
@@ -148,36 +149,47 @@ def summarise(values):
   return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def run(methods, data_names, seeds, steps, chunk, width_scale, lr_scale, output: Path,
-        figures: Path):
+def run(
+  methods, data_names, seeds, steps, chunk, width_scale, lr_scale, output: Path, figures: Path
+):
   output.mkdir(parents=True, exist_ok=True)
   results, final_samples = {}, {}
   for data_name in data_names:
     for method in methods:
       started = time.perf_counter()
-      samples, dataset = train_seeds(method, data_name, seeds, steps, chunk, width_scale,
-                                     lr_scale)
+      samples, dataset = train_seeds(method, data_name, seeds, steps, chunk, width_scale, lr_scale)
       scores = [metrics.mode_coverage(s, dataset.centers, dataset.std) for s in samples]
       elapsed = time.perf_counter() - started
-      entry = {key: summarise([s[key] for s in scores])
-               for key in ("modes", "high_quality", "reverse_kl")}
+      entry = {
+        key: summarise([s[key] for s in scores]) for key in ("modes", "high_quality", "reverse_kl")
+      }
       entry["seconds"] = elapsed
       entry["per_seed"] = scores
       results.setdefault(data_name, {})[method] = entry
       final_samples[(data_name, method)] = (samples[0], dataset)
-      print(f"{data_name:7s} {method:28s} modes {entry['modes'][0]:5.2f}±{entry['modes'][1]:.2f} "
-            f"HQ {100 * entry['high_quality'][0]:5.1f}% KL {entry['reverse_kl'][0]:.3f} "
-            f"({elapsed:.0f} s)", flush=True)
+      print(
+        f"{data_name:7s} {method:28s} modes {entry['modes'][0]:5.2f}±{entry['modes'][1]:.2f} "
+        f"HQ {100 * entry['high_quality'][0]:5.1f}% KL {entry['reverse_kl'][0]:.3f} "
+        f"({elapsed:.0f} s)",
+        flush=True,
+      )
       (output / "results.json").write_text(json.dumps(results, indent=1))
-  settings = {"seeds": list(seeds), "steps": steps, "width_scale": width_scale,
-              "lr_scale": lr_scale}
+  settings = {
+    "seeds": list(seeds),
+    "steps": steps,
+    "width_scale": width_scale,
+    "lr_scale": lr_scale,
+  }
   table = markdown_table(results, data_names, methods, settings)
   (output / "table.md").write_text(table)
   print(table)
   figures.mkdir(parents=True, exist_ok=True)
   for data_name in data_names:
-    save_grid({m: final_samples[(data_name, m)] for m in methods},
-              figures / f"mode_collapse_{data_name}.png", f"{data_name}, seed {seeds[0]}")
+    save_grid(
+      {m: final_samples[(data_name, m)] for m in methods},
+      figures / f"mode_collapse_{data_name}.png",
+      f"{data_name}, seed {seeds[0]}",
+    )
 
 
 def _cell(entry, key, scale=1.0, digits=1):
@@ -188,20 +200,21 @@ def _cell(entry, key, scale=1.0, digits=1):
 def markdown_table(results, data_names, methods, settings) -> str:
   epochs = settings["steps"] * PACGAN_BATCH / PACGAN_NUM_EXAMPLES
   lines = [
-      f"Measured: {len(settings['seeds'])} seeds (mean±std), {settings['steps']} steps "
-      f"(~{epochs:g} epochs of 100k samples at batch 100), network width x"
-      f"{settings['width_scale']:g}, learning rates x{settings['lr_scale']:g}. "
-      "Published: PacGAN (Lin et al. 2018, Table 1; 10 trials, "
-      f"± standard error, {PACGAN_EPOCHS} epochs) and VEEGAN (Srivastava et al. 2017, Table 1; "
-      "other networks, mean of 5).",
-      "",
+    f"Measured: {len(settings['seeds'])} seeds (mean±std), {settings['steps']} steps "
+    f"(~{epochs:g} epochs of 100k samples at batch 100), network width x"
+    f"{settings['width_scale']:g}, learning rates x{settings['lr_scale']:g}. "
+    "Published: PacGAN (Lin et al. 2018, Table 1; 10 trials, "
+    f"± standard error, {PACGAN_EPOCHS} epochs) and VEEGAN (Srivastava et al. 2017, Table 1; "
+    "other networks, mean of 5).",
+    "",
   ]
   header = "| method |"
   rule = "|---|"
   for data_name in data_names:
     k = 8 if data_name == "ring8" else 25
-    header += (f" {data_name} modes /{k} | HQ % | rev. KL | PacGAN modes / HQ / KL |"
-               " VEEGAN modes / HQ |")
+    header += (
+      f" {data_name} modes /{k} | HQ % | rev. KL | PacGAN modes / HQ / KL | VEEGAN modes / HQ |"
+    )
     rule += "---|---|---|---|---|"
   lines += [header, rule]
   for method in methods:
@@ -211,10 +224,12 @@ def markdown_table(results, data_names, methods, settings) -> str:
       offset = 0 if data_name == "ring8" else 1
       pac = PACGAN_TABLE.get(method)
       vee = VEEGAN_TABLE.get(method)
-      pac_cell = " / ".join(pac[3 * offset:3 * offset + 3]) if pac else ""
-      vee_cell = " / ".join(vee[2 * offset:2 * offset + 2]) if vee else ""
-      row += (f" {_cell(entry, 'modes')} | {_cell(entry, 'high_quality', 100)} | "
-              f"{_cell(entry, 'reverse_kl', 1, 2)} | {pac_cell} | {vee_cell} |")
+      pac_cell = " / ".join(pac[3 * offset : 3 * offset + 3]) if pac else ""
+      vee_cell = " / ".join(vee[2 * offset : 2 * offset + 2]) if vee else ""
+      row += (
+        f" {_cell(entry, 'modes')} | {_cell(entry, 'high_quality', 100)} | "
+        f"{_cell(entry, 'reverse_kl', 1, 2)} | {pac_cell} | {vee_cell} |"
+      )
     lines.append(row)
   return "\n".join(lines) + "\n"
 
@@ -226,8 +241,9 @@ def save_grid(samples_by_method, path: Path, title: str) -> None:
   fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.3 * rows), squeeze=False)
   for ax in axes.ravel():
     ax.axis("off")
-  for ax, (method, (samples, dataset)) in zip(axes.ravel(), samples_by_method.items(),
-                                              strict=False):
+  for ax, (method, (samples, dataset)) in zip(
+    axes.ravel(), samples_by_method.items(), strict=False
+  ):
     centers = dataset.centers
     ax.scatter(samples[:, 0], samples[:, 1], s=1, alpha=0.3)
     ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=12)
@@ -244,21 +260,32 @@ def save_grid(samples_by_method, path: Path, title: str) -> None:
 
 # name: (methods or None for all, data sets, seeds, steps, width scale, learning-rate scale).
 PRESETS = {
-    "quick": (QUICK_METHODS, ("ring8",), 2, 1500, 0.25, 10.0),
-    "medium": (None, ("ring8", "grid25"), 3, 5000, 0.25, 10.0),
-    "full": (None, ("ring8", "grid25"), PACGAN_TRIALS,
-             PACGAN_EPOCHS * PACGAN_NUM_EXAMPLES // PACGAN_BATCH, 1.0, 1.0),
+  "quick": (QUICK_METHODS, ("ring8",), 2, 1500, 0.25, 10.0),
+  "medium": (None, ("ring8", "grid25"), 3, 5000, 0.25, 10.0),
+  "full": (
+    None,
+    ("ring8", "grid25"),
+    PACGAN_TRIALS,
+    PACGAN_EPOCHS * PACGAN_NUM_EXAMPLES // PACGAN_BATCH,
+    1.0,
+    1.0,
+  ),
 }
 
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--preset", choices=sorted(PRESETS), default="medium",
-                      help="quick: a few minutes on 2 CPU cores; medium: the README's table; "
-                      "full: PacGAN's 400 epochs and 10 trials at full width and learning rate")
+  parser.add_argument(
+    "--preset",
+    choices=sorted(PRESETS),
+    default="medium",
+    help="quick: a few minutes on 2 CPU cores; medium: the README's table; "
+    "full: PacGAN's 400 epochs and 10 trials at full width and learning rate",
+  )
   parser.add_argument("--quick", action="store_true", help="the same as --preset=quick")
-  parser.add_argument("--methods", default=None,
-                      help=f"comma-separated subset of: {', '.join(METHODS)}")
+  parser.add_argument(
+    "--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}"
+  )
   parser.add_argument("--data", default=None, help="comma-separated: ring8, grid25")
   for name in ("seeds", "steps"):
     parser.add_argument(f"--{name}", type=int, default=None, help="overrides the preset")
@@ -278,8 +305,17 @@ def main(argv=None) -> None:
   unknown = sorted(set(methods) - set(METHODS))
   if unknown:
     raise ValueError(f"Unknown methods {unknown}; choose from {list(METHODS)}.")
-  run(methods, data_names, tuple(range(seeds)), steps, min(args.chunk, steps), width, lr,
-      Path(args.output), Path(args.figures))
+  run(
+    methods,
+    data_names,
+    tuple(range(seeds)),
+    steps,
+    min(args.chunk, steps),
+    width,
+    lr,
+    Path(args.output),
+    Path(args.figures),
+  )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The GAN family's objectives and extra terms against hand-written NumPy formulas and fixed numbers.
+"""The GAN family's objectives and extra terms against hand-written NumPy formulas, fixed numbers.
 
 (tests/test_losses.py covers minimax / non_saturating against the closed forms of Goodfellow et
 al. 2014; here: WGAN, LSGAN, hinge, label smoothing, ACGAN, InfoGAN, EBGAN, BEGAN, MAD-GAN, feature
@@ -25,15 +25,21 @@ def _softplus(x):
   return np.logaddexp(0.0, x)
 
 
-@pytest.mark.parametrize("name, d_expected, g_expected", [
+@pytest.mark.parametrize(
+  "name, d_expected, g_expected",
+  [
     # Arjovsky et al. 2017, Algorithm 1: the critic ascends mean f(x) - mean f(G(z)).
     ("wasserstein", FAKE.mean() - REAL.mean(), -FAKE.mean()),
     # Mao et al. 2017, eq. 2 with a = 0, b = c = 1.
-    ("least_squares", 0.5 * np.mean((REAL - 1) ** 2) + 0.5 * np.mean(FAKE**2),
-     0.5 * np.mean((FAKE - 1) ** 2)),
+    (
+      "least_squares",
+      0.5 * np.mean((REAL - 1) ** 2) + 0.5 * np.mean(FAKE**2),
+      0.5 * np.mean((FAKE - 1) ** 2),
+    ),
     # Miyato et al. 2018, eq. 16-17.
     ("hinge", np.mean(np.maximum(0, 1 - REAL)) + np.mean(np.maximum(0, 1 + FAKE)), -FAKE.mean()),
-])
+  ],
+)
 def test_objective_values_match_naive_formulas(name, d_expected, g_expected):
   objective = losses.get_gan_objective(name)
   np.testing.assert_allclose(objective.discriminator_loss(REAL, FAKE), d_expected, rtol=1e-5)
@@ -77,30 +83,39 @@ def test_categorical_mutual_information_is_entropy_minus_cross_entropy_and_at_mo
   assert bound <= math.log(num_values)
   # A Q certain of the right code attains H(c) = log K; a uniform Q gives 0.
   certain = np.eye(num_values)[codes] * 50.0
-  np.testing.assert_allclose(losses.categorical_mutual_information_bound(certain, codes),
-                             math.log(num_values), atol=1e-5)
   np.testing.assert_allclose(
-      losses.categorical_mutual_information_bound(np.zeros((64, num_values)), codes), 0.0,
-      atol=1e-6)
+    losses.categorical_mutual_information_bound(certain, codes), math.log(num_values), atol=1e-5
+  )
+  np.testing.assert_allclose(
+    losses.categorical_mutual_information_bound(np.zeros((64, num_values)), codes), 0.0, atol=1e-6
+  )
 
 
 def test_gaussian_mutual_information_bound():
   means, codes = RNG.normal(size=(16, 2)), RNG.uniform(-1, 1, size=(16, 2))
   log_q = -0.5 * (codes - means) ** 2 - 0.5 * np.log(2 * np.pi)  # N(c; mean, 1) per dimension
   expected = np.mean(log_q.sum(axis=1)) + 2 * np.log(2.0)  # + H(U[-1, 1]^2) = 2 log 2
-  np.testing.assert_allclose(losses.gaussian_mutual_information_bound(means, codes), expected,
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    losses.gaussian_mutual_information_bound(means, codes), expected, rtol=1e-5
+  )
 
 
 def test_ebgan_losses_and_pulling_away_term():
   real, fake = np.array([0.2, 0.5, 1.5]), np.array([0.1, 0.8, 2.5])
   # Zhao et al. 2016, eq. 1-2 with m = 1: mean(real) + mean(max(0, 1 - fake)) = 0.7333 + 0.3667.
-  np.testing.assert_allclose(losses.ebgan_discriminator_loss(real, fake, 1.0),
-                             np.mean(real) + (0.9 + 0.2 + 0.0) / 3, rtol=1e-6)
+  np.testing.assert_allclose(
+    losses.ebgan_discriminator_loss(real, fake, 1.0),
+    np.mean(real) + (0.9 + 0.2 + 0.0) / 3,
+    rtol=1e-6,
+  )
   np.testing.assert_allclose(losses.ebgan_generator_loss(fake), np.mean(fake), rtol=1e-6)
   codes = RNG.normal(size=(5, 3))
-  total = sum((codes[i] @ codes[j] / np.linalg.norm(codes[i]) / np.linalg.norm(codes[j])) ** 2
-              for i in range(5) for j in range(5) if i != j)
+  total = sum(
+    (codes[i] @ codes[j] / np.linalg.norm(codes[i]) / np.linalg.norm(codes[j])) ** 2
+    for i in range(5)
+    for j in range(5)
+    if i != j
+  )
   np.testing.assert_allclose(losses.pulling_away_term(codes), total / 20, rtol=1e-5)
   # Orthogonal codes repel nothing; identical codes give the maximum, 1.
   np.testing.assert_allclose(losses.pulling_away_term(np.eye(3)), 0.0, atol=1e-7)
@@ -114,33 +129,43 @@ def test_reconstruction_energy_averages_over_every_non_batch_axis():
   np.testing.assert_allclose(losses.reconstruction_energy(x, reconstruction, 1), [2.0, 1.0])
 
 
-@pytest.mark.parametrize("k, real, fake, expected_k, expected_m", [
+@pytest.mark.parametrize(
+  "k, real, fake, expected_k, expected_m",
+  [
     # k + lambda (gamma L(x) - L(G)) = 0.3 + 0.001 (0.5 * 0.8 - 0.2); M = 0.8 + |0.4 - 0.2|.
     (0.3, 0.8, 0.2, 0.3002, 1.0),
     # 0.0 + 0.001 (0.5 * 0.2 - 0.9) < 0: clipped to 0; M = 0.2 + |0.1 - 0.9| = 1.0.
     (0.0, 0.2, 0.9, 0.0, 1.0),
     # 0.99995 + 0.001 (0.5 * 1.0 - 0.1) > 1: clipped to 1; M = 1.0 + 0.4.
     (0.99995, 1.0, 0.1, 1.0, 1.4),
-])
-def test_began_k_update_and_convergence_measure_on_fixed_numbers(k, real, fake, expected_k,
-                                                                 expected_m):
-  np.testing.assert_allclose(losses.began_k_update(k, real, fake, 0.5, 1e-3), expected_k,
-                             rtol=1e-6)
-  np.testing.assert_allclose(losses.began_convergence_measure(real, fake, 0.5), expected_m,
-                             rtol=1e-6)
+  ],
+)
+def test_began_k_update_and_convergence_measure_on_fixed_numbers(
+  k, real, fake, expected_k, expected_m
+):
+  np.testing.assert_allclose(losses.began_k_update(k, real, fake, 0.5, 1e-3), expected_k, rtol=1e-6)
   np.testing.assert_allclose(
-      losses.began_discriminator_loss(np.array([real]), np.array([fake]), k), real - k * fake,
-      rtol=1e-6)
+    losses.began_convergence_measure(real, fake, 0.5), expected_m, rtol=1e-6
+  )
+  np.testing.assert_allclose(
+    losses.began_discriminator_loss(np.array([real]), np.array([fake]), k),
+    real - k * fake,
+    rtol=1e-6,
+  )
 
 
 def test_multi_generator_losses():
   logits, sources = RNG.normal(size=(6, 4)), np.array([0, 1, 2, 3, 3, 0])
   log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-  np.testing.assert_allclose(losses.multi_generator_discriminator_loss(logits, sources),
-                             -np.mean(log_softmax[np.arange(6), sources]), rtol=1e-5)
+  np.testing.assert_allclose(
+    losses.multi_generator_discriminator_loss(logits, sources),
+    -np.mean(log_softmax[np.arange(6), sources]),
+    rtol=1e-5,
+  )
   # Generators push towards the last class, "real".
-  np.testing.assert_allclose(losses.multi_generator_generator_loss(logits),
-                             -np.mean(log_softmax[:, -1]), rtol=1e-5)
+  np.testing.assert_allclose(
+    losses.multi_generator_generator_loss(logits), -np.mean(log_softmax[:, -1]), rtol=1e-5
+  )
 
 
 def test_feature_matching_loss():
@@ -179,7 +204,8 @@ def confident_discriminator_setup():
 
 
 def test_minimax_and_non_saturating_are_told_apart_by_the_generator_gradient(
-    confident_discriminator_setup):
+  confident_discriminator_setup,
+):
   """At logit l ~ -10, d/dl log(1 - sigmoid(l)) = -sigmoid(l) and d/dl -log sigmoid(l) =
   -sigmoid(-l): the same direction through G, scaled by sigmoid(l) / sigmoid(-l) = e^l ~ e^-10."""
   grads = confident_discriminator_setup
@@ -208,7 +234,8 @@ def test_weight_clipping_keeps_every_critic_weight_in_range_after_each_step():
   batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, 16).items()}
   state = init_train_state(algorithm, jax.random.key(0), batch)
   weights = lambda s: np.concatenate(
-      [np.ravel(x) for x in jax.tree.leaves(s.players["discriminator"].params)])
+    [np.ravel(x) for x in jax.tree.leaves(s.players["discriminator"].params)]
+  )
   assert np.abs(weights(state)).max() > 0.1  # the initial critic is far outside [-c, c]
   step = jax.jit(algorithms.make_train_step(algorithm))
   batches = jax.tree.map(lambda x: jnp.stack([x] * 6), batch)

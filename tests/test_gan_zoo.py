@@ -2,7 +2,10 @@
 finite differences; ACGAN, InfoGAN, BEGAN and MAD-GAN's players and state."""
 
 import importlib
+import importlib.util
+import json
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,9 +17,22 @@ from jaxgen.algorithms import multigen
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.configs import gan_zoo_ring8, unrolled_ring8
 
-ZOO_CONFIGS = ["gan_zoo_ring8", "wgan_ring8", "wgan_gp_ring8", "dragan_ring8", "lsgan_ring8",
-                 "hinge_ring8", "r1_ring8", "unrolled_ring8", "pacgan_ring8", "madgan_ring8",
-                 "ebgan_ring8", "began_ring8", "acgan_digits", "infogan_digits"]
+ZOO_CONFIGS = [
+  "gan_zoo_ring8",
+  "wgan_ring8",
+  "wgan_gp_ring8",
+  "dragan_ring8",
+  "lsgan_ring8",
+  "hinge_ring8",
+  "r1_ring8",
+  "unrolled_ring8",
+  "pacgan_ring8",
+  "madgan_ring8",
+  "ebgan_ring8",
+  "began_ring8",
+  "acgan_digits",
+  "infogan_digits",
+]
 
 
 def tiny(config_name, data_name):
@@ -33,13 +49,17 @@ def tiny(config_name, data_name):
   if data_name == "ring8":
     config.model.generator = {"name": "mlp", "hidden": (8, 8), "batch_norm": True}
     config.model.discriminator = (
-        {"name": "autoencoder", "hidden": (8,), "code_dim": 2} if autoencoder
-        else {"name": "mlp", "hidden": (8, 8), "maxout_pieces": 2})
+      {"name": "autoencoder", "hidden": (8,), "code_dim": 2}
+      if autoencoder
+      else {"name": "mlp", "hidden": (8, 8), "maxout_pieces": 2}
+    )
   else:
     config.model.generator = {"name": "dcgan", "base_features": 4}
     config.model.discriminator = (
-        {"name": "autoencoder", "hidden": (4,), "code_dim": 2} if autoencoder
-        else {"name": "dcgan", "base_features": 4, "norm": "layer"})
+      {"name": "autoencoder", "hidden": (4,), "code_dim": 2}
+      if autoencoder
+      else {"name": "dcgan", "base_features": 4, "norm": "layer"}
+    )
   return config
 
 
@@ -47,8 +67,7 @@ def tiny(config_name, data_name):
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
-@pytest.mark.parametrize("data_name", [
-    "ring8", pytest.param("digits", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("data_name", ["ring8", pytest.param("digits", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("config_name", ZOO_CONFIGS)
 def test_every_objective_runs_three_finite_steps(config_name, data_name):
   config = tiny(config_name, data_name)
@@ -60,8 +79,10 @@ def test_every_objective_runs_three_finite_steps(config_name, data_name):
   batches = jax.tree.map(lambda x: jnp.stack([x] * phases), batch)
   step = jax.jit(make_train_step(algorithm)).lower(state, batches).compile(FAST_COMPILE)
   for t in range(3):
-    batches = {k: jnp.stack([jnp.asarray(v)] * phases)
-               for k, v in dataset.batch(0, t, config.batch_size).items()}
+    batches = {
+      k: jnp.stack([jnp.asarray(v)] * phases)
+      for k, v in dataset.batch(0, t, config.batch_size).items()
+    }
     state, step_metrics = step(state, batches)
     for name, value in step_metrics.items():
       assert np.all(np.isfinite(value)), (t, name, value)
@@ -86,8 +107,9 @@ def unrolled_setup(unroll_steps, dtype=jnp.float32):
   batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, 8).items()}
   state = init_train_state(algorithm, jax.random.key(0), batch)
   cast = lambda tree: jax.tree.map(lambda x: x.astype(dtype), tree)
-  state = state.replace(players={n: p.replace(params=cast(p.params))
-                                 for n, p in state.players.items()})
+  state = state.replace(
+    players={n: p.replace(params=cast(p.params)) for n, p in state.players.items()}
+  )
   return algorithm, state, {"x": batch["x"].astype(dtype), "y": batch["y"]}
 
 
@@ -105,12 +127,17 @@ def test_unrolling_changes_the_generator_gradient_but_not_the_discriminator_upda
   rng = jax.random.key(5)
   unrolled, _, _ = algorithm.generator_grads(state, batch, rng)
   plain, _, _ = algorithms.GAN.generator_grads(algorithm, state, batch, rng)
-  assert not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(unrolled),
-                                                   jax.tree.leaves(plain), strict=True))
+  assert not all(
+    np.allclose(a, b)
+    for a, b in zip(jax.tree.leaves(unrolled), jax.tree.leaves(plain), strict=True)
+  )
   d_unrolled, _, _ = algorithm.discriminator_grads(state, batch, rng)
   d_plain, _, _ = algorithms.GAN.discriminator_grads(algorithm, state, batch, rng)
   for a, b in zip(jax.tree.leaves(d_unrolled), jax.tree.leaves(d_plain), strict=True):
     np.testing.assert_array_equal(a, b)
+
+
+EPS = 1e-6  # central differences in float64: truncation ~EPS^2, round-off ~1e-16 / EPS
 
 
 def test_unrolled_generator_gradient_equals_finite_differences():
@@ -123,17 +150,19 @@ def test_unrolled_generator_gradient_equals_finite_differences():
     z = algorithm.latents(rng, 8).astype(jnp.float64)
     generator, critic = algorithm.generator, algorithm.discriminator
     d_params = state.players["discriminator"].params
-    log_sigmoid = lambda l: -jnp.log1p(jnp.exp(-l))
-    log_one_minus_sigmoid = lambda l: -jnp.log1p(jnp.exp(l))
+    log_sigmoid = lambda logit: -jnp.log1p(jnp.exp(-logit))
+    log_one_minus_sigmoid = lambda logit: -jnp.log1p(jnp.exp(logit))
 
     def surrogate(g_params):
       fake = generator.apply({"params": g_params}, z, train=True)
       d = d_params
       for _ in range(2):  # D descends -V(D, G) with SGD, lr 0.5
-        value = lambda p: -(jnp.mean(log_sigmoid(critic.apply({"params": p}, batch["x"],
-                                                              train=True)))
-                            + jnp.mean(log_one_minus_sigmoid(critic.apply({"params": p}, fake,
-                                                                          train=True))))
+        value = lambda p: (
+          -(
+            jnp.mean(log_sigmoid(critic.apply({"params": p}, batch["x"], train=True)))
+            + jnp.mean(log_one_minus_sigmoid(critic.apply({"params": p}, fake, train=True)))
+          )
+        )
         d = jax.tree.map(lambda p, g: p - 0.5 * g, d, jax.grad(value)(d))
       return jnp.mean(log_one_minus_sigmoid(critic.apply({"params": d}, fake, train=True)))
 
@@ -142,13 +171,16 @@ def test_unrolled_generator_gradient_equals_finite_differences():
     leaves, treedef = jax.tree.flatten(params)
     for seed in range(3):
       keys = jax.random.split(jax.random.key(seed), len(leaves))
-      direction = jax.tree.unflatten(treedef, [jax.random.normal(k, x.shape, jnp.float64)
-                                               for k, x in zip(keys, leaves, strict=True)])
-      eps = 1e-6
-      shifted = lambda s, v=direction: jax.tree.map(lambda p, d: p + s * eps * d, params, v)
-      numeric = (surrogate(shifted(1.0)) - surrogate(shifted(-1.0))) / (2 * eps)
-      analytic = sum(jnp.vdot(a, v) for a, v in zip(jax.tree.leaves(grads),
-                                                    jax.tree.leaves(direction), strict=True))
+      direction = jax.tree.unflatten(
+        treedef,
+        [jax.random.normal(k, x.shape, jnp.float64) for k, x in zip(keys, leaves, strict=True)],
+      )
+      shifted = lambda s, v=direction: jax.tree.map(lambda p, d: p + s * EPS * d, params, v)
+      numeric = (surrogate(shifted(1.0)) - surrogate(shifted(-1.0))) / (2 * EPS)
+      analytic = sum(
+        jnp.vdot(a, v)
+        for a, v in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
+      )
       np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -182,14 +214,20 @@ def test_acgan_class_loss_is_the_cross_entropy_of_d_class_head_on_the_fakes(digi
   rng = jax.random.key(2)
   _, _, g_metrics = algorithm.generator_grads(state, batch, rng)
   g, d = state.players["generator"], state.players["discriminator"]
-  fake, _ = algorithm.generator.apply({"params": g.params, **g.model_state},
-                                      algorithm.latents(rng, 16), batch["y"], train=True,
-                                      mutable=["batch_stats"])
+  fake, _ = algorithm.generator.apply(
+    {"params": g.params, **g.model_state},
+    algorithm.latents(rng, 16),
+    batch["y"],
+    train=True,
+    mutable=["batch_stats"],
+  )
   (_, class_logits), _ = algorithm.discriminator.apply(
-      {"params": d.params, **d.model_state}, fake, train=True, mutable=["intermediates"])
+    {"params": d.params, **d.model_state}, fake, train=True, mutable=["intermediates"]
+  )
   log_p = np.asarray(jax.nn.log_softmax(class_logits))
-  np.testing.assert_allclose(g_metrics["class_loss"], -log_p[np.arange(16), batch["y"]].mean(),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    g_metrics["class_loss"], -log_p[np.arange(16), batch["y"]].mean(), rtol=1e-5
+  )
   samples = algorithm.sample(state, jax.random.key(0), 20)
   assert samples.shape == (20, 8, 8, 1)
 
@@ -199,9 +237,9 @@ def test_infogan_codes_enter_g_and_q_shares_d_body(digits_zoo):
   z = np.asarray(algorithm.latents(jax.random.key(0), 64))
   noise_dim = algorithm.latent_dim
   assert z.shape == (64, noise_dim + 12)
-  one_hot = z[:, noise_dim:noise_dim + 10]
+  one_hot = z[:, noise_dim : noise_dim + 10]
   np.testing.assert_array_equal(one_hot.sum(axis=1), 1.0)
-  assert np.all(np.abs(z[:, noise_dim + 10:]) <= 1.0)
+  assert np.all(np.abs(z[:, noise_dim + 10 :]) <= 1.0)
   d_params = state.players["discriminator"].params
   assert d_params["aux_head"]["kernel"].shape[-1] == 12  # Q: 10 logits + 2 means
   grads, _, d_metrics = algorithm.discriminator_grads(state, batch, jax.random.key(1))
@@ -225,12 +263,15 @@ def test_began_keeps_k_in_train_state_extra_and_updates_it_by_the_paper_formula(
   extra = algorithm.update_extra(state.replace(extra={"k": jnp.float32(0.3)}), fixed)
   np.testing.assert_allclose(extra["k"], 0.3 + 1e-3 * (0.5 * 0.8 - 0.2), rtol=1e-6)
   state, step_metrics = jax.jit(make_train_step(algorithm))(
-      state, jax.tree.map(lambda x: x[None], batch))
+    state, jax.tree.map(lambda x: x[None], batch)
+  )
   real, fake = step_metrics["generator/real_energy"], step_metrics["generator/fake_energy"]
-  np.testing.assert_allclose(step_metrics["generator/m_global"],
-                             real + abs(0.5 * real - fake), rtol=1e-5)
-  np.testing.assert_allclose(state.extra["k"], np.clip(1e-3 * (0.5 * real - fake), 0, 1),
-                             rtol=1e-5, atol=1e-9)
+  np.testing.assert_allclose(
+    step_metrics["generator/m_global"], real + abs(0.5 * real - fake), rtol=1e-5
+  )
+  np.testing.assert_allclose(
+    state.extra["k"], np.clip(1e-3 * (0.5 * real - fake), 0, 1), rtol=1e-5, atol=1e-9
+  )
 
 
 def test_madgan_has_k_generator_players_and_a_k_plus_one_class_discriminator():
@@ -267,12 +308,43 @@ def test_madgan_generators_cover_different_modes_of_ring8():
   histograms = multigen.generator_mode_histograms(per_generator, dataset.centers, dataset.std)
   dominant = {int(np.argmax(h)) for h in histograms if h.sum() > 0}
   assert len(dominant) >= 2, histograms
-  coverage = metrics.mode_coverage(np.asarray(algorithm.sample(state, jax.random.key(2), 2500)),
-                                   dataset.centers, dataset.std)
+  coverage = metrics.mode_coverage(
+    np.asarray(algorithm.sample(state, jax.random.key(2), 2500)), dataset.centers, dataset.std
+  )
   assert coverage["modes"] >= 4, coverage
 
 
 def test_losses_of_the_zoo_are_exported():
-  for name in ("discriminator_wasserstein_loss", "pulling_away_term", "began_k_update",
-               "categorical_mutual_information_bound", "feature_matching_loss"):
+  for name in (
+    "discriminator_wasserstein_loss",
+    "pulling_away_term",
+    "began_k_update",
+    "categorical_mutual_information_bound",
+    "feature_matching_loss",
+  ):
     assert callable(getattr(losses, name))
+
+
+def test_mode_collapse_benchmark_writes_its_table_and_figure(tmp_path):
+  path = Path(__file__).resolve().parents[1] / "scripts" / "mode_collapse_benchmark.py"
+  spec = importlib.util.spec_from_file_location("mode_collapse_benchmark", path)
+  benchmark = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(benchmark)
+  benchmark.main(
+    [
+      "--methods=GAN,PacGAN2",
+      "--data=ring8",
+      "--seeds=2",
+      "--steps=4",
+      "--width-scale=0.02",
+      f"--output={tmp_path}",
+      f"--figures={tmp_path}",
+    ]
+  )
+  table = (tmp_path / "table.md").read_text()
+  assert "| GAN |" in table and "6.3±0.5 / 98.2±0.2 / 0.45±0.09" in table  # PacGAN, Table 1
+  results = json.loads((tmp_path / "results.json").read_text())
+  assert len(results["ring8"]["PacGAN2"]["per_seed"]) == 2
+  assert (tmp_path / "mode_collapse_ring8.png").stat().st_size > 5000
+  with pytest.raises(ValueError, match="Unknown methods"):
+    benchmark.main(["--methods=GAN++", f"--output={tmp_path}"])

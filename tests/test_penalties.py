@@ -49,8 +49,11 @@ def test_epsilon_inside_the_square_root_keeps_the_gradient_finite_at_zero():
   value = grad(jnp.zeros(3))
   assert np.all(np.isfinite(value))
   np.testing.assert_allclose(value, 0.0, atol=1e-6)
-  np.testing.assert_allclose(penalties.gradient_norms(linear_critic(jnp.zeros(3)), x),
-                             math.sqrt(penalties.NORM_EPSILON), rtol=1e-6)
+  np.testing.assert_allclose(
+    penalties.gradient_norms(linear_critic(jnp.zeros(3)), x),
+    math.sqrt(penalties.NORM_EPSILON),
+    rtol=1e-6,
+  )
 
 
 def test_interpolates_lie_on_the_segments_with_one_alpha_per_sample():
@@ -88,8 +91,9 @@ def test_r1_on_a_quadratic_critic_by_hand():
 def test_dragan_on_a_quadratic_critic_by_hand():
   # With no perturbation the points are the data: 10 * mean((sqrt(3.25) - 1)^2, (sqrt(1.25) - 1)^2).
   expected = 10 * ((math.sqrt(3.25) - 1) ** 2 + (math.sqrt(1.25) - 1) ** 2) / 2
-  got = penalties.dragan_penalty(quadratic_critic, POINTS, POINTS * 7, jax.random.key(0),
-                                 weight=10.0, scale=0.0)
+  got = penalties.dragan_penalty(
+    quadratic_critic, POINTS, POINTS * 7, jax.random.key(0), weight=10.0, scale=0.0
+  )
   np.testing.assert_allclose(got, expected, rtol=1e-5)
   np.testing.assert_allclose(expected, 3.2919, atol=1e-4)
 
@@ -102,12 +106,15 @@ def test_dragan_points_perturb_the_data_by_at_most_half_a_standard_deviation():
   assert offsets.max() > 0.5 * bound  # the perturbation is not degenerate
 
 
-@pytest.mark.parametrize("name, options, message", [
+@pytest.mark.parametrize(
+  "name, options, message",
+  [
     ("wgan-gp", {}, "choose one of.*wgan_gp"),
     ("r1", {"lambda_": 1.0}, "Bad options"),
     ("dragan", {"weight": -1.0}, "finite number >= 0"),
     ("none", {"weight": 10.0}, "weight = 0"),
-])
+  ],
+)
 def test_bad_penalty_settings_are_named(name, options, message):
   with pytest.raises(ValueError, match=message):
     penalties.get_penalty(name, **options)

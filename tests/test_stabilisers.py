@@ -1,4 +1,4 @@
-"""The stabilisers: each pure function against a hand derivation, then each switch inside the GAN."""
+"""The stabilisers: each function against a hand derivation, then each switch inside the GAN."""
 
 import dataclasses
 
@@ -24,7 +24,7 @@ def test_packing_concatenates_exactly_m_consecutive_samples(shape, m):
   packed = np.asarray(stabilisers.pack(jnp.asarray(x), m))
   assert packed.shape == (6 // m, *shape[:-1], m * shape[-1])
   for i in range(6 // m):
-    np.testing.assert_array_equal(packed[i], np.concatenate(list(x[i * m:(i + 1) * m]), axis=-1))
+    np.testing.assert_array_equal(packed[i], np.concatenate(list(x[i * m : (i + 1) * m]), axis=-1))
 
 
 def test_packing_needs_a_divisible_batch():
@@ -35,9 +35,18 @@ def test_packing_needs_a_divisible_batch():
 def test_stabilisers_are_all_off_by_default_and_validated():
   defaults = stabilisers.Stabilisers()
   assert defaults.label_smoothing == 0.0  # no silent smoothing
-  assert not any([defaults.instance_noise, defaults.feature_matching, defaults.spectral_norm,
-                  defaults.historical_averaging, defaults.minibatch_discrimination,
-                  defaults.replay_fraction, defaults.generator_ema, defaults.packing > 1])
+  assert not any(
+    [
+      defaults.instance_noise,
+      defaults.feature_matching,
+      defaults.spectral_norm,
+      defaults.historical_averaging,
+      defaults.minibatch_discrimination,
+      defaults.replay_fraction,
+      defaults.generator_ema,
+      defaults.packing > 1,
+    ]
+  )
   assert dict(stabilisers.default_config()) == dataclasses.asdict(defaults)
   with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0.0, 1.0\)"):
     stabilisers.Stabilisers(label_smoothing=1.0)
@@ -81,7 +90,9 @@ def test_debiased_ema_is_the_normalised_weighted_average():
 
 def test_replay_buffer_ring_and_mix():
   buffer = jnp.zeros((5, 2))
-  buffer = stabilisers.replay_push(buffer, jnp.asarray(4), jnp.ones((3, 2)) * jnp.arange(1, 4)[:, None])
+  buffer = stabilisers.replay_push(
+    buffer, jnp.asarray(4), jnp.ones((3, 2)) * jnp.arange(1, 4)[:, None]
+  )
   np.testing.assert_array_equal(buffer[:, 0], [2, 3, 0, 0, 1])  # positions 4, 0, 1
   fake = -jnp.ones((8, 2))
   unchanged = stabilisers.replay_mix(fake, buffer, jnp.asarray(0), 0.5, jax.random.key(0))
@@ -92,9 +103,10 @@ def test_replay_buffer_ring_and_mix():
 
 
 def test_spectral_normalisation_converges_to_unit_spectral_norm():
-  params = {"dense": {"kernel": jnp.asarray(RNG.normal(size=(6, 4)) * 3, jnp.float32),
-                      "bias": jnp.ones(4)},
-            "conv": {"kernel": jnp.asarray(RNG.normal(size=(3, 3, 2, 5)), jnp.float32)}}
+  params = {
+    "dense": {"kernel": jnp.asarray(RNG.normal(size=(6, 4)) * 3, jnp.float32), "bias": jnp.ones(4)},
+    "conv": {"kernel": jnp.asarray(RNG.normal(size=(3, 3, 2, 5)), jnp.float32)},
+  }
   vectors = stabilisers.init_spectral_vectors(params, jax.random.key(0))
   assert sorted(vectors) == ["conv/kernel", "dense/kernel"]
   for _ in range(50):
@@ -110,8 +122,9 @@ def test_one_power_iteration_by_hand():
   v = w @ u / np.linalg.norm(w @ u)  # flax layout [in, out]: M = W^T, v <- M u / ||M u||
   new_u = w.T @ v / np.linalg.norm(w.T @ v)
   sigma = v @ w @ new_u
-  normalised, vectors = stabilisers.spectral_normalise({"k": jnp.asarray(w, jnp.float32)},
-                                                       {"k": jnp.asarray(u, jnp.float32)})
+  normalised, vectors = stabilisers.spectral_normalise(
+    {"k": jnp.asarray(w, jnp.float32)}, {"k": jnp.asarray(u, jnp.float32)}
+  )
   np.testing.assert_allclose(vectors["k"], new_u, rtol=1e-5)
   np.testing.assert_allclose(normalised["k"], w / sigma, rtol=1e-5)
 
@@ -147,8 +160,9 @@ def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_l
   args = (state, params, batch, fake, {}, jax.random.key(2))
   plain_loss, (_, metrics) = plain.discriminator_loss(*args)
   smooth_loss, _ = smooth.discriminator_loss(*args)
-  np.testing.assert_allclose(smooth_loss - plain_loss, 0.2 * metrics["real_logit"], rtol=1e-4,
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    smooth_loss - plain_loss, 0.2 * metrics["real_logit"], rtol=1e-4, atol=1e-6
+  )
 
 
 @pytest.mark.parametrize("loss", ["hinge", "wasserstein"])
@@ -188,8 +202,8 @@ def test_feature_matching_replaces_the_generator_loss():
   fake, _, _ = plain.make_fakes(state, rng, batch)
   d = state.players["discriminator"]
   features = lambda x: plain.discriminator.apply(
-      {"params": d.params}, x, train=True, mutable=["intermediates"])[1]["intermediates"][
-          "features"][0]
+    {"params": d.params}, x, train=True, mutable=["intermediates"]
+  )[1]["intermediates"]["features"][0]
   expected = np.sum((np.mean(features(batch["x"]), 0) - np.mean(features(fake), 0)) ** 2)
   np.testing.assert_allclose(metrics["loss"], expected, rtol=1e-4)
   assert not np.isclose(metrics["loss"], plain_metrics["loss"])
@@ -199,8 +213,9 @@ def test_feature_matching_replaces_the_generator_loss():
 def memory_run():
   """Four train steps of a GAN with historical averaging, generator EMA and replay on, recording
   the params after every step."""
-  config = tiny_config(historical_averaging=0.1, generator_ema=0.5, replay_fraction=0.25,
-                       replay_capacity=10)
+  config = tiny_config(
+    historical_averaging=0.1, generator_ema=0.5, replay_fraction=0.25, replay_capacity=10
+  )
   algorithm, state, batch = setup(config)
   step = jax.jit(make_train_step(algorithm))
   batches = jax.tree.map(lambda x: jnp.stack([x, x]), batch)
@@ -224,8 +239,10 @@ def test_historical_average_is_the_mean_of_the_past_params(memory_run):
 def test_generator_ema_is_used_for_sampling(memory_run):
   algorithm, state, history, _ = memory_run
   weights = 0.5 * 0.5 ** np.arange(3, -1, -1)  # (1 - d) d^(n - t), d = 0.5, n = 4
-  expected = jax.tree.map(lambda *xs: np.tensordot(weights, np.stack(xs), 1) / weights.sum(),
-                          *[h["generator"] for h in history])
+  expected = jax.tree.map(
+    lambda *xs: np.tensordot(weights, np.stack(xs), 1) / weights.sum(),
+    *[h["generator"] for h in history],
+  )
   rng = jax.random.key(9)
   samples = algorithm.sample(state, rng, 5)
   z = algorithm.latents(rng, 5)
@@ -272,6 +289,7 @@ def test_ttur_is_two_learning_rates():
   for player, lr in (("generator", 1e-4), ("discriminator", 4e-4)):
     grads, _, _ = algorithm.players[player].grad_fn(state, batch, jax.random.key(0))
     updates, _ = algorithm.players[player].optimizer.update(
-        grads, state.players[player].opt_state, state.players[player].params)
+      grads, state.players[player].opt_state, state.players[player].params
+    )
     for u, g in zip(jax.tree.leaves(updates), jax.tree.leaves(grads), strict=True):
       np.testing.assert_allclose(u, -lr * g, rtol=1e-6)

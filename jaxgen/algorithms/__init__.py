@@ -1,6 +1,7 @@
 """Training algorithms: each names its players, their gradient functions and its schedule."""
 
 from jaxgen.algorithms.aae import AdversarialAutoencoder
+from jaxgen.algorithms.acgan import ACGAN
 from jaxgen.algorithms.base import (
   Player,
   PlayerState,
@@ -9,7 +10,6 @@ from jaxgen.algorithms.base import (
   init_train_state,
   make_train_step,
 )
-from jaxgen.algorithms.acgan import ACGAN
 from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN

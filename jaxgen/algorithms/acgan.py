@@ -52,8 +52,10 @@ class ACGAN(GAN):
     real_class = losses.auxiliary_classifier_loss(real_outputs[1], batch["y"])
     fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
     accuracy = jnp.mean(jnp.argmax(real_outputs[1], axis=-1) == batch["y"])
-    return real_class + fake_class, {"class_loss": real_class + fake_class,
-                                     "real_class_accuracy": accuracy}
+    return real_class + fake_class, {
+      "class_loss": real_class + fake_class,
+      "real_class_accuracy": accuracy,
+    }
 
   def auxiliary_generator_loss(self, fake_outputs, batch, conditioning):
     fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
@@ -62,6 +64,7 @@ class ACGAN(GAN):
   def sample(self, state: TrainState, rng, num, labels=None):
     """`num` samples in inference mode; class i % num_classes for sample i unless given."""
     labels = jnp.arange(num) % self.classes if labels is None else labels
-    samples, _ = self.generate(state, rng, num, labels, train=False,
-                               params=self.evaluation_params(state))
+    samples, _ = self.generate(
+      state, rng, num, labels, train=False, params=self.evaluation_params(state)
+    )
     return samples

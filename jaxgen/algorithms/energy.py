@@ -55,10 +55,10 @@ class EnergyGAN(GAN):
       raise ValueError(f"{type(self).__name__} needs model.discriminator.name = 'autoencoder'.")
     s = self.stabilisers
     refused = {
-        "stabilisers.label_smoothing": s.label_smoothing,
-        "stabilisers.feature_matching": s.feature_matching,
-        "stabilisers.minibatch_discrimination": s.minibatch_discrimination,
-        "algorithm.penalty": self.penalty is not None,
+      "stabilisers.label_smoothing": s.label_smoothing,
+      "stabilisers.feature_matching": s.feature_matching,
+      "stabilisers.minibatch_discrimination": s.minibatch_discrimination,
+      "algorithm.penalty": self.penalty is not None,
     }
     used = sorted(name for name, value in refused.items() if value)
     if used:
@@ -67,7 +67,7 @@ class EnergyGAN(GAN):
   def energy(self, state: TrainState, x, *, params=None, model_state=None):
     """Per-sample energy [B], the encoder's code and D's updated model state."""
     (reconstruction, code), _, model_state = self.critique(
-        state, x, None, params=params, model_state=model_state
+      state, x, None, params=params, model_state=model_state
     )
     return losses.reconstruction_energy(x, reconstruction, self.energy_power), code, model_state
 
@@ -94,22 +94,23 @@ class EBGAN(EnergyGAN):
     super().__init__(config, dataset)
     self.margin = _number(config.algorithm, "margin", DEFAULT_MARGIN, 0.0, np.inf)
     self.pulling_away_weight = _number(
-        config.algorithm, "pulling_away_weight", DEFAULT_PULLING_AWAY_WEIGHT, 0.0, np.inf
+      config.algorithm, "pulling_away_weight", DEFAULT_PULLING_AWAY_WEIGHT, 0.0, np.inf
     )
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
     real_energy, fake_energy, model_state = self.energies(
-        state, params, batch, fake, rng, model_state
+      state, params, batch, fake, rng, model_state
     )
     loss = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin)
     loss = loss + self.history_penalty(state, "discriminator", params)
     metrics = {"loss": loss, "real_energy": real_energy.mean(), "fake_energy": fake_energy.mean()}
     return loss, (model_state, metrics)
 
-  def generator_loss(self, state, params, batch, rng, *, d_params=None, d_model_state=None,
-                     player="generator"):
+  def generator_loss(
+    self, state, params, batch, rng, *, d_params=None, d_model_state=None, player="generator"
+  ):
     energy, code, model_state = self.fake_energy(
-        state, params, batch, rng, d_params, d_model_state, player
+      state, params, batch, rng, d_params, d_model_state, player
     )
     pulling_away = losses.pulling_away_term(code)
     loss = losses.ebgan_generator_loss(energy) + self.pulling_away_weight * pulling_away
@@ -127,8 +128,10 @@ class BEGAN(EnergyGAN):
     self.gamma = _number(config.algorithm, "gamma", DEFAULT_GAMMA, 0.0, 1.0)
     self.lambda_k = _number(config.algorithm, "lambda_k", DEFAULT_LAMBDA_K, 0.0, 1.0)
     if config.algorithm.discriminator_steps != 1:
-      raise ValueError("BEGAN updates both players together; set algorithm.discriminator_steps "
-                       f"= 1 (got {config.algorithm.discriminator_steps!r}).")
+      raise ValueError(
+        "BEGAN updates both players together; set algorithm.discriminator_steps "
+        f"= 1 (got {config.algorithm.discriminator_steps!r})."
+      )
     self.schedule = (("discriminator", "generator"),)
 
   def init_extra(self):
@@ -136,19 +139,24 @@ class BEGAN(EnergyGAN):
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
     real_energy, fake_energy, model_state = self.energies(
-        state, params, batch, fake, rng, model_state
+      state, params, batch, fake, rng, model_state
     )
     k = state.extra["k"]
     loss = losses.began_discriminator_loss(real_energy, fake_energy, k)
     loss = loss + self.history_penalty(state, "discriminator", params)
-    metrics = {"loss": loss, "real_energy": real_energy.mean(), "fake_energy": fake_energy.mean(),
-               "k": k}
+    metrics = {
+      "loss": loss,
+      "real_energy": real_energy.mean(),
+      "fake_energy": fake_energy.mean(),
+      "k": k,
+    }
     return loss, (model_state, metrics)
 
-  def generator_loss(self, state, params, batch, rng, *, d_params=None, d_model_state=None,
-                     player="generator"):
+  def generator_loss(
+    self, state, params, batch, rng, *, d_params=None, d_model_state=None, player="generator"
+  ):
     energy, _, model_state = self.fake_energy(
-        state, params, batch, rng, d_params, d_model_state, player
+      state, params, batch, rng, d_params, d_model_state, player
     )
     fake_loss = losses.ebgan_generator_loss(energy)  # L(G(z_G)), the mean energy of the fakes
     # L(x) for k_t and M_global, measured where G's loss is (a constant to G).
@@ -157,10 +165,10 @@ class BEGAN(EnergyGAN):
     real_loss = jax.lax.stop_gradient(real_energy.mean())
     loss = fake_loss + self.history_penalty(state, player, params)
     metrics = {
-        "loss": loss,
-        "real_energy": real_loss,
-        "fake_energy": fake_loss,
-        "m_global": losses.began_convergence_measure(real_loss, fake_loss, self.gamma),
+      "loss": loss,
+      "real_energy": real_loss,
+      "fake_energy": fake_loss,
+      "m_global": losses.began_convergence_measure(real_loss, fake_loss, self.gamma),
     }
     return loss, (model_state, metrics)
 
@@ -168,7 +176,10 @@ class BEGAN(EnergyGAN):
     """k_{t+1} from this step's L(x) and L(G(z_G)) (Berthelot et al. 2017, eq. 4)."""
     extra = super().update_extra(state, metrics)
     extra["k"] = losses.began_k_update(
-        state.extra["k"], metrics["generator/real_energy"], metrics["generator/fake_energy"],
-        self.gamma, self.lambda_k,
+      state.extra["k"],
+      metrics["generator/real_energy"],
+      metrics["generator/fake_energy"],
+      self.gamma,
+      self.lambda_k,
     )
     return extra

@@ -53,7 +53,7 @@ def _dcgan_generator(example_shape, num_classes, **options):
   if len(example_shape) != 3:
     raise ValueError(f"The 'dcgan' generator makes images; the data has shape {example_shape}.")
   return gan_nets.DCGANGenerator(
-      image_shape=tuple(example_shape), num_classes=num_classes, **options
+    image_shape=tuple(example_shape), num_classes=num_classes, **options
   )
 
 
@@ -64,17 +64,17 @@ def _autoencoder_discriminator(example_shape, num_classes, **options):
 
 
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "mlp": _mlp_generator,
-    "dcgan": _dcgan_generator,
+  "mlp": _mlp_generator,
+  "dcgan": _dcgan_generator,
 }
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
-    "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
-        num_classes=num_classes, **options
-    ),
-    "dcgan": lambda example_shape, num_classes, **options: gan_nets.DCGANDiscriminator(
-        num_classes=num_classes, **options
-    ),
-    "autoencoder": _autoencoder_discriminator,
+  "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
+    num_classes=num_classes, **options
+  ),
+  "dcgan": lambda example_shape, num_classes, **options: gan_nets.DCGANDiscriminator(
+    num_classes=num_classes, **options
+  ),
+  "autoencoder": _autoencoder_discriminator,
 }
 
 
@@ -141,23 +141,23 @@ class GAN:
     self.penalty = make_penalty(algorithm.get("penalty"))
     self.weight_clip = check_weight_clip(algorithm.get("weight_clip", 0.0))
     self.generator = build_network(
-        GENERATORS, "generator", config.model.generator, **self.generator_facts(dataset)
+      GENERATORS, "generator", config.model.generator, **self.generator_facts(dataset)
     )
     self.discriminator = self.build_discriminator(config, dataset)
     self.check_stabilisers()
     self.players = {
-        "generator": Player(
-            "generator",
-            self.generator,
-            optim.make_optimizer(config.optimizer.generator),
-            self.generator_grads,
-        ),
-        "discriminator": Player(
-            "discriminator",
-            self.discriminator,
-            optim.make_optimizer(config.optimizer.discriminator),
-            self.discriminator_grads,
-        ),
+      "generator": Player(
+        "generator",
+        self.generator,
+        optim.make_optimizer(config.optimizer.generator),
+        self.generator_grads,
+      ),
+      "discriminator": Player(
+        "discriminator",
+        self.discriminator,
+        optim.make_optimizer(config.optimizer.discriminator),
+        self.discriminator_grads,
+      ),
     }
     k = check_discriminator_steps(algorithm.discriminator_steps)
     self.schedule = (("discriminator",),) * k + (("generator",),)
@@ -176,13 +176,15 @@ class GAN:
 
   def build_discriminator(self, config, dataset) -> nn.Module:
     base = build_network(
-        DISCRIMINATORS, "discriminator", config.model.discriminator,
-        **self.discriminator_facts(dataset),
+      DISCRIMINATORS,
+      "discriminator",
+      config.model.discriminator,
+      **self.discriminator_facts(dataset),
     )
     if self.penalty is not None and getattr(base, "norm", None) == "batch":
       raise ValueError(
-          "A gradient penalty needs per-sample gradients, which batch norm in D mixes (Gulrajani "
-          "et al. 2017, sec. 4); set model.discriminator.norm to 'layer' or 'none'."
+        "A gradient penalty needs per-sample gradients, which batch norm in D mixes (Gulrajani "
+        "et al. 2017, sec. 4); set model.discriminator.norm to 'layer' or 'none'."
       )
     aux, kernels = self.auxiliary_outputs(), self.stabilisers.minibatch_discrimination
     if aux or kernels:
@@ -195,11 +197,14 @@ class GAN:
       names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if o.has_real_target)
       raise ValueError(f"label_smoothing needs an objective with targets, one of {names}.")
     if s.packing > 1 and (self.conditional or self.auxiliary_outputs()):
-      raise ValueError("packing > 1 cannot pair labels or per-sample heads with packed samples; "
-                       "use it with the unconditional GAN.")
+      raise ValueError(
+        "packing > 1 cannot pair labels or per-sample heads with packed samples; "
+        "use it with the unconditional GAN."
+      )
     if s.replay_fraction and (self.conditional or self.fakes_carry_conditioning):
-      raise ValueError("replay_fraction > 0 needs unconditional fakes (replayed fakes carry no "
-                       "labels or codes).")
+      raise ValueError(
+        "replay_fraction > 0 needs unconditional fakes (replayed fakes carry no labels or codes)."
+      )
 
   @property
   def generator_players(self) -> tuple[str, ...]:
@@ -224,17 +229,18 @@ class GAN:
     g_rng, d_rng, sn_rng = jax.random.split(rng, 3)
     z = jnp.zeros((batch["x"].shape[0], self.generator_input_dim))
     return {
-        "generator": self.generator.init(g_rng, z, self.generator_labels(batch), train=False),
-        "discriminator": self.init_discriminator(d_rng, sn_rng, batch),
+      "generator": self.generator.init(g_rng, z, self.generator_labels(batch), train=False),
+      "discriminator": self.init_discriminator(d_rng, sn_rng, batch),
     }
 
   def init_discriminator(self, rng, sn_rng, batch):
     x = batch["x"]
     if self.stabilisers.packing > 1:
-      x = stabilisers.pack(x[: x.shape[0] - x.shape[0] % self.stabilisers.packing],
-                           self.stabilisers.packing)
+      x = stabilisers.pack(
+        x[: x.shape[0] - x.shape[0] % self.stabilisers.packing], self.stabilisers.packing
+      )
     variables = self.discriminator.init(
-        rng, x, self.discriminator_labels(batch), train=False, mutable=True
+      rng, x, self.discriminator_labels(batch), train=False, mutable=True
     )
     variables = {k: v for k, v in variables.items() if k != "intermediates"}
     if self.stabilisers.spectral_norm:
@@ -246,8 +252,18 @@ class GAN:
     """z ~ N(0, I), the prior of Radford et al. 2016 (any simple prior serves, Goodfellow 2014)."""
     return jax.random.normal(rng, (num, self.latent_dim))
 
-  def generate(self, state: TrainState, rng, num, labels, *, train: bool, params=None, z=None,
-               player="generator"):
+  def generate(
+    self,
+    state: TrainState,
+    rng,
+    num,
+    labels,
+    *,
+    train: bool,
+    params=None,
+    z=None,
+    player="generator",
+  ):
     """G(z) and G's updated model state; `params` overrides G's params (to differentiate)."""
     g = state.players[player]
     params = g.params if params is None else params
@@ -258,8 +274,13 @@ class GAN:
     """G's training-mode samples for `batch`, G's new model state, and the conditioning the
     auxiliary losses need (`{}` here; InfoGAN's codes)."""
     fake, model_state = self.generate(
-        state, rng, batch["x"].shape[0], self.generator_labels(batch), train=True, params=params,
-        player=player,
+      state,
+      rng,
+      batch["x"].shape[0],
+      self.generator_labels(batch),
+      train=True,
+      params=params,
+      player=player,
     )
     return fake, model_state, {}
 
@@ -272,8 +293,11 @@ class GAN:
     if self.stabilisers.spectral_norm:
       params, vectors = stabilisers.spectral_normalise(params, vectors)
     outputs, updated = self.discriminator.apply(
-        {"params": params, **model_state}, x, labels, train=True,
-        mutable=[*model_state, "intermediates"],
+      {"params": params, **model_state},
+      x,
+      labels,
+      train=True,
+      mutable=[*model_state, "intermediates"],
     )
     updated = dict(updated)
     features = sown_features(updated.pop("intermediates", {}))
@@ -284,7 +308,7 @@ class GAN:
   def discriminate(self, state: TrainState, x, labels, *, params=None, model_state=None):
     """D's logits in training mode and D's updated model state."""
     outputs, _, model_state = self.critique(
-        state, x, labels, params=params, model_state=model_state
+      state, x, labels, params=params, model_state=model_state
     )
     return logits_of(outputs), model_state
 
@@ -292,8 +316,9 @@ class GAN:
     """What D sees of a batch: instance noise added, then packed (see `jaxgen.stabilisers`)."""
     s = self.stabilisers
     if s.instance_noise:
-      std = stabilisers.instance_noise_std(state.step, s.instance_noise,
-                                           s.instance_noise_anneal_steps)
+      std = stabilisers.instance_noise_std(
+        state.step, s.instance_noise, s.instance_noise_anneal_steps
+      )
       x = x + std.astype(x.dtype) * jax.random.normal(rng, x.shape, x.dtype)
     return stabilisers.pack(x, s.packing) if s.packing > 1 else x
 
@@ -315,18 +340,19 @@ class GAN:
     mean = state.extra["history_mean"][player]
     return stabilisers.historical_averaging_penalty(params, mean, state.step, weight)
 
-  def discriminator_loss(self, state: TrainState, params, batch, fake, conditioning, rng,
-                         model_state=None):
+  def discriminator_loss(
+    self, state: TrainState, params, batch, fake, conditioning, rng, model_state=None
+  ):
     """D's loss on a real batch and given fakes: (loss, (D's new model state, metrics))."""
     labels = self.discriminator_labels(batch)
     real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
     fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
     # Real and fake go through D separately, each with its own batch statistics (DCGAN).
     real_out, _, model_state = self.critique(
-        state, real, labels, params=params, model_state=model_state
+      state, real, labels, params=params, model_state=model_state
     )
     fake_out, _, model_state = self.critique(
-        state, fake, labels, params=params, model_state=model_state
+      state, fake, labels, params=params, model_state=model_state
     )
     real_logits, fake_logits = logits_of(real_out), logits_of(fake_out)
     if self.stabilisers.label_smoothing:
@@ -336,6 +362,7 @@ class GAN:
       loss = self.objective.discriminator_loss(real_logits, fake_logits)
     metrics = {"real_logit": jnp.mean(real_logits), "fake_logit": jnp.mean(fake_logits)}
     if self.penalty is not None:
+
       def critic(x):
         outputs, _, _ = self.critique(state, x, labels, params=params, model_state=model_state)
         return logits_of(outputs)
@@ -343,27 +370,36 @@ class GAN:
       metrics["penalty"] = self.penalty(critic, real, fake, jax.random.fold_in(rng, PENALTY))
       loss = loss + metrics["penalty"]
     aux_loss, aux_metrics = self.auxiliary_discriminator_loss(
-        real_out, fake_out, batch, conditioning
+      real_out, fake_out, batch, conditioning
     )
     loss = loss + aux_loss + self.history_penalty(state, "discriminator", params)
     return loss, (model_state, {"loss": loss, **metrics, **aux_metrics})
 
-  def generator_loss(self, state: TrainState, params, batch, rng, *, d_params=None,
-                     d_model_state=None, player="generator"):
+  def generator_loss(
+    self,
+    state: TrainState,
+    params,
+    batch,
+    rng,
+    *,
+    d_params=None,
+    d_model_state=None,
+    player="generator",
+  ):
     """G's loss against D (its params constants here): (loss, (G's new model state, metrics))."""
     labels = self.discriminator_labels(batch)
     fake, model_state, conditioning = self.make_fakes(
-        state, rng, batch, params=params, player=player
+      state, rng, batch, params=params, player=player
     )
     fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
     # D's statistics are not updated by G's step.
     fake_out, fake_features, _ = self.critique(
-        state, fake, labels, params=d_params, model_state=d_model_state
+      state, fake, labels, params=d_params, model_state=d_model_state
     )
     if self.stabilisers.feature_matching:
       real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
       _, real_features, _ = self.critique(
-          state, real, labels, params=d_params, model_state=d_model_state
+        state, real, labels, params=d_params, model_state=d_model_state
       )
       loss = losses.feature_matching_loss(jax.lax.stop_gradient(real_features), fake_features)
     else:
@@ -380,8 +416,11 @@ class GAN:
     fake = jax.lax.stop_gradient(fake)  # G's samples are data to D; no path back to theta_g
     if self.stabilisers.replay_fraction:
       fake = stabilisers.replay_mix(
-          fake, state.extra["replay_buffer"], state.step * self.replay_push_size,
-          self.stabilisers.replay_fraction, jax.random.fold_in(rng, REPLAY),
+        fake,
+        state.extra["replay_buffer"],
+        state.step * self.replay_push_size,
+        self.stabilisers.replay_fraction,
+        jax.random.fold_in(rng, REPLAY),
       )
 
     def loss_fn(params):
@@ -417,16 +456,21 @@ class GAN:
   def init_extra(self) -> dict[str, Any]:
     """Zero-initialised state of the stabilisers that need memory (averages, buffers)."""
     s = self.stabilisers
-    batch = {"x": jnp.zeros((self.batch_size, *self.example_shape)),
-             "y": jnp.zeros((self.batch_size,), jnp.int32)}
+    if not (s.historical_averaging or s.generator_ema or s.replay_fraction):
+      return {}
+    batch = {
+      "x": jnp.zeros((self.batch_size, *self.example_shape)),
+      "y": jnp.zeros((self.batch_size,), jnp.int32),
+    }
     shapes = jax.eval_shape(self.init_variables, jax.random.key(0), batch)
     zeros = lambda tree: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), tree)
     extra = {}
     if s.historical_averaging:
       extra["history_mean"] = {name: zeros(shapes[name]["params"]) for name in self.players}
     if s.generator_ema:
-      extra["generator_ema"] = {name: zeros(shapes[name]["params"])
-                                for name in self.generator_players}
+      extra["generator_ema"] = {
+        name: zeros(shapes[name]["params"]) for name in self.generator_players
+      }
     if s.replay_fraction:
       extra["replay_buffer"] = jnp.zeros((s.replay_capacity, *self.example_shape))
     return extra
@@ -437,17 +481,21 @@ class GAN:
     s, extra = self.stabilisers, dict(state.extra)
     params = {name: player.params for name, player in state.players.items()}
     if s.historical_averaging:
-      extra["history_mean"] = {name: stabilisers.running_mean(mean, params[name], state.step)
-                               for name, mean in extra["history_mean"].items()}
+      extra["history_mean"] = {
+        name: stabilisers.running_mean(mean, params[name], state.step)
+        for name, mean in extra["history_mean"].items()
+      }
     if s.generator_ema:
-      extra["generator_ema"] = {name: stabilisers.ema_update(ema, params[name], s.generator_ema)
-                                for name, ema in extra["generator_ema"].items()}
+      extra["generator_ema"] = {
+        name: stabilisers.ema_update(ema, params[name], s.generator_ema)
+        for name, ema in extra["generator_ema"].items()
+      }
     if s.replay_fraction:
       rng = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), REPLAY)
       batch = {"x": jnp.zeros((self.replay_push_size, *self.example_shape))}
       fresh, _, _ = self.make_fakes(state, rng, batch)
       extra["replay_buffer"] = stabilisers.replay_push(
-          extra["replay_buffer"], state.step * self.replay_push_size, fresh
+        extra["replay_buffer"], state.step * self.replay_push_size, fresh
       )
     return extra
 
@@ -464,7 +512,11 @@ class GAN:
     if self.conditional and labels is None:
       labels = jnp.arange(num) % self.num_classes
     samples, _ = self.generate(
-        state, rng, num, labels if self.conditional else None, train=False,
-        params=self.evaluation_params(state),
+      state,
+      rng,
+      num,
+      labels if self.conditional else None,
+      train=False,
+      params=self.evaluation_params(state),
     )
     return samples

@@ -38,20 +38,21 @@ class InfoGAN(GAN):
   def __init__(self, config, dataset):
     algorithm = config.algorithm
     self.categorical_codes = _non_negative_int(
-        "categorical_codes", algorithm.get("categorical_codes", DEFAULT_CATEGORICAL_CODES)
+      "categorical_codes", algorithm.get("categorical_codes", DEFAULT_CATEGORICAL_CODES)
     )
     self.continuous_codes = _non_negative_int(
-        "continuous_codes", algorithm.get("continuous_codes", DEFAULT_CONTINUOUS_CODES)
+      "continuous_codes", algorithm.get("continuous_codes", DEFAULT_CONTINUOUS_CODES)
     )
     if self.categorical_codes == 1 or not (self.categorical_codes or self.continuous_codes):
       raise ValueError(
-          "InfoGAN needs categorical_codes >= 2 or continuous_codes >= 1 (0 switches one off); "
-          f"got {self.categorical_codes} and {self.continuous_codes}."
+        "InfoGAN needs categorical_codes >= 2 or continuous_codes >= 1 (0 switches one off); "
+        f"got {self.categorical_codes} and {self.continuous_codes}."
       )
     self.info_weight = float(algorithm.get("info_weight", DEFAULT_INFO_WEIGHT))
     if not (np.isfinite(self.info_weight) and self.info_weight >= 0):
-      raise ValueError(f"algorithm.info_weight must be a finite number >= 0; got "
-                       f"{self.info_weight!r}.")
+      raise ValueError(
+        f"algorithm.info_weight must be a finite number >= 0; got {self.info_weight!r}."
+      )
     super().__init__(config, dataset)
 
   def auxiliary_outputs(self) -> int:
@@ -65,9 +66,10 @@ class InfoGAN(GAN):
     """c_cat ~ Uniform{0..K-1} and c_cont ~ U[-1, 1]^d (Chen et al. 2016, sec. 7)."""
     cat_rng, cont_rng = jax.random.split(rng)
     return {
-        "categorical": jax.random.randint(cat_rng, (num,), 0, max(self.categorical_codes, 1)),
-        "continuous": jax.random.uniform(cont_rng, (num, self.continuous_codes), minval=-1.0,
-                                         maxval=1.0),
+      "categorical": jax.random.randint(cat_rng, (num,), 0, max(self.categorical_codes, 1)),
+      "continuous": jax.random.uniform(
+        cont_rng, (num, self.continuous_codes), minval=-1.0, maxval=1.0
+      ),
     }
 
   def code_latents(self, noise, codes) -> jax.Array:
@@ -112,6 +114,7 @@ class InfoGAN(GAN):
     """Samples for given codes (categorical [N] ints, continuous [N, d]) in inference mode."""
     noise = jax.random.normal(rng, (categorical.shape[0], self.latent_dim))
     z = self.code_latents(noise, {"categorical": categorical, "continuous": continuous})
-    samples, _ = self.generate(state, rng, categorical.shape[0], None, train=False,
-                               params=self.evaluation_params(state), z=z)
+    samples, _ = self.generate(
+      state, rng, categorical.shape[0], None, train=False, params=self.evaluation_params(state), z=z
+    )
     return samples

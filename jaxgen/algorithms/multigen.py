@@ -46,9 +46,13 @@ class MultiGeneratorGAN(GAN):
       raise ValueError("MAD-GAN supports no label smoothing, feature matching, penalty or labels.")
     names = self.generator_players
     self.players = {
-        name: Player(name, self.generator, optim.make_optimizer(config.optimizer.generator),
-                     functools.partial(self.generator_grads_of, name))
-        for name in names
+      name: Player(
+        name,
+        self.generator,
+        optim.make_optimizer(config.optimizer.generator),
+        functools.partial(self.generator_grads_of, name),
+      )
+      for name in names
     } | {"discriminator": self.players["discriminator"]}
     steps = check_discriminator_steps(config.algorithm.discriminator_steps)
     self.schedule = (("discriminator",),) * steps + (names,)
@@ -68,8 +72,10 @@ class MultiGeneratorGAN(GAN):
   def init_variables(self, rng, batch):
     *g_keys, d_key, sn_key = jax.random.split(rng, self.num_generators + 2)
     z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
-    variables = {name: self.generator.init(key, z, None, train=False)
-                 for name, key in zip(self.generator_players, g_keys, strict=True)}
+    variables = {
+      name: self.generator.init(key, z, None, train=False)
+      for name, key in zip(self.generator_players, g_keys, strict=True)
+    }
     variables["discriminator"] = self.init_discriminator(d_key, sn_key, batch)
     return variables
 
@@ -78,23 +84,26 @@ class MultiGeneratorGAN(GAN):
     samples = []
     for index, name in enumerate(self.generator_players):
       params = state.players[name].params if train else self.evaluation_params(state, name)
-      fake, _ = self.generate(state, jax.random.fold_in(rng, index), num, None, train=train,
-                              params=params, player=name)
+      fake, _ = self.generate(
+        state, jax.random.fold_in(rng, index), num, None, train=train, params=params, player=name
+      )
       samples.append(fake)
     return jnp.stack(samples)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
     real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
     fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
-    real_out, _, model_state = self.critique(state, real, None, params=params,
-                                             model_state=model_state)
-    fake_out, _, model_state = self.critique(state, fake, None, params=params,
-                                             model_state=model_state)
+    real_out, _, model_state = self.critique(
+      state, real, None, params=params, model_state=model_state
+    )
+    fake_out, _, model_state = self.critique(
+      state, fake, None, params=params, model_state=model_state
+    )
     real_sources = jnp.full((real.shape[0],), self.num_generators)
-    real_loss = losses.multi_generator_discriminator_loss(self.class_logits(real_out),
-                                                          real_sources)
-    fake_loss = losses.multi_generator_discriminator_loss(self.class_logits(fake_out),
-                                                          conditioning["sources"])
+    real_loss = losses.multi_generator_discriminator_loss(self.class_logits(real_out), real_sources)
+    fake_loss = losses.multi_generator_discriminator_loss(
+      self.class_logits(fake_out), conditioning["sources"]
+    )
     loss = real_loss + fake_loss + self.history_penalty(state, "discriminator", params)
     return loss, (model_state, {"loss": loss, "real_loss": real_loss, "fake_loss": fake_loss})
 
@@ -116,8 +125,9 @@ class MultiGeneratorGAN(GAN):
     num = batch["x"].shape[0] // self.num_generators
 
     def loss_fn(params):
-      fake, model_state = self.generate(state, rng, num, None, train=True, params=params,
-                                        player=name)
+      fake, model_state = self.generate(
+        state, rng, num, None, train=True, params=params, player=name
+      )
       fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
       outputs, _, _ = self.critique(state, fake, None)
       loss = losses.multi_generator_generator_loss(self.class_logits(outputs))
@@ -140,5 +150,6 @@ def generator_mode_histograms(samples_per_generator, centers, std) -> np.ndarray
   """[k, modes]: per generator, its high-quality samples per mode (the diversity check)."""
   from jaxgen.metrics.mode_coverage import mode_histogram  # noqa: PLC0415 — metrics pull in scipy
 
-  return np.stack([mode_histogram(np.asarray(samples), centers, std)
-                   for samples in samples_per_generator])
+  return np.stack(
+    [mode_histogram(np.asarray(samples), centers, std) for samples in samples_per_generator]
+  )

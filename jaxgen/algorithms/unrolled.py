@@ -40,8 +40,8 @@ class UnrolledGAN(GAN):
     optimizer = config.optimizer.discriminator
     if steps and optimizer.get("name") in ADAM_FAMILY and not optimizer.get("eps_root", 0.0):
       raise ValueError(
-          "Unrolling differentiates through D's optimizer; Adam's sqrt(v) has an infinite "
-          "derivative at v = 0, so set optimizer.discriminator.eps_root > 0 (e.g. 1e-8)."
+        "Unrolling differentiates through D's optimizer; Adam's sqrt(v) has an infinite "
+        "derivative at v = 0, so set optimizer.discriminator.eps_root > 0 (e.g. 1e-8)."
       )
 
   def unrolled_discriminator(self, state: TrainState, batch, fake, conditioning, rng):
@@ -52,7 +52,7 @@ class UnrolledGAN(GAN):
     params, opt_state, model_state = d.params, d.opt_state, d.model_state
     for k in range(self.unroll_steps):
       grads, (model_state, _) = jax.grad(self.discriminator_loss, argnums=1, has_aux=True)(
-          state, params, batch, fake, conditioning, jax.random.fold_in(rng, k), model_state
+        state, params, batch, fake, conditioning, jax.random.fold_in(rng, k), model_state
       )
       updates, opt_state = optimizer.update(grads, opt_state, params)
       params = self.constrain("discriminator", optax.apply_updates(params, updates))
@@ -64,10 +64,10 @@ class UnrolledGAN(GAN):
     def loss_fn(params):
       fake, _, conditioning = self.make_fakes(state, rng, batch, params=params)
       d_params, d_model_state = self.unrolled_discriminator(
-          state, batch, fake, conditioning, jax.random.fold_in(rng, UNROLL)
+        state, batch, fake, conditioning, jax.random.fold_in(rng, UNROLL)
       )
       return self.generator_loss(
-          state, params, batch, rng, d_params=d_params, d_model_state=d_model_state
+        state, params, batch, rng, d_params=d_params, d_model_state=d_model_state
       )
 
     g = state.players["generator"]

@@ -1,6 +1,6 @@
 """BEGAN (Berthelot et al. 2017) on ring8: the k_t-balanced autoencoder game; logs M_global.
 
-  python scripts/train.py --config=jaxgen/configs/began_ring8.py --workdir=workdirs/began_ring8
+python scripts/train.py --config=jaxgen/configs/began_ring8.py --workdir=workdirs/began_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

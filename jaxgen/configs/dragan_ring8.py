@@ -1,6 +1,6 @@
 """DRAGAN (Kodali et al. 2017) on ring8: the gradient penalty around the real data.
 
-  python scripts/train.py --config=jaxgen/configs/dragan_ring8.py --workdir=workdirs/dragan_ring8
+python scripts/train.py --config=jaxgen/configs/dragan_ring8.py --workdir=workdirs/dragan_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

@@ -1,6 +1,6 @@
 """EBGAN-PT (Zhao et al. 2016) on ring8: an autoencoder discriminator with a margin.
 
-  python scripts/train.py --config=jaxgen/configs/ebgan_ring8.py --workdir=workdirs/ebgan_ring8
+python scripts/train.py --config=jaxgen/configs/ebgan_ring8.py --workdir=workdirs/ebgan_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

@@ -1,6 +1,6 @@
 """InfoGAN (Chen et al. 2016) on the 16x16 digits: one 10-way and two continuous codes.
 
-  python scripts/train.py --config=jaxgen/configs/infogan_digits.py --workdir=workdirs/infogan
+python scripts/train.py --config=jaxgen/configs/infogan_digits.py --workdir=workdirs/infogan
 """
 
 from jaxgen.configs import dcgan_digits

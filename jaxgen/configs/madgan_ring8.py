@@ -1,6 +1,6 @@
 """MAD-GAN (Ghosh et al. 2018) on ring8: four generators against one 5-class discriminator.
 
-  python scripts/train.py --config=jaxgen/configs/madgan_ring8.py --workdir=workdirs/madgan_ring8
+python scripts/train.py --config=jaxgen/configs/madgan_ring8.py --workdir=workdirs/madgan_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

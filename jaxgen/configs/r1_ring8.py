@@ -1,6 +1,6 @@
 """The non-saturating GAN with the R1 penalty (Mescheder et al. 2018) on ring8.
 
-  python scripts/train.py --config=jaxgen/configs/r1_ring8.py --workdir=workdirs/r1_ring8
+python scripts/train.py --config=jaxgen/configs/r1_ring8.py --workdir=workdirs/r1_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

@@ -1,6 +1,6 @@
 """Unrolled GAN (Metz et al. 2016) on ring8: G differentiates through 5 discriminator updates.
 
-  python scripts/train.py --config=jaxgen/configs/unrolled_ring8.py --workdir=workdirs/unrolled
+python scripts/train.py --config=jaxgen/configs/unrolled_ring8.py --workdir=workdirs/unrolled
 """
 
 from jaxgen.configs import gan_zoo_ring8

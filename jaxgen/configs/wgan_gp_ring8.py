@@ -1,6 +1,6 @@
 """WGAN-GP (Gulrajani et al. 2017) on ring8: the gradient penalty on interpolates.
 
-  python scripts/train.py --config=jaxgen/configs/wgan_gp_ring8.py --workdir=workdirs/wgan_gp_ring8
+python scripts/train.py --config=jaxgen/configs/wgan_gp_ring8.py --workdir=workdirs/wgan_gp_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

@@ -1,6 +1,6 @@
 """WGAN (Arjovsky et al. 2017) on ring8: weight clipping, 5 critic steps, RMSProp.
 
-  python scripts/train.py --config=jaxgen/configs/wgan_ring8.py --workdir=workdirs/wgan_ring8
+python scripts/train.py --config=jaxgen/configs/wgan_ring8.py --workdir=workdirs/wgan_ring8
 """
 
 from jaxgen.configs import gan_zoo_ring8

@@ -25,7 +25,7 @@ Array = jax.Array
 
 
 def discriminator_minimax_loss(
-    real_logits: Array, fake_logits: Array, real_target: float = 1.0
+  real_logits: Array, fake_logits: Array, real_target: float = 1.0
 ) -> Array:
   """-(E[log D(x)] + E[log(1 - D(G(z)))]), the negated value V(D, G).
 
@@ -34,7 +34,7 @@ def discriminator_minimax_loss(
   cross-entropy to t, -(t log D(x) + (1 - t) log(1 - D(x))); the fake term is untouched.
   """
   real_term = real_target * jax.nn.softplus(-real_logits) + (1.0 - real_target) * jax.nn.softplus(
-      real_logits
+    real_logits
   )
   return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake_logits))
 
@@ -70,7 +70,7 @@ def generator_wasserstein_loss(fake_values: Array) -> Array:
 
 
 def discriminator_least_squares_loss(
-    real_outputs: Array, fake_outputs: Array, real_target: float = 1.0
+  real_outputs: Array, fake_outputs: Array, real_target: float = 1.0
 ) -> Array:
   """1/2 E[(D(x) - b)^2] + 1/2 E[D(G(z))^2] with b = `real_target`.
 
@@ -78,7 +78,7 @@ def discriminator_least_squares_loss(
   label smoothing of the real target (Salimans et al. 2016, sec. 3.4).
   """
   return 0.5 * jnp.mean(jnp.square(real_outputs - real_target)) + 0.5 * jnp.mean(
-      jnp.square(fake_outputs)
+    jnp.square(fake_outputs)
   )
 
 
@@ -110,15 +110,13 @@ class GanObjective(NamedTuple):
 
 
 GAN_OBJECTIVES: dict[str, GanObjective] = {
-    "minimax": GanObjective(discriminator_minimax_loss, generator_minimax_loss, True),
-    "non_saturating": GanObjective(
-        discriminator_minimax_loss, generator_non_saturating_loss, True
-    ),
-    "wasserstein": GanObjective(discriminator_wasserstein_loss, generator_wasserstein_loss),
-    "least_squares": GanObjective(
-        discriminator_least_squares_loss, generator_least_squares_loss, True
-    ),
-    "hinge": GanObjective(discriminator_hinge_loss, generator_hinge_loss),
+  "minimax": GanObjective(discriminator_minimax_loss, generator_minimax_loss, True),
+  "non_saturating": GanObjective(discriminator_minimax_loss, generator_non_saturating_loss, True),
+  "wasserstein": GanObjective(discriminator_wasserstein_loss, generator_wasserstein_loss),
+  "least_squares": GanObjective(
+    discriminator_least_squares_loss, generator_least_squares_loss, True
+  ),
+  "hinge": GanObjective(discriminator_hinge_loss, generator_hinge_loss),
 }
 
 

@@ -63,7 +63,7 @@ def unit_gradient_penalty(critic: Critic, points: Array, weight: float) -> Array
 
 
 def wgan_gp_penalty(
-    critic: Critic, real: Array, fake: Array, rng: Array, weight: float = GRADIENT_PENALTY_WEIGHT
+  critic: Critic, real: Array, fake: Array, rng: Array, weight: float = GRADIENT_PENALTY_WEIGHT
 ) -> Array:
   """WGAN-GP: the unit gradient penalty on random interpolates (Gulrajani et al. 2017, eq. 3)."""
   return unit_gradient_penalty(critic, interpolates(real, fake, rng), weight)
@@ -81,12 +81,12 @@ def dragan_points(real: Array, rng: Array, scale: float = DRAGAN_PERTURBATION_SC
 
 
 def dragan_penalty(
-    critic: Critic,
-    real: Array,
-    fake: Array,
-    rng: Array,
-    weight: float = GRADIENT_PENALTY_WEIGHT,
-    scale: float = DRAGAN_PERTURBATION_SCALE,
+  critic: Critic,
+  real: Array,
+  fake: Array,
+  rng: Array,
+  weight: float = GRADIENT_PENALTY_WEIGHT,
+  scale: float = DRAGAN_PERTURBATION_SCALE,
 ) -> Array:
   """DRAGAN: lambda E[(||grad D(x + delta)|| - 1)^2] around real data (Kodali et al. 2017)."""
   del fake  # the penalty lives around the data manifold only
@@ -94,7 +94,7 @@ def dragan_penalty(
 
 
 def r1_penalty(
-    critic: Critic, real: Array, fake: Array, rng: Array, weight: float = GRADIENT_PENALTY_WEIGHT
+  critic: Critic, real: Array, fake: Array, rng: Array, weight: float = GRADIENT_PENALTY_WEIGHT
 ) -> Array:
   """R1 = gamma / 2 E_{p_D}[||grad D(x)||^2] on real data (Mescheder et al. 2018, eq. 9).
 
@@ -107,9 +107,9 @@ def r1_penalty(
 
 
 PENALTIES: dict[str, Callable[..., Array]] = {
-    "wgan_gp": wgan_gp_penalty,
-    "dragan": dragan_penalty,
-    "r1": r1_penalty,
+  "wgan_gp": wgan_gp_penalty,
+  "dragan": dragan_penalty,
+  "r1": r1_penalty,
 }
 
 
