@@ -2,16 +2,22 @@
 
   .venv/bin/pip install torch==2.13.0     # the CPU wheel; torch is used by this script only
   python scripts/benchmark_torch.py [--rounds=5] [--iters=10] [--batch=64] [--base-features=64]
+      [--torch-threads=N]
 
 The same networks in both: jaxgen's DCGANGenerator / DCGANDiscriminator (base_features=64: z(100)
 -> 7x7x128 -> 14x14x64 -> 28x28x1; 28x28x1 -> 14x14x64 -> 7x7x128 -> logit), rebuilt layer for layer
 in torch (parameter counts checked equal), Adam(2e-4, beta1=0.5) per player. One step: a
 discriminator update on a real and a fake batch, then a non-saturating generator update against the
 updated discriminator, as in the PyTorch DCGAN example. JAX runs it as one jitted function holding
-two `jax.grad`s over the two players' parameters, twice: with jaxgen's ConvTranspose (fast kernel
-gradient) and with flax's. Reported: median ms per step after warm-up (`block_until_ready`), over
-`--rounds` rounds of `--iters` steps that take turns between the three, so that load from other
-processes on a shared machine falls on all three alike.
+two `jax.grad`s over the two players' parameters (the generator's runs G forward again, where
+torch reuses the fake batch; sharing it through `jax.vjp` measured no faster here), twice: with
+jaxgen's ConvTranspose (fast kernel gradient) and with flax's. Reported: median ms per step after
+warm-up (`block_until_ready`), over `--rounds` rounds of `--iters` steps that take turns between
+the three, so that load from other processes on a shared machine falls on all three alike. On a
+loaded machine torch's OpenMP threads suffer most (measured here: 151 ms with 1 thread, 763 ms
+with 2 while other jobs ran); pass `--torch-threads=1` there, and to compare one thread with one
+thread run JAX under
+XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 """
 
 from __future__ import annotations
@@ -186,7 +192,10 @@ def main() -> None:
   parser.add_argument("--iters", type=int, default=10, help="timed steps per contender per round")
   parser.add_argument("--batch", type=int, default=64)
   parser.add_argument("--base-features", type=int, default=64)
+  parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
   args = parser.parse_args()
+  if args.torch_threads:
+    torch.set_num_threads(args.torch_threads)
   rng = np.random.default_rng(0)
   x = rng.uniform(-1, 1, (args.batch, *IMAGE_SHAPE)).astype(np.float32)
   z = rng.standard_normal((args.batch, LATENT_DIM)).astype(np.float32)
