@@ -9,14 +9,16 @@ The same networks in both: jaxgen's DCGANGenerator / DCGANDiscriminator (base_fe
 in torch (parameter counts checked equal), Adam(2e-4, beta1=0.5) per player. One step: a
 discriminator update on a real and a fake batch, then a non-saturating generator update against the
 updated discriminator, as in the PyTorch DCGAN example. JAX runs it as one jitted function holding
-two `jax.grad`s over the two players' parameters (the generator's runs G forward again, where
-torch reuses the fake batch; sharing it through `jax.vjp` measured no faster here), twice: with
-jaxgen's ConvTranspose (fast kernel gradient) and with flax's. Reported: median ms per step after
-warm-up (`block_until_ready`), over `--rounds` rounds of `--iters` steps that take turns between
-the three, so that load from other processes on a shared machine falls on all three alike. On a
-loaded machine torch's OpenMP threads suffer most (measured here: 151 ms with 1 thread, 763 ms
-with 2 while other jobs ran); pass `--torch-threads=1` there, and to compare one thread with one
-thread run JAX under
+two `jax.grad`s over the two players' parameters, twice: with jaxgen's ConvTranspose (fast kernel
+gradient) and with flax's. The generator's gradient runs G forward again, as jaxgen's loop does,
+where torch reuses the fake batch (sharing it through `jax.vjp` measured 9% faster on one thread
+here, 212 -> 193 ms).
+
+Reported: median ms per step after warm-up (`block_until_ready`), over `--rounds` rounds of
+`--iters` steps that take turns between the three, so that load from other processes on a shared
+machine falls on all three alike. On a loaded machine torch's OpenMP threads suffer most (measured
+here: 151 ms with 1 thread, 763 ms with 2 while other jobs ran); pass `--torch-threads=1` there,
+and to compare one thread with one thread run JAX under
 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 """
 
