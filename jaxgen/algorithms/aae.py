@@ -46,6 +46,18 @@ def build_prior(config, latent_dim: int):
   return lambda rng, num: prior(rng, num)
 
 
+def init_prior_matching(autoencoder: Autoencoder, config, dataset) -> None:
+  """The part AAE and WAE share: the autoencoder, the prior p(z) and the penalty weight lambda."""
+  algorithm = config.algorithm
+  Autoencoder.__init__(
+    autoencoder, config, dataset, stochastic_encoder=bool(algorithm.stochastic_encoder)
+  )
+  autoencoder.prior = build_prior(algorithm.prior, autoencoder.latent_dim)
+  autoencoder.penalty_weight = float(algorithm.penalty_weight)
+  if not autoencoder.penalty_weight >= 0:
+    raise ValueError(f"algorithm.penalty_weight must be >= 0; got {algorithm.penalty_weight!r}.")
+
+
 class AdversarialAutoencoder(Autoencoder):
   """AAE; see the module docstring. Config: `algorithm.prior`, `algorithm.penalty_weight`,
   `algorithm.loss`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`; `model.encoder`,
@@ -53,11 +65,7 @@ class AdversarialAutoencoder(Autoencoder):
 
   def __init__(self, config, dataset):
     algorithm = config.algorithm
-    super().__init__(config, dataset, stochastic_encoder=bool(algorithm.stochastic_encoder))
-    self.prior = build_prior(algorithm.prior, self.latent_dim)
-    self.penalty_weight = float(algorithm.penalty_weight)
-    if not self.penalty_weight >= 0:
-      raise ValueError(f"algorithm.penalty_weight must be >= 0; got {algorithm.penalty_weight!r}.")
+    init_prior_matching(self, config, dataset)
     self.objective = losses.get_gan_objective(algorithm.loss)
     self.discriminator = build_network(
       DISCRIMINATORS,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.algorithms.aae import AdversarialAutoencoder, build_prior
+from jaxgen.algorithms.aae import AdversarialAutoencoder, init_prior_matching
 from jaxgen.algorithms.vae import Autoencoder
 
 
@@ -28,12 +28,7 @@ class WAEMMD(Autoencoder):
   `algorithm.prior`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`."""
 
   def __init__(self, config, dataset):
-    algorithm = config.algorithm
-    super().__init__(config, dataset, stochastic_encoder=bool(algorithm.stochastic_encoder))
-    self.prior = build_prior(algorithm.prior, self.latent_dim)
-    self.penalty_weight = float(algorithm.penalty_weight)
-    if not self.penalty_weight >= 0:
-      raise ValueError(f"algorithm.penalty_weight must be >= 0; got {algorithm.penalty_weight!r}.")
+    init_prior_matching(self, config, dataset)
     self.scales = losses.imq_scales(self.latent_dim)
     self.weights = {
       "encoder": {"reconstruction": 1.0, "mmd": self.penalty_weight},
