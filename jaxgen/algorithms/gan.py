@@ -340,12 +340,9 @@ class GAN:
     mean = state.extra["history_mean"][player]
     return stabilisers.historical_averaging_penalty(params, mean, state.step, weight)
 
-  def discriminator_loss(
-    self, state: TrainState, params, batch, fake, conditioning, rng, model_state=None
-  ):
-    """D's loss on a real batch and given fakes: (loss, (D's new model state, metrics))."""
-    labels = self.discriminator_labels(batch)
-    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
+  def critique_real_and_fake(self, state: TrainState, params, real, fake, labels, rng, model_state):
+    """D on a real and a fake batch: (D's real input, fake input, real out, fake out, state)."""
+    real = self.discriminator_inputs(state, real, jax.random.fold_in(rng, NOISE_REAL))
     fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
     # Real and fake go through D separately, each with its own batch statistics (DCGAN).
     real_out, _, model_state = self.critique(
@@ -353,6 +350,16 @@ class GAN:
     )
     fake_out, _, model_state = self.critique(
       state, fake, labels, params=params, model_state=model_state
+    )
+    return real, fake, real_out, fake_out, model_state
+
+  def discriminator_loss(
+    self, state: TrainState, params, batch, fake, conditioning, rng, model_state=None
+  ):
+    """D's loss on a real batch and given fakes: (loss, (D's new model state, metrics))."""
+    labels = self.discriminator_labels(batch)
+    real, fake, real_out, fake_out, model_state = self.critique_real_and_fake(
+      state, params, batch["x"], fake, labels, rng, model_state
     )
     real_logits, fake_logits = logits_of(real_out), logits_of(fake_out)
     if self.stabilisers.label_smoothing:

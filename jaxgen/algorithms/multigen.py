@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxgen import losses, optim
 from jaxgen.algorithms.base import Player, TrainState
-from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL, check_discriminator_steps
+from jaxgen.algorithms.gan import GAN, NOISE_FAKE, check_discriminator_steps
 
 # Ghosh et al. 2018 use k = 4 generators for their 1-D mixture and up to 8 on images (sec. 5).
 DEFAULT_NUM_GENERATORS = 4
@@ -91,13 +91,8 @@ class MultiGeneratorGAN(GAN):
     return jnp.stack(samples)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
-    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
-    fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
-    real_out, _, model_state = self.critique(
-      state, real, None, params=params, model_state=model_state
-    )
-    fake_out, _, model_state = self.critique(
-      state, fake, None, params=params, model_state=model_state
+    real, _, real_out, fake_out, model_state = self.critique_real_and_fake(
+      state, params, batch["x"], fake, None, rng, model_state
     )
     real_sources = jnp.full((real.shape[0],), self.num_generators)
     real_loss = losses.multi_generator_discriminator_loss(self.class_logits(real_out), real_sources)
