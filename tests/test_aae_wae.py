@@ -9,7 +9,7 @@ import pytest
 
 from jaxgen import algorithms, data, losses
 from jaxgen.algorithms.aae import AdversarialAutoencoder
-from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.algorithms.base import make_train_step
 from jaxgen.algorithms.vae import shared_noise_key
 from jaxgen.configs import aae_digits, wae_digits
 
@@ -26,13 +26,6 @@ def tiny(config, **algorithm):
   return config
 
 
-def setup(config):
-  dataset = data.get(config.data.name, **dict(config.data.options))
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
-  batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
-  return algorithm, init_train_state(algorithm, jax.random.key(0), batch), batch
-
-
 def apply(module, params, x):
   return module.apply({"params": params}, x, train=True)
 
@@ -47,9 +40,9 @@ def assert_grads_equal(grads, expected):
 
 
 @pytest.fixture(scope="module")
-def aae():
+def aae(setup_algorithm):
   config = tiny(aae_digits.get_config(), reconstruction={"name": "squared_error"})
-  return setup(config)
+  return setup_algorithm(config)
 
 
 def test_aae_schedule_and_prior(aae):
@@ -124,8 +117,8 @@ def _mmd_by_pairs(x, y, scales):
   return within(x) + within(y) - 2 * jnp.mean(k(x, y))
 
 
-def test_wae_mmd_players_descend_their_stated_losses():
-  algorithm, state, batch = setup(tiny(wae_digits.get_config()))
+def test_wae_mmd_players_descend_their_stated_losses(setup_algorithm):
+  algorithm, state, batch = setup_algorithm(tiny(wae_digits.get_config()))
   assert algorithm.schedule == (("encoder", "decoder"),)
   grads = jax.jit(
     lambda s, b: {

@@ -8,8 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgen import algorithms, data
-from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.algorithms.base import make_train_step
 from jaxgen.algorithms.vae import shared_noise_key
 from jaxgen.algorithms.vaegan import equilibrium_gates, skip_on_zero_gradient
 from jaxgen.configs import vaegan_digits
@@ -32,16 +31,9 @@ def tiny_config(**algorithm):
   return config
 
 
-def setup(config):
-  dataset = data.get(config.data.name, **dict(config.data.options))
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
-  batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
-  return algorithm, init_train_state(algorithm, jax.random.key(0), batch), batch
-
-
 @pytest.fixture(scope="module")
-def vaegan():
-  return setup(tiny_config())
+def vaegan(setup_algorithm):
+  return setup_algorithm(tiny_config())
 
 
 def grads_of(algorithm, state, batch):
@@ -142,9 +134,9 @@ def test_encoder_gets_no_gan_gradient_and_discriminator_no_llike_gradient(vaegan
     assert max(differences) > 1e-3, player
 
 
-def test_gamma_scales_only_the_decoders_llike_term(vaegan, vaegan_grads):
+def test_gamma_scales_only_the_decoders_llike_term(vaegan, vaegan_grads, setup_algorithm):
   algorithm, state, batch = vaegan
-  other_algorithm, _, _ = setup(tiny_config(gamma=2.3))
+  other_algorithm, _, _ = setup_algorithm(tiny_config(gamma=2.3))
   other = grads_of(other_algorithm, state, batch)
   for player in ("encoder", "discriminator"):
     assert_trees_close(other[player][0], vaegan_grads[player][0], rtol=1e-6)
@@ -155,11 +147,11 @@ def test_gamma_scales_only_the_decoders_llike_term(vaegan, vaegan_grads):
   assert_trees_close(other["decoder"][0], predicted)
 
 
-def test_llike_weight_does_not_reach_the_discriminator(vaegan, vaegan_grads):
+def test_llike_weight_does_not_reach_the_discriminator(vaegan, vaegan_grads, setup_algorithm):
   """feature_reduction='mean' divides L_llike by the number of features: the encoder's and the
   decoder's gradients change, the discriminator's does not."""
   algorithm, state, batch = vaegan
-  mean_algorithm, _, _ = setup(tiny_config(feature_reduction="mean"))
+  mean_algorithm, _, _ = setup_algorithm(tiny_config(feature_reduction="mean"))
   other = grads_of(mean_algorithm, state, batch)
   assert_trees_close(other["discriminator"][0], vaegan_grads["discriminator"][0], rtol=1e-6)
   changed = jax.tree.map(
@@ -224,9 +216,9 @@ def test_skip_on_zero_gradient_makes_no_step_and_keeps_the_state():
     np.testing.assert_array_equal(a, b)
 
 
-def test_gated_discriminator_step_leaves_it_and_its_optimizer_untouched():
+def test_gated_discriminator_step_leaves_it_and_its_optimizer_untouched(setup_algorithm):
   """equilibrium 50: every cost is below equilibrium - margin, so D pauses and Dec learns."""
-  algorithm, state, batch = setup(
+  algorithm, state, batch = setup_algorithm(
     tiny_config(equilibrium_gating=True, equilibrium=50.0, equilibrium_margin=0.35)
   )
   new_state, metrics = jax.jit(make_train_step(algorithm))(
@@ -261,9 +253,9 @@ def test_gated_discriminator_step_leaves_it_and_its_optimizer_untouched():
     ("equilibrium_margin", 0.0, "equilibrium_margin"),
   ],
 )
-def test_bad_vaegan_settings_are_named(key, value, message):
+def test_bad_vaegan_settings_are_named(key, value, message, setup_algorithm):
   overrides = {key: value}
   if key == "equilibrium_margin":
     overrides["equilibrium_gating"] = True
   with pytest.raises(ValueError, match=message):
-    setup(tiny_config(**overrides))
+    setup_algorithm(tiny_config(**overrides))

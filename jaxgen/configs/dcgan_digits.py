@@ -7,16 +7,9 @@ from jaxgen.configs import default
 
 
 def get_config():
-  config = default.get_config()
-  config.data.name = "digits"
-  config.data.options = {"size": 16}
-  config.batch_size = 64
-  config.num_steps = 3000
-  config.eval_every = 1000
-  config.checkpoint_every = 1000
+  config = default.get_digits_config()
   config.model.latent_dim = 32
   config.model.generator = {"name": "dcgan", "base_features": 32}
   config.model.discriminator = {"name": "dcgan", "base_features": 32}
-  config.eval.num_samples = 1000
   config.eval.extractor = "digits_classifier"  # shipped with jaxgen (jaxgen/assets)
   return config

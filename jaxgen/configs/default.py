@@ -43,3 +43,17 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.extractor_weights = ""
   config.eval.num_reference = 10_000  # training images whose features are the FID reference
   return config
+
+
+def get_digits_config() -> ml_collections.ConfigDict:
+  """`get_config` on the bundled 8x8 digits padded to 16x16, sized for a CPU session: the base of
+  the digits GAN and autoencoder configs."""
+  config = get_config()
+  config.data.name = "digits"
+  config.data.options = {"size": 16}
+  config.batch_size = 64
+  config.num_steps = 3000
+  config.eval_every = 1000
+  config.checkpoint_every = 1000
+  config.eval.num_samples = 1000
+  return config

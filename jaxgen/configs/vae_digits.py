@@ -10,14 +10,7 @@ from jaxgen.configs import default
 
 
 def get_config():
-  config = default.get_config()
-  config.data.name = "digits"
-  config.data.options = {"size": 16}
-  config.batch_size = 64
-  config.num_steps = 3000
-  config.eval_every = 1000
-  config.checkpoint_every = 1000
-  config.eval.num_samples = 1000
+  config = default.get_digits_config()
   config.algorithm = ml_collections.ConfigDict(
     {"name": "vae", "reconstruction": {"name": "bernoulli"}}
   )

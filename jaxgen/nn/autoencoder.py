@@ -24,15 +24,15 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from jaxgen.nn.conv import ConvTranspose
 from jaxgen.nn.gan import (
   BATCH_NORM_EPSILON,
   BATCH_NORM_MOMENTUM,
   DCGAN_KERNEL_INIT,
   DCGAN_KERNEL_SIZE,
+  concat_labels,
+  dcgan_upsampling,
   resolution_steps,
 )
-from jaxgen.nn.gan import _concat_labels as concat_labels
 
 Encoded = tuple[jax.Array, jax.Array | None]
 
@@ -190,15 +190,5 @@ class ConvDecoder(nn.Module):
     h = nn.relu(_batch_norm(train)(h.reshape((-1, height >> steps, width >> steps, features))))
     for _ in range(steps - 1):
       features //= 2
-      h = nn.relu(_batch_norm(train)(self._upsample(features, use_bias=False)(h)))
-    return self._upsample(channels, use_bias=True)(h)
-
-  def _upsample(self, features: int, use_bias: bool) -> nn.Module:
-    return ConvTranspose(
-      features,
-      DCGAN_KERNEL_SIZE,
-      strides=2,
-      padding="SAME",
-      use_bias=use_bias,
-      kernel_init=DCGAN_KERNEL_INIT,
-    )
+      h = nn.relu(_batch_norm(train)(dcgan_upsampling(features, use_bias=False)(h)))
+    return dcgan_upsampling(channels, use_bias=True)(h)

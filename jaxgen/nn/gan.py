@@ -66,7 +66,7 @@ def _one_hot_labels(
   return jax.nn.one_hot(labels, num_classes)
 
 
-def _concat_labels(
+def concat_labels(
   inputs: jax.Array, labels: jax.Array | None, num_classes: int, module: str
 ) -> jax.Array:
   """Appends one-hot labels as features (last axis), broadcast over any spatial axes."""
@@ -79,6 +79,25 @@ def _concat_labels(
     (*inputs.shape[:-1], num_classes),
   )
   return jnp.concatenate([inputs, one_hot.astype(inputs.dtype)], axis=-1)
+
+
+def dcgan_upsampling(
+  features: int,
+  use_bias: bool,
+  dtype: Any = None,
+  conv_transpose: Callable[..., nn.Module] = ConvTranspose,
+) -> nn.Module:
+  """A DCGAN generator's upsampling layer: a 4 x 4 stride-2 transposed conv with 'SAME' padding
+  and the DCGAN initialisation, which doubles the height and width."""
+  return conv_transpose(
+    features,
+    DCGAN_KERNEL_SIZE,
+    strides=2,
+    padding="SAME",
+    use_bias=use_bias,
+    kernel_init=DCGAN_KERNEL_INIT,
+    dtype=dtype,
+  )
 
 
 def _check_rank(inputs: jax.Array, rank: int, expected: str, module: str) -> None:
@@ -167,7 +186,7 @@ class MLPGenerator(nn.Module):
     name = type(self).__name__
     _check_rank(z, 2, "[batch, z_dim]", name)
     _positive_int(self.output_dim, "output_dim", name)
-    h = _concat_labels(z, labels, self.num_classes, name)
+    h = concat_labels(z, labels, self.num_classes, name)
     for width in self.hidden:
       _positive_int(width, "every hidden width", name)
       h = nn.Dense(width, use_bias=not self.batch_norm, dtype=self.dtype)(h)
@@ -204,7 +223,7 @@ class MLPDiscriminator(nn.Module):
       raise ValueError(
         f"{name}: maxout_pieces must be 0 (LeakyReLU) or an int >= 2; got {self.maxout_pieces!r}."
       )
-    h = _concat_labels(x, labels, self.num_classes, name)
+    h = concat_labels(x, labels, self.num_classes, name)
     for width in self.hidden:
       _positive_int(width, "every hidden width", name)
       if self.maxout_pieces:
@@ -256,7 +275,7 @@ class DCGANGenerator(nn.Module):
     steps = resolution_steps(height, width, self.num_upsamplings)
     features = self.base_features * 2 ** (steps - 1)
 
-    h = _concat_labels(z, labels, self.num_classes, name)
+    h = concat_labels(z, labels, self.num_classes, name)
     h = nn.Dense(
       (height >> steps) * (width >> steps) * features,
       use_bias=False,
@@ -272,15 +291,7 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(self._upsample(channels, use_bias=True)(h))
 
   def _upsample(self, features: int, use_bias: bool) -> nn.Module:
-    return self.conv_transpose(
-      features,
-      DCGAN_KERNEL_SIZE,
-      strides=2,
-      padding="SAME",
-      use_bias=use_bias,
-      kernel_init=DCGAN_KERNEL_INIT,
-      dtype=self.dtype,
-    )
+    return dcgan_upsampling(features, use_bias, self.dtype, self.conv_transpose)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -317,7 +328,7 @@ class DCGANDiscriminator(nn.Module):
       raise ValueError(f"{name}: unknown norm {self.norm!r}; choose one of {DISCRIMINATOR_NORMS}.")
     steps = resolution_steps(x.shape[1], x.shape[2], self.num_downsamplings)
 
-    h = _concat_labels(x, labels, self.num_classes, name)
+    h = concat_labels(x, labels, self.num_classes, name)
     for i in range(steps):
       normalised = i > 0 and self.norm != "none"
       h = nn.Conv(

@@ -126,6 +126,23 @@ class _Block(nn.Module):
         " use it with shortcut 'projection' or 'zero_pad'."
       )
 
+  def _finish(
+    self, x: Array, branch: Array, norm: Callable[..., nn.BatchNorm], train: bool
+  ) -> Array:
+    """act(BN(branch) + shortcut(x)), the BN's scale zero under zero_init_residual. Call it last in
+    a block's compact __call__: its layers are then named after the branch's, as before, and the
+    parameter trees of saved checkpoints still match."""
+    branch = norm(scale_init=_last_scale_init(self.zero_init_residual))(branch)
+    return _add_shortcut(
+      x,
+      branch,
+      shortcut=self.shortcut,
+      strides=self.strides,
+      train=train,
+      dtype=self.dtype,
+      act=self.act,
+    )
+
 
 class BasicBlock(_Block):
   """Two 3x3 convs: y = act(BN(conv(act(BN(conv(x))))) + shortcut(x)) (He et al. 2016, Fig. 2).
@@ -149,16 +166,7 @@ class BasicBlock(_Block):
     y = _conv(self.filters, 3, self.strides, dtype=self.dtype)(x)
     y = self.act(norm()(y))
     y = _conv(self.filters, 3, dtype=self.dtype)(y)
-    y = norm(scale_init=_last_scale_init(self.zero_init_residual))(y)
-    return _add_shortcut(
-      x,
-      y,
-      shortcut=self.shortcut,
-      strides=self.strides,
-      train=train,
-      dtype=self.dtype,
-      act=self.act,
-    )
+    return self._finish(x, y, norm, train)
 
 
 class BottleneckBlock(_Block):
@@ -179,16 +187,7 @@ class BottleneckBlock(_Block):
     y = _conv(self.filters, 3, self.strides, dtype=self.dtype)(y)
     y = self.act(norm()(y))
     y = _conv(self.filters * self.expansion, 1, dtype=self.dtype)(y)
-    y = norm(scale_init=_last_scale_init(self.zero_init_residual))(y)
-    return _add_shortcut(
-      x,
-      y,
-      shortcut=self.shortcut,
-      strides=self.strides,
-      train=train,
-      dtype=self.dtype,
-      act=self.act,
-    )
+    return self._finish(x, y, norm, train)
 
 
 class ResNet(nn.Module):
