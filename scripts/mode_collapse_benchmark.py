@@ -15,7 +15,10 @@ WGAN-GP: Adam(1e-4, 0, 0.9) and n_critic 5), the others PacGAN's Adam.
 All seeds of a method train at once: the train step and the initialisation are `jax.vmap`-ed over
 the seeds and `lax.scan` runs `--chunk` steps per call, so each method compiles once. Writes
 `results.json` and `table.md` to `--output`, and one scatter grid of the final samples (seed 0)
-per data set to `--figures` (docs/mode_collapse_<data>.png).
+per data set to `--figures` (docs/mode_collapse_<data>.png). Each finished method is saved at
+once (`results.json`, `final_samples.npz`, `settings.json`): the same command run again after an
+interruption, or with more methods, trains only what is missing; other settings into the same
+`--output` are refused.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ VEEGAN_TABLE = {  # method: (ring modes, ring HQ %, grid modes, grid HQ %)
 }
 PACGAN_EPOCHS, PACGAN_NUM_EXAMPLES, PACGAN_BATCH, PACGAN_TRIALS = 400, 100_000, 100, 10
 NUM_EVAL_SAMPLES = 2500  # PacGAN / VEEGAN score 2500 samples
+SAMPLES_FILE = "final_samples.npz"  # seed 0's final samples per (data set, method), for the figure
 
 
 def method_config(method: str, data_name: str, steps: int, width_scale: float, lr_scale: float):
@@ -119,10 +123,9 @@ def seed_batches(dataset, config, seeds, start, num_steps, num_phases):
   return {k: np.stack([s[k] for s in per_step]) for k in per_step[0]}
 
 
-def train_seeds(method, data_name, seeds, steps, chunk, width_scale, lr_scale):
-  """Trains `method` on `data_name` for every seed at once; returns final samples [S, 2500, 2]."""
-  config = method_config(method, data_name, steps, width_scale, lr_scale)
-  dataset = data.get(data_name)
+def train_seeds(method, dataset, seeds, steps, chunk, width_scale, lr_scale):
+  """Trains `method` on `dataset` for every seed at once; returns final samples [S, 2500, 2]."""
+  config = method_config(method, dataset.name, steps, width_scale, lr_scale)
   algorithm = algorithms.get(config.algorithm.name)(config, dataset)
   phases = len(algorithm.schedule)
   first = seed_batches(dataset, config, seeds, 0, 1, phases)
@@ -141,7 +144,7 @@ def train_seeds(method, data_name, seeds, steps, chunk, width_scale, lr_scale):
     )
   sample = jax.jit(jax.vmap(algorithm.sample, in_axes=(0, 0, None)), static_argnums=2)
   samples = sample(state, jnp.stack([jax.random.key(1000 + s) for s in seeds]), NUM_EVAL_SAMPLES)
-  return np.asarray(samples), dataset
+  return np.asarray(samples)
 
 
 def summarise(values):
@@ -149,15 +152,53 @@ def summarise(values):
   return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def load_finished(output: Path, settings: dict):
+  """Results and seed-0 samples of an earlier run into `output` with the same settings."""
+  settings_path = output / "settings.json"
+  if not settings_path.exists():
+    return {}, {}
+  earlier = json.loads(settings_path.read_text())
+  if earlier != settings:
+    changed = sorted(
+      k for k in settings.keys() | earlier.keys() if earlier.get(k) != settings.get(k)
+    )
+    raise ValueError(
+      f"{output} holds a run with other settings ({', '.join(changed)}: "
+      f"{[earlier.get(k) for k in changed]} there, {[settings.get(k) for k in changed]} now); "
+      "pass another --output or delete that folder."
+    )
+  results = json.loads((output / "results.json").read_text())
+  with np.load(output / SAMPLES_FILE) as saved:
+    samples = {tuple(key.split("/", 1)): saved[key] for key in saved.files}
+  # An entry counts as finished only with its samples (they are written after the scores).
+  results = {
+    data_name: {m: e for m, e in entries.items() if (data_name, m) in samples}
+    for data_name, entries in results.items()
+  }
+  return results, samples
+
+
 def run(
   methods, data_names, seeds, steps, chunk, width_scale, lr_scale, output: Path, figures: Path
 ):
+  """Trains and scores every (data set, method); resumes an interrupted run in `output`."""
   output.mkdir(parents=True, exist_ok=True)
-  results, final_samples = {}, {}
+  settings = {
+    "seeds": list(seeds),
+    "steps": steps,
+    "width_scale": width_scale,
+    "lr_scale": lr_scale,
+  }
+  results, final_samples = load_finished(output, settings)
+  (output / "settings.json").write_text(json.dumps(settings, indent=1))
   for data_name in data_names:
+    dataset = data.get(data_name)
     for method in methods:
+      if method in results.get(data_name, {}):
+        print(f"{data_name:7s} {method:28s} done in an earlier run of {output}", flush=True)
+        continue
       started = time.perf_counter()
-      samples, dataset = train_seeds(method, data_name, seeds, steps, chunk, width_scale, lr_scale)
+      samples = train_seeds(method, dataset, seeds, steps, chunk, width_scale, lr_scale)
       scores = [metrics.mode_coverage(s, dataset.centers, dataset.std) for s in samples]
       elapsed = time.perf_counter() - started
       entry = {
@@ -166,7 +207,7 @@ def run(
       entry["seconds"] = elapsed
       entry["per_seed"] = scores
       results.setdefault(data_name, {})[method] = entry
-      final_samples[(data_name, method)] = (samples[0], dataset)
+      final_samples[(data_name, method)] = samples[0]
       print(
         f"{data_name:7s} {method:28s} modes {entry['modes'][0]:5.2f}±{entry['modes'][1]:.2f} "
         f"HQ {100 * entry['high_quality'][0]:5.1f}% KL {entry['reverse_kl'][0]:.3f} "
@@ -174,12 +215,7 @@ def run(
         flush=True,
       )
       (output / "results.json").write_text(json.dumps(results, indent=1))
-  settings = {
-    "seeds": list(seeds),
-    "steps": steps,
-    "width_scale": width_scale,
-    "lr_scale": lr_scale,
-  }
+      np.savez(output / SAMPLES_FILE, **{"/".join(k): v for k, v in final_samples.items()})
   table = markdown_table(results, data_names, methods, settings)
   (output / "table.md").write_text(table)
   print(table)
@@ -187,6 +223,7 @@ def run(
   for data_name in data_names:
     save_grid(
       {m: final_samples[(data_name, m)] for m in methods},
+      data.get(data_name),
       figures / f"mode_collapse_{data_name}.png",
       f"{data_name}, seed {seeds[0]}",
     )
@@ -234,17 +271,15 @@ def markdown_table(results, data_names, methods, settings) -> str:
   return "\n".join(lines) + "\n"
 
 
-def save_grid(samples_by_method, path: Path, title: str) -> None:
+def save_grid(samples_by_method, dataset, path: Path, title: str) -> None:
   """One scatter panel per method: the final samples over the true modes."""
+  centers = dataset.centers
   columns = 6
   rows = math.ceil(len(samples_by_method) / columns)
   fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.3 * rows), squeeze=False)
   for ax in axes.ravel():
     ax.axis("off")
-  for ax, (method, (samples, dataset)) in zip(
-    axes.ravel(), samples_by_method.items(), strict=False
-  ):
-    centers = dataset.centers
+  for ax, (method, samples) in zip(axes.ravel(), samples_by_method.items(), strict=False):
     ax.scatter(samples[:, 0], samples[:, 1], s=1, alpha=0.3)
     ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=12)
     pad = 0.3 * (centers.max() - centers.min())

@@ -325,26 +325,25 @@ def test_losses_of_the_zoo_are_exported():
     assert callable(getattr(losses, name))
 
 
-def test_mode_collapse_benchmark_writes_its_table_and_figure(tmp_path):
+def test_mode_collapse_benchmark_writes_its_table_and_figure_and_resumes(tmp_path, capsys):
   path = Path(__file__).resolve().parents[1] / "scripts" / "mode_collapse_benchmark.py"
   spec = importlib.util.spec_from_file_location("mode_collapse_benchmark", path)
   benchmark = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(benchmark)
-  benchmark.main(
-    [
-      "--methods=GAN,PacGAN2",
-      "--data=ring8",
-      "--seeds=2",
-      "--steps=4",
-      "--width-scale=0.02",
-      f"--output={tmp_path}",
-      f"--figures={tmp_path}",
-    ]
-  )
+  tiny = ["--data=ring8", "--seeds=2", "--steps=4", "--width-scale=0.02", f"--output={tmp_path}"]
+  benchmark.main(["--methods=GAN", *tiny, f"--figures={tmp_path}"])
+  first = json.loads((tmp_path / "results.json").read_text())["ring8"]["GAN"]
+  capsys.readouterr()
+  # A second run into the same folder keeps the finished method and trains only the new one.
+  benchmark.main(["--methods=GAN,PacGAN2", *tiny, f"--figures={tmp_path}"])
+  assert "GAN                          done in an earlier run" in capsys.readouterr().out
   table = (tmp_path / "table.md").read_text()
   assert "| GAN |" in table and "6.3±0.5 / 98.2±0.2 / 0.45±0.09" in table  # PacGAN, Table 1
   results = json.loads((tmp_path / "results.json").read_text())
+  assert results["ring8"]["GAN"] == first
   assert len(results["ring8"]["PacGAN2"]["per_seed"]) == 2
   assert (tmp_path / "mode_collapse_ring8.png").stat().st_size > 5000
+  with pytest.raises(ValueError, match=r"other settings \(steps: \[4\] there, \[5\] now"):
+    benchmark.main(["--methods=GAN", *tiny, "--steps=5"])
   with pytest.raises(ValueError, match="Unknown methods"):
     benchmark.main(["--methods=GAN++", f"--output={tmp_path}"])
