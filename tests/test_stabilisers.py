@@ -1,6 +1,7 @@
 """The stabilisers: each function against a hand derivation, then each switch inside the GAN."""
 
 import dataclasses
+import importlib
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +55,17 @@ def test_stabilisers_are_all_off_by_default_and_validated():
     stabilisers.Stabilisers(packing=0)
   with pytest.raises(ValueError, match="Unknown stabilisers.*'packing'"):
     stabilisers.Stabilisers.from_config({"packin": 2})
+
+
+@pytest.mark.parametrize(
+  "name", ["gan_ring8", "gan_grid25", "dcgan_digits", "cgan_digits", "dcgan_mnist", "wgan_ring8"]
+)
+def test_every_gan_config_carries_the_switches_all_off_but_its_own(name):
+  config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
+  switches = config.algorithm.stabilisers.to_dict()  # settable from the command line
+  assert switches == dataclasses.asdict(stabilisers.Stabilisers())
+  assert config.algorithm.penalty.name == "none"
+  assert config.algorithm.weight_clip == (0.01 if name == "wgan_ring8" else 0.0)
 
 
 @pytest.mark.parametrize("step, expected", [(0, 0.5), (25, 0.375), (100, 0.0), (150, 0.0)])

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from jaxgen import stabilisers
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -23,6 +25,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.algorithm.name = "gan"
   config.algorithm.loss = "non_saturating"
   config.algorithm.discriminator_steps = 1
+  # The GAN family's switches, all off, so any GAN config takes them on the command line.
+  config.algorithm.penalty = ml_collections.ConfigDict({"name": "none", "weight": 0.0})
+  config.algorithm.weight_clip = 0.0
+  config.algorithm.stabilisers = stabilisers.default_config()
 
   config.model = ml_collections.ConfigDict()
   config.model.latent_dim = 64
