@@ -167,6 +167,8 @@ def load_finished(output: Path, settings: dict):
       f"{[earlier.get(k) for k in changed]} there, {[settings.get(k) for k in changed]} now); "
       "pass another --output or delete that folder."
     )
+  if not ((output / "results.json").exists() and (output / SAMPLES_FILE).exists()):
+    return {}, {}  # stopped before its first method finished
   results = json.loads((output / "results.json").read_text())
   with np.load(output / SAMPLES_FILE) as saved:
     samples = {tuple(key.split("/", 1)): saved[key] for key in saved.files}
@@ -176,6 +178,16 @@ def load_finished(output: Path, settings: dict):
     for data_name, entries in results.items()
   }
   return results, samples
+
+
+def save_progress(output: Path, results, final_samples) -> None:
+  """Scores, then samples, each by rename: a kill mid-write leaves the previous files whole."""
+  scores = output / "results.json.tmp"
+  scores.write_text(json.dumps(results, indent=1))
+  scores.replace(output / "results.json")
+  samples = output / ("tmp_" + SAMPLES_FILE)
+  np.savez(samples, **{"/".join(k): v for k, v in final_samples.items()})
+  samples.replace(output / SAMPLES_FILE)
 
 
 def run(
@@ -214,8 +226,7 @@ def run(
         f"({elapsed:.0f} s)",
         flush=True,
       )
-      (output / "results.json").write_text(json.dumps(results, indent=1))
-      np.savez(output / SAMPLES_FILE, **{"/".join(k): v for k, v in final_samples.items()})
+      save_progress(output, results, final_samples)
   table = markdown_table(results, data_names, methods, settings)
   (output / "table.md").write_text(table)
   print(table)

@@ -345,5 +345,12 @@ def test_mode_collapse_benchmark_writes_its_table_and_figure_and_resumes(tmp_pat
   assert (tmp_path / "mode_collapse_ring8.png").stat().st_size > 5000
   with pytest.raises(ValueError, match=r"other settings \(steps: \[4\] there, \[5\] now"):
     benchmark.main(["--methods=GAN", *tiny, "--steps=5"])
+  # Stopped before its first method finished: only the settings were written; it starts over.
+  stopped = tmp_path / "stopped"
+  stopped.mkdir()
+  (stopped / "settings.json").write_text((tmp_path / "settings.json").read_text())
+  benchmark.main(["--methods=GAN", *tiny, f"--output={stopped}", f"--figures={stopped}"])
+  assert set(json.loads((stopped / "results.json").read_text())["ring8"]) == {"GAN"}
+  assert not list(stopped.glob("*tmp*"))  # progress is written by rename
   with pytest.raises(ValueError, match="Unknown methods"):
     benchmark.main(["--methods=GAN++", f"--output={tmp_path}"])
