@@ -203,8 +203,8 @@ def run(
   }
   results, final_samples = load_finished(output, settings)
   (output / "settings.json").write_text(json.dumps(settings, indent=1))
-  for data_name in data_names:
-    dataset = data.get(data_name)
+  datasets = {name: data.get(name) for name in data_names}
+  for data_name, dataset in datasets.items():
     for method in methods:
       if method in results.get(data_name, {}):
         print(f"{data_name:7s} {method:28s} done in an earlier run of {output}", flush=True)
@@ -234,7 +234,7 @@ def run(
   for data_name in data_names:
     save_grid(
       {m: final_samples[(data_name, m)] for m in methods},
-      data.get(data_name),
+      datasets[data_name],
       figures / f"mode_collapse_{data_name}.png",
       f"{data_name}, seed {seeds[0]}",
     )

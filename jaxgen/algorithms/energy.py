@@ -73,10 +73,11 @@ class EnergyGAN(GAN):
 
   def energies(self, state: TrainState, params, batch, fake, rng, model_state=None):
     """Energies of the real batch and of the fakes as D sees them."""
-    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
-    fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
-    real_energy, _, model_state = self.energy(state, real, params=params, model_state=model_state)
-    fake_energy, _, model_state = self.energy(state, fake, params=params, model_state=model_state)
+    real, fake, (real_rec, _), (fake_rec, _), model_state = self.critique_real_and_fake(
+      state, params, batch["x"], fake, None, rng, model_state
+    )
+    real_energy = losses.reconstruction_energy(real, real_rec, self.energy_power)
+    fake_energy = losses.reconstruction_energy(fake, fake_rec, self.energy_power)
     return real_energy, fake_energy, model_state
 
   def fake_energy(self, state: TrainState, params, batch, rng, d_params, d_model_state, player):
