@@ -8,8 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgen import algorithms, data
-from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.algorithms.base import make_train_step
 from jaxgen.configs import gan_ring8
 
 
@@ -23,14 +22,6 @@ def tiny_config(k=1, loss="non_saturating", optimizer="adam"):
   config.optimizer.generator = {"name": optimizer, "learning_rate": 1e-2}
   config.optimizer.discriminator = {"name": optimizer, "learning_rate": 1e-2}
   return config
-
-
-def setup(config):
-  dataset = data.get(config.data.name)
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
-  batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
-  state = init_train_state(algorithm, jax.random.key(0), batch)
-  return algorithm, state, batch
 
 
 def only(algorithm, player):
@@ -53,8 +44,8 @@ def _trees_equal(a, b):
 @pytest.mark.parametrize(
   "player, other", [("discriminator", "generator"), ("generator", "discriminator")]
 )
-def test_a_players_step_leaves_the_other_player_bit_identical(player, other):
-  algorithm, state, batch = setup(tiny_config())
+def test_a_players_step_leaves_the_other_player_bit_identical(player, other, setup_algorithm):
+  algorithm, state, batch = setup_algorithm(tiny_config())
   step = jax.jit(make_train_step(only(algorithm, player)))
   new_state, _ = step(state, jax.tree.map(lambda x: x[None], batch))
   assert _trees_equal(_params(new_state, other), _params(state, other))
@@ -63,8 +54,8 @@ def test_a_players_step_leaves_the_other_player_bit_identical(player, other):
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_schedule_runs_k_discriminator_updates_per_generator_update(k):
-  algorithm, state, batch = setup(tiny_config(k=k))
+def test_schedule_runs_k_discriminator_updates_per_generator_update(k, setup_algorithm):
+  algorithm, state, batch = setup_algorithm(tiny_config(k=k))
   assert algorithm.schedule == (("discriminator",),) * k + (("generator",),)
   batches = jax.tree.map(lambda x: jnp.stack([x] * (k + 1)), batch)
   step = jax.jit(make_train_step(algorithm))
@@ -82,10 +73,10 @@ def _sigmoid_loss_terms(logits):
 
 
 @pytest.mark.parametrize("player", ["discriminator", "generator"])
-def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
+def test_player_gradient_equals_finite_differences_of_its_own_loss(player, setup_algorithm):
   """Directional derivatives of the player's loss, in float64, by central differences."""
   with jax.enable_x64(True):
-    algorithm, state, batch = setup(tiny_config(loss="minimax"))
+    algorithm, state, batch = setup_algorithm(tiny_config(loss="minimax"))
     to64 = lambda t: jax.tree.map(lambda x: x.astype(jnp.float64), t)
     state = state.replace(
       players={
@@ -142,16 +133,16 @@ def test_player_gradient_equals_finite_differences_of_its_own_loss(player):
       np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
-def test_conditional_gan_feeds_labels_to_both_players():
+def test_conditional_gan_feeds_labels_to_both_players(setup_algorithm):
   config = tiny_config()
   config.data.name = "digits"
   config.conditional = True
   config.model.generator = {"name": "mlp", "hidden": (8,)}
   with pytest.raises(ValueError, match="makes vectors"):
-    setup(config)
+    setup_algorithm(config)
   config.model.generator = {"name": "dcgan", "base_features": 4}
   config.model.discriminator = {"name": "dcgan", "base_features": 4}
-  algorithm, state, batch = setup(config)
+  algorithm, state, batch = setup_algorithm(config)
   assert algorithm.num_classes == 10
   samples = algorithm.sample(state, jax.random.key(0), 10, labels=jnp.arange(10))
   assert samples.shape == (10, 8, 8, 1)
@@ -159,12 +150,12 @@ def test_conditional_gan_feeds_labels_to_both_players():
   assert not np.allclose(samples, other)
 
 
-def test_conditional_on_unlabelled_data_is_refused():
+def test_conditional_on_unlabelled_data_is_refused(setup_algorithm):
   config = tiny_config()
   config.conditional = True
   config.data.name = "swissroll"
   with pytest.raises(ValueError, match="labelled"):
-    setup(config)
+    setup_algorithm(config)
 
 
 @pytest.mark.parametrize(
@@ -174,16 +165,16 @@ def test_conditional_on_unlabelled_data_is_refused():
     ("algorithm.discriminator_steps", 0, "discriminator_steps"),
   ],
 )
-def test_bad_algorithm_settings_are_named(field, value, message):
+def test_bad_algorithm_settings_are_named(field, value, message, setup_algorithm):
   config = tiny_config()
   section, key = field.split(".")
   config[section][key] = value
   with pytest.raises(ValueError, match=message):
-    setup(config)
+    setup_algorithm(config)
 
 
-def test_unknown_network_lists_choices():
+def test_unknown_network_lists_choices(setup_algorithm):
   config = tiny_config()
   config.model.generator = {"name": "stylegan9"}
   with pytest.raises(ValueError, match="dcgan"):
-    setup(config)
+    setup_algorithm(config)

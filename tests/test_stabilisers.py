@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, data, stabilisers
-from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen import stabilisers
+from jaxgen.algorithms.base import make_train_step
 from jaxgen.configs import gan_zoo_ring8
 
 RNG = np.random.default_rng(0)
@@ -154,19 +154,13 @@ def tiny_config(**switches):
   return config
 
 
-def setup(config):
-  dataset = data.get("ring8")
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
-  batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
-  state = init_train_state(algorithm, jax.random.key(0), batch)
-  return algorithm, state, batch
-
-
-def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_loss():
+def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_loss(
+  setup_algorithm,
+):
   """t softplus(-l) + (1 - t) softplus(l) - softplus(-l) = (1 - t)(softplus(l) - softplus(-l))
   = s l with t = 1 - s: smoothing shifts D's loss by s mean(l_real), nothing else."""
-  plain, state, batch = setup(tiny_config())
-  smooth, _, _ = setup(tiny_config(label_smoothing=0.2))
+  plain, state, batch = setup_algorithm(tiny_config())
+  smooth, _, _ = setup_algorithm(tiny_config(label_smoothing=0.2))
   fake, _, _ = plain.make_fakes(state, jax.random.key(1), batch)
   params = state.players["discriminator"].params
   args = (state, params, batch, fake, {}, jax.random.key(2))
@@ -178,15 +172,19 @@ def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_l
 
 
 @pytest.mark.parametrize("loss", ["hinge", "wasserstein"])
-def test_label_smoothing_is_refused_for_objectives_without_targets(loss):
+def test_label_smoothing_is_refused_for_objectives_without_targets(loss, setup_algorithm):
   config = tiny_config(label_smoothing=0.1)
   config.algorithm.loss = loss
   with pytest.raises(ValueError, match="label_smoothing needs an objective with targets"):
-    setup(config)
+    setup_algorithm(config)
 
 
-def test_instance_noise_reaches_both_real_and_fake_inputs_and_vanishes_after_annealing():
-  algorithm, state, _ = setup(tiny_config(instance_noise=0.5, instance_noise_anneal_steps=10))
+def test_instance_noise_reaches_both_real_and_fake_inputs_and_vanishes_after_annealing(
+  setup_algorithm,
+):
+  algorithm, state, _ = setup_algorithm(
+    tiny_config(instance_noise=0.5, instance_noise_anneal_steps=10)
+  )
   x = jnp.zeros((4096, 2))
   noisy = algorithm.discriminator_inputs(state, x, jax.random.key(0))
   np.testing.assert_allclose(np.std(np.asarray(noisy)), 0.5, rtol=0.05)
@@ -194,19 +192,19 @@ def test_instance_noise_reaches_both_real_and_fake_inputs_and_vanishes_after_ann
   np.testing.assert_array_equal(algorithm.discriminator_inputs(later, x, jax.random.key(0)), x)
 
 
-def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples():
+def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples(setup_algorithm):
   x = jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32)
   changed = x.at[3].set(x[3] + 5.0)
   for kernels, depends in ((0, False), (6, True)):
-    algorithm, state, _ = setup(tiny_config(minibatch_discrimination=kernels))
+    algorithm, state, _ = setup_algorithm(tiny_config(minibatch_discrimination=kernels))
     first = algorithm.discriminate(state, x, None)[0][:3]
     second = algorithm.discriminate(state, changed, None)[0][:3]
     assert (not np.allclose(first, second)) == depends
 
 
-def test_feature_matching_replaces_the_generator_loss():
-  plain, state, batch = setup(tiny_config())
-  matching, _, _ = setup(tiny_config(feature_matching=True))
+def test_feature_matching_replaces_the_generator_loss(setup_algorithm):
+  plain, state, batch = setup_algorithm(tiny_config())
+  matching, _, _ = setup_algorithm(tiny_config(feature_matching=True))
   rng = jax.random.key(4)
   g = state.players["generator"].params
   _, (_, plain_metrics) = plain.generator_loss(state, g, batch, rng)
@@ -222,13 +220,13 @@ def test_feature_matching_replaces_the_generator_loss():
 
 
 @pytest.fixture(scope="module")
-def memory_run():
+def memory_run(setup_algorithm):
   """Four train steps of a GAN with historical averaging, generator EMA and replay on, recording
   the params after every step."""
   config = tiny_config(
     historical_averaging=0.1, generator_ema=0.5, replay_fraction=0.25, replay_capacity=10
   )
-  algorithm, state, batch = setup(config)
+  algorithm, state, batch = setup_algorithm(config)
   step = jax.jit(make_train_step(algorithm))
   batches = jax.tree.map(lambda x: jnp.stack([x, x]), batch)
   history = []
@@ -271,15 +269,15 @@ def test_replay_buffer_holds_the_pushed_fakes(memory_run):
   assert np.all(np.any(buffer != 0, axis=1))  # 4 steps x 4 fakes wrapped round 10 slots
 
 
-def test_replay_needs_unconditional_fakes():
+def test_replay_needs_unconditional_fakes(setup_algorithm):
   config = tiny_config(replay_fraction=0.5)
   config.conditional = True
   with pytest.raises(ValueError, match="unconditional fakes"):
-    setup(config)
+    setup_algorithm(config)
 
 
-def test_spectral_norm_switch_normalises_the_discriminator_it_runs():
-  algorithm, state, _ = setup(tiny_config(spectral_norm=True))
+def test_spectral_norm_switch_normalises_the_discriminator_it_runs(setup_algorithm):
+  algorithm, state, _ = setup_algorithm(tiny_config(spectral_norm=True))
   d = state.players["discriminator"]
   vectors = d.model_state[stabilisers.SPECTRAL_VECTORS]
   assert set(vectors) == {"Dense_0/kernel", "Maxout_0/Dense_0/kernel"}
@@ -292,12 +290,12 @@ def test_spectral_norm_switch_normalises_the_discriminator_it_runs():
   assert not np.allclose(model_state[stabilisers.SPECTRAL_VECTORS][path], vectors[path])
 
 
-def test_ttur_is_two_learning_rates():
+def test_ttur_is_two_learning_rates(setup_algorithm):
   """Heusel et al. 2017: each player's SGD step is its own learning rate times its gradient."""
   config = tiny_config()
   config.optimizer.generator = {"name": "sgd", "learning_rate": 1e-4}
   config.optimizer.discriminator = {"name": "sgd", "learning_rate": 4e-4}
-  algorithm, state, batch = setup(config)
+  algorithm, state, batch = setup_algorithm(config)
   for player, lr in (("generator", 1e-4), ("discriminator", 4e-4)):
     grads, _, _ = algorithm.players[player].grad_fn(state, batch, jax.random.key(0))
     updates, _ = algorithm.players[player].optimizer.update(
