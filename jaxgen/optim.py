@@ -78,7 +78,7 @@ def _check_weight_decay(weight_decay: Any) -> None:
     raise ValueError(f"weight_decay must be a finite number in [0, inf); got {weight_decay!r}.")
 
 
-def _check_accumulator_dtype(accumulator_dtype: Any) -> None:
+def _check_accumulator_dtype(accumulator_dtype: Any, name: str = "accumulator_dtype") -> None:
   if accumulator_dtype is None:
     return
   try:
@@ -87,7 +87,7 @@ def _check_accumulator_dtype(accumulator_dtype: Any) -> None:
     dtype = None
   if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
     raise ValueError(
-      "accumulator_dtype must be a floating dtype (e.g. jnp.float32, jnp.bfloat16) or None "
+      f"{name} must be a floating dtype (e.g. jnp.float32, jnp.bfloat16) or None "
       f"(the dtype of each param); got {accumulator_dtype!r}."
     )
 
@@ -352,6 +352,83 @@ def _check_clip_grad_norm(clip: Any) -> None:
     )
 
 
+def _check_non_negative(name: str, value: Any) -> None:
+  number = _concrete_float(name, value)
+  if number is not None and not (math.isfinite(number) and number >= 0):
+    raise ValueError(f"{name} must be a finite number in [0, inf); got {value!r}.")
+
+
+def _check_bool(name: str, value: Any) -> None:
+  if not isinstance(value, bool):
+    raise ValueError(f"{name} must be True or False; got {value!r}.")
+
+
+def _unit(name: str, *, upper_closed: bool = False) -> Callable[[Any], None]:
+  return lambda value: _check_interval(name, value, upper_closed=upper_closed)
+
+
+# The range of each hyperparameter, by name, whichever factory takes it (ours re-check their own).
+# Decay rates (b1, b2, decay, momentum, beta) lie in [0, 1): at 1 an average never forgets its
+# start (a momentum buffer sums every gradient) and Adam's bias correction 1 - b^t is 0; above 1
+# the past grows without bound.
+OPTION_CHECKS: dict[str, Callable[[Any], None]] = {
+  "learning_rate": _check_learning_rate,
+  "b1": _unit("b1"),
+  "b2": _unit("b2"),
+  "decay": _unit("decay"),
+  "beta": _unit("beta"),
+  "momentum": lambda value: value is None or _check_interval("momentum", value, upper_closed=False),
+  "dampening": _unit("dampening", upper_closed=True),
+  # optax.adamw also takes a schedule; our sgd / momentum / nesterov refuse one themselves.
+  "weight_decay": lambda value: callable(value) or _check_weight_decay(value),
+  "eps": lambda value: _check_non_negative("eps", value),
+  "eps_root": lambda value: _check_non_negative("eps_root", value),
+  "initial_scale": lambda value: _check_non_negative("initial_scale", value),
+  "clip_grad_norm": lambda value: value is None or _check_clip_grad_norm(value),
+  "accumulator_dtype": _check_accumulator_dtype,
+  "mu_dtype": lambda value: _check_accumulator_dtype(value, "mu_dtype"),
+  **{
+    name: lambda value, name=name: _check_bool(name, value)
+    for name in ("nesterov", "centered", "eps_in_sqrt", "bias_correction")
+  },
+}
+
+# Options of which at least one must be > 0, so that a parameter whose gradient is 0 never gets
+# 0 / 0 = nan: Adam divides by sqrt(nu_hat + eps_root) + eps. RMSProp divides by sqrt(nu + eps)
+# (or sqrt(nu) + eps), and nu reaches 0 even from initial_scale > 0: it decays to a float 0 under
+# zero gradients, and the centered nu - mu^2 is 0 for a constant gradient; so eps alone.
+DENOMINATOR_GUARDS: dict[str, tuple[str, ...]] = {
+  "adam": ("eps", "eps_root"),
+  "adamw": ("eps", "eps_root"),
+  "rmsprop": ("eps",),
+}
+
+
+def option_names(name: str) -> tuple[str, ...]:
+  """The keys an optimizer config of `name` may hold besides 'name': the keyword arguments of its
+  factory and 'clip_grad_norm'."""
+  return (*inspect.signature(get(name)).parameters, "clip_grad_norm")
+
+
+def check_option(name: str, value: Any) -> None:
+  """Raises ValueError naming `name`, its range and `value` when the hyperparameter `name` is out
+  of its range (`OPTION_CHECKS`); names without a rule (e.g. adamw's `mask`) pass."""
+  if name in OPTION_CHECKS:
+    OPTION_CHECKS[name](value)
+
+
+def _check_denominator(name: str, options: Mapping[str, Any], parameters) -> None:
+  guards = DENOMINATOR_GUARDS.get(name, ())
+  values = {key: options.get(key, parameters[key].default) for key in guards}
+  numbers = [_concrete_float(key, value) for key, value in values.items()]
+  if guards and None not in numbers and not sum(numbers) > 0:
+    given = ", ".join(f"{key}={value!r}" for key, value in values.items())
+    raise ValueError(
+      f"{' + '.join(guards)} must be > 0 for optimizer {name!r}, else a parameter whose gradient "
+      f"is 0 gets the update 0 / 0 = nan; got {given}. Set eps to e.g. 1e-8."
+    )
+
+
 def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
   """Builds a transform from `{"name": ..., "learning_rate": ..., **options}`.
 
@@ -364,7 +441,9 @@ def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
     The `optax.GradientTransformation`.
 
   Raises:
-    ValueError: unknown name, unknown or missing option, or an option out of its range.
+    ValueError: unknown name, unknown or missing option, or an option out of its range
+      (`OPTION_CHECKS`, `DENOMINATOR_GUARDS`: also for optax's adam, adamw and rmsprop, which
+      accept e.g. b1 = 1.5 or a negative learning rate themselves).
 
   Example:
     >>> from jaxgen import optim
@@ -374,7 +453,8 @@ def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
   options = dict(config)
   if "name" not in options:
     raise ValueError(f"Optimizer config needs a 'name'; got keys {sorted(options)}.")
-  factory = get(options.pop("name"))
+  name = options.pop("name")
+  factory = get(name)
   clip = options.pop("clip_grad_norm", None)
   if clip is not None:
     _check_clip_grad_norm(clip)
@@ -395,6 +475,9 @@ def make_optimizer(config: Mapping[str, Any]) -> optax.GradientTransformation:
   )
   if missing:
     raise ValueError(f"Optimizer {factory.__name__!r} needs option(s) {missing}.")
+  for option, value in options.items():
+    check_option(option, value)
+  _check_denominator(name, options, parameters)
   transform = factory(**options)
   if clip:
     transform = optax.chain(optax.clip_by_global_norm(float(clip)), transform)

@@ -12,6 +12,15 @@ matplotlib.use("Agg")  # files only; no display on training machines
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jaxgen import files  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> None:
+  """Writes `fig` as a PNG by temp file + rename, so a kill never leaves a torn picture."""
+  with files.atomic_path(path) as temporary:
+    fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
+  plt.close(fig)
+
 
 def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray:
   """Tiles [N, H, W, C] images in [-1, 1] into one [rows*H, cols*W, C] array in [0, 1]."""
@@ -37,8 +46,7 @@ def save_image_grid(
   ax.axis("off")
   if title:
     ax.set_title(title)
-  fig.savefig(path, dpi=100, bbox_inches="tight")
-  plt.close(fig)
+  _save(fig, path)
 
 
 def save_scatter(
@@ -56,8 +64,7 @@ def save_scatter(
   ax.legend(loc="upper right", fontsize=8)
   if title:
     ax.set_title(title)
-  fig.savefig(path, dpi=100, bbox_inches="tight")
-  plt.close(fig)
+  _save(fig, path)
 
 
 def save_curves(
@@ -76,5 +83,4 @@ def save_curves(
   ax.set_xlabel("step")
   ax.set_title(title)
   ax.legend(fontsize=8)
-  fig.savefig(path, dpi=100, bbox_inches="tight")
-  plt.close(fig)
+  _save(fig, path)

@@ -10,8 +10,11 @@ latest checkpoint in the workdir and sees exactly the batches an uninterrupted r
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,35 +24,13 @@ import numpy as np
 import tqdm
 from tensorboardX import SummaryWriter
 
-from jaxgen import algorithms, checkpoint, data, parallel, plots
-from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step
-
-REQUIRED_KEYS = (
-  "seed",
-  "batch_size",
-  "num_steps",
-  "eval_every",
-  "checkpoint_every",
-  "data.name",
-  "algorithm.name",
-)
+from jaxgen import algorithms, checkpoint, config_check, data, files, parallel, plots
+from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
+from jaxgen.errors import CheckpointError, ConfigError
 
 
 class NonFiniteError(FloatingPointError):
-  """A loss or gradient became NaN/inf; the message names the step and the player."""
-
-
-def validate_config(config) -> None:
-  for key in REQUIRED_KEYS:
-    node = config
-    for part in key.split("."):
-      if part not in node:
-        raise ValueError(f"The config lacks the required field {key!r}.")
-      node = node[part]
-  for key in ("batch_size", "num_steps", "eval_every", "checkpoint_every", "log_every"):
-    value = config.get(key, 1)
-    if not (isinstance(value, int) and value >= 1):
-      raise ValueError(f"config.{key} must be an integer >= 1; got {value!r}.")
+  """A loss, gradient or parameter became NaN/inf; the message names the step and the update."""
 
 
 def phase_batches(dataset, config, step: int, num_phases: int) -> dict[str, np.ndarray]:
@@ -71,7 +52,7 @@ class Run:
   """The pieces of one run, built from a config; usable from a notebook step by step."""
 
   def __init__(self, config, devices=None):
-    validate_config(config)
+    config_check.check_config(config)  # every value, before any data is read or step taken
     self.config = config
     self.dataset = data.get(config.data.name, **dict(config.data.get("options", {})))
     self.algorithm = algorithms.get(config.algorithm.name)(config, self.dataset)
@@ -105,26 +86,68 @@ class Run:
     return np.asarray(self._sample(state, jax.random.key(seed), num))
 
 
-def _check_finite(step: int, metrics: dict[str, Any], players, last_checkpoint) -> None:
-  for player in players:
-    loss = metrics.get(f"{player}/loss", 0.0)
-    if not (bool(metrics[f"{player}/finite"]) and np.isfinite(loss)):
-      raise NonFiniteError(
-        f"Non-finite loss or gradient at step {step} in player {player!r} (loss={loss}). "
-        f"Stopped; the last good checkpoint (step {last_checkpoint}) is intact."
-      )
+def _nonfinite_message(step: int, metrics: dict[str, Any], updates, last_checkpoint) -> str:
+  """Names the first update of `step` that produced a NaN/inf and, as the likely cause, a player
+  whose parameter norm grew over 10x within the step (a too-large learning rate shows there
+  while all its values are still finite)."""
+  phase, player = updates[int(metrics["first_nonfinite_update"])]
+  loss = metrics.get(f"{player}/loss", float("nan"))
+  message = (
+    f"Non-finite value at step {step}: the update of player {player!r} (schedule phase "
+    f"{phase}) produced a NaN/inf (loss={loss:.4g}, gradient norm="
+    f"{metrics[f'{player}/grad_norm']:.4g})."
+  )
+  growth = {}
+  for name in dict.fromkeys(name for _, name in updates):
+    before, after = metrics[f"{name}/param_norm_before"], metrics[f"{name}/param_norm"]
+    growth[name] = after / before if before > 0 and np.isfinite(after) else 0.0
+  suspect = max(growth, key=growth.get)
+  if growth[suspect] > 10:
+    message += (
+      f" Player {suspect!r}'s parameter norm grew {growth[suspect]:.3g}x in this step (to "
+      f"{metrics[f'{suspect}/param_norm']:.3g}): check optimizer.{suspect}.learning_rate."
+    )
+  if last_checkpoint is None:
+    return message + " Stopped; no checkpoint was written yet, so a re-run starts from step 0."
+  return message + (
+    f" Stopped; the last checkpoint is step {last_checkpoint}, saved before any non-finite value "
+    "(its digest is checked when a run resumes from it)."
+  )
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-  return {k: float(v) for k, v in metrics.items() if not k.endswith("/finite")}
+  return {
+    k: float(v)
+    for k, v in metrics.items()
+    if not k.endswith(("/finite", "/param_norm_before")) and k != "first_nonfinite_update"
+  }
 
 
 class _Logger:
-  """metrics.jsonl + TensorBoard events (tensorboardX: no TensorFlow needed)."""
+  """metrics.jsonl + TensorBoard events (tensorboardX: no TensorFlow needed).
 
-  def __init__(self, workdir: Path):
+  A run resumed from step s first drops the records past s that a killed run had written (and a
+  torn last line), so every step is in `metrics.jsonl` exactly once and in step order; records up
+  to s are complete, because the loop logs and evaluates a step before it checkpoints it.
+  """
+
+  def __init__(self, workdir: Path, resumed_step: int):
     self.path = workdir / "metrics.jsonl"
-    self.writer = SummaryWriter(str(workdir / "tensorboard"))
+    if self.path.exists():
+      kept = [r for r in self._read() if r["step"] <= resumed_step]
+      files.write_text_if_changed(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+    # TensorBoard hides the events at steps >= purge_step that an earlier, killed run wrote.
+    purge = resumed_step + 1 if resumed_step else None
+    self.writer = SummaryWriter(str(workdir / "tensorboard"), purge_step=purge)
+
+  def _read(self) -> list[dict[str, float]]:
+    records = []
+    for number, line in enumerate(self.path.read_text().splitlines(), 1):
+      try:
+        records.append(json.loads(line))
+      except json.JSONDecodeError:  # only a kill mid-write tears a line; that step is redone
+        print(f"{self.path}: dropping unreadable line {number} ({line[:40]!r})", file=sys.stderr)
+    return records
 
   def write(self, step: int, scalars: dict[str, float]) -> None:
     with self.path.open("a") as f:
@@ -133,9 +156,7 @@ class _Logger:
       self.writer.add_scalar(key, value, step)
 
   def records(self) -> list[dict[str, float]]:
-    if not self.path.exists():
-      return []
-    return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+    return self._read() if self.path.exists() else []
 
   def close(self) -> None:
     self.writer.close()
@@ -192,20 +213,69 @@ class Evaluator:
     return {f"eval/{k}": float(v) for k, v in self.image_metrics(samples).items()}
 
 
+class Interrupted(Exception):  # noqa: N818 — a stop the user asked for, not an error
+  """SIGINT or SIGTERM stopped the run after a step; that step's checkpoint is saved."""
+
+  def __init__(self, signal_name: str, step: int, saved: bool, directory: Path):
+    self.signal_name, self.step = signal_name, step
+    where = (
+      f"checkpoint {step} saved in {directory}"
+      if saved
+      else f"no new step to save (latest checkpoint: {step or 'none'})"
+    )
+    super().__init__(
+      f"Stopped by {signal_name} at step {step}: {where}. Run the same command to resume."
+    )
+
+
+class _StopSignals:
+  """While active, SIGINT and SIGTERM (what SLURM and preemptible VMs send) only set a flag: the
+  loop finishes the current step, saves it and raises `Interrupted`. A second signal interrupts
+  at once with KeyboardInterrupt. Python delivers signals to the main thread only, so elsewhere
+  (a worker thread) the handlers are left alone."""
+
+  def __init__(self):
+    self.received: str | None = None
+    self._previous = {}
+
+  def _handle(self, signum, frame) -> None:
+    if self.received is not None:
+      raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without saving")
+    self.received = signal.Signals(signum).name
+
+  def __enter__(self) -> _StopSignals:
+    if threading.current_thread() is threading.main_thread():
+      for signum in (signal.SIGINT, signal.SIGTERM):
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+
+
 def train_and_evaluate(config, workdir: str | Path) -> TrainState:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final state."""
-  workdir = Path(workdir)
+  """Trains `config` in `workdir`, resuming from its latest good checkpoint; returns the final
+  state. Raises `Interrupted` after saving when SIGINT/SIGTERM arrives, `NonFiniteError` on a
+  NaN/inf, `jaxgen.errors.ConfigError` on a bad config (before any step) and
+  `jaxgen.errors.CheckpointError` when a checkpoint cannot be written or none can be read."""
+  with _StopSignals() as stop:
+    return _train(config, Path(workdir), stop)
+
+
+def _train(config, workdir: Path, stop: _StopSignals) -> TrainState:
   run = Run(config)
   checkpoint.check_config_matches(workdir, config.to_json_best_effort(sort_keys=True))
   checkpointer = checkpoint.Checkpointer(workdir, config.get("keep_checkpoints", 3))
   state = run.init_state()
-  last_checkpoint = checkpointer.latest_step()
-  if last_checkpoint is not None:
-    state = checkpointer.restore(state)
+  restored = checkpointer.restore_latest(state)
+  if restored.step is not None:
+    state = restored.state
+  last_checkpoint = restored.step
   start = int(state.step)
-  logger = _Logger(workdir)
-  # Schedule order: the first player to update is the first whose values can go bad.
-  players = list(dict.fromkeys(name for phase in run.algorithm.schedule for name in phase))
+  logger = _Logger(workdir, start)
+  updates = update_names(run.algorithm)
+  players = list(dict.fromkeys(name for _, name in updates))
   bar = tqdm.tqdm(
     total=config.num_steps,
     initial=start,
@@ -223,7 +293,8 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
     """Brings the previous step's metrics to the host: checks, logs, shows them."""
     step, metrics = pending
     host = jax.device_get(metrics)
-    _check_finite(step, host, players, last_checkpoint)
+    if int(host["first_nonfinite_update"]) >= 0:
+      raise NonFiniteError(_nonfinite_message(step, host, updates, last_checkpoint))
     scalars = _scalars(host)
     if step % config.get("log_every", 50) == 0 or step == config.num_steps:
       logger.write(step, scalars)
@@ -232,6 +303,8 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
     )
 
   try:
+    if stop.received:  # during start-up: no step was taken, so there is nothing new to save
+      raise Interrupted(stop.received, start, False, checkpointer.directory)
     for step in range(start, config.num_steps):
       batches = parallel.put_batch(next_batches.result(), run.mesh, leading_axes=1)
       if step + 1 < config.num_steps:
@@ -242,20 +315,33 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
       pending = (step + 1, metrics)
       bar.update(1)
       done = step + 1
-      if done % config.checkpoint_every == 0 or done == config.num_steps:
-        drain(pending)  # never save a state whose step produced non-finite values
+      evaluate_now = done % config.eval_every == 0 or done == config.num_steps
+      save_now = done % config.checkpoint_every == 0 or done == config.num_steps or stop.received
+      if evaluate_now or save_now:
+        drain(pending)  # never evaluate or save a state whose step produced non-finite values
         pending = None
-        checkpointer.save(done, state)
-        last_checkpoint = done
-      if done % config.eval_every == 0 or done == config.num_steps:
+      # Evaluate before saving: the records of every step up to a checkpoint are then on disk.
+      if evaluate_now:
         results = evaluate(state, done, workdir)
         if results:
           logger.write(done, results)
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+      if save_now:
+        checkpointer.save(done, state)
+        last_checkpoint = done
+      checkpointer.check_for_errors()  # a failed background save stops the run now
+      if stop.received:
+        checkpointer.wait()
+        raise Interrupted(stop.received, done, True, checkpointer.directory)
     if pending is not None:
       drain(pending)
-  finally:
+  except BaseException:
+    with contextlib.suppress(Exception):  # the first error is the one to report
+      checkpointer.wait()  # a save in flight still completes
+    raise
+  else:
     checkpointer.wait()
+  finally:
     checkpointer.close()
     prefetch.shutdown(wait=False, cancel_futures=True)
     bar.close()
@@ -279,11 +365,44 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
 
 def main(argv=None) -> None:
   """Console entry point: `jaxgen-train --config=<file> --workdir=<dir> [--config.key=value]`."""
+  from typing import NoReturn  # noqa: PLC0415
+
   from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
   from ml_collections import config_flags  # noqa: PLC0415
 
+  from jaxgen import overrides  # noqa: PLC0415
+
+  # The outcomes a user acts on and the exit status of each: the message is the last line of
+  # stderr, with no traceback (absl's app.run would print one). The first class that matches wins.
+  # A stop by SIGINT/SIGTERM saved its step: a clean exit, so schedulers do not count a failure.
+  exit_statuses: dict[type[Exception], int] = {
+    Interrupted: 0,
+    ConfigError: 2,
+    CheckpointError: 3,
+    NonFiniteError: 4,
+  }
+
+  def fail(error: Exception) -> NoReturn:
+    status = next(s for kind, s in exit_statuses.items() if isinstance(error, kind))
+    prefix = "" if isinstance(error, Interrupted) else f"{type(error).__name__}: "
+    print(f"{prefix}{error}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+  # The overrides are checked here, not by config_flags: it cannot add the options a data set,
+  # network or optimizer takes, nor drop an old optimizer's options (jaxgen.overrides). Flag files
+  # are expanded first so that overrides in them are checked the same way.
+  argv = flags.FLAGS.read_flags_from_files(sys.argv if argv is None else argv, force_gnu=False)
+  try:
+    argv, raw_overrides = overrides.split_config_overrides(argv)
+  except tuple(exit_statuses) as error:
+    fail(error)
+
   config_flag = config_flags.DEFINE_config_file(
-    "config", None, "Path to a config file in jaxgen/configs/.", lock_config=True
+    "config",
+    None,
+    "Path to a config file in jaxgen/configs/ (`path:arg` passes arg to its get_config).",
+    lock_config=True,
+    sys_argv=argv,  # without the overrides, which it would otherwise apply itself
   )
   workdir_flag = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, PNGs.")
   flags.mark_flags_as_required(["config", "workdir"])
@@ -292,7 +411,13 @@ def main(argv=None) -> None:
     if len(argv) > 1:
       raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
-    parallel.initialize_multihost()
-    train_and_evaluate(config_flag.value, workdir_flag.value)
+    try:
+      config = config_flag.value
+      for notice in overrides.apply_overrides(config, raw_overrides, parse_strings=True):
+        print(notice, file=sys.stderr, flush=True)
+      parallel.initialize_multihost()
+      train_and_evaluate(config, workdir_flag.value)
+    except tuple(exit_statuses) as error:
+      fail(error)
 
   app.run(run_main, argv=argv)

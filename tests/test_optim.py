@@ -590,3 +590,79 @@ def test_make_optimizer_bad_config_raises(case):
   config, message = BAD_CONFIGS[case]
   with pytest.raises(ValueError, match=message):
     optim.make_optimizer(config)
+
+
+# 7. Ranges of optax's adam, adamw and rmsprop through make_optimizer (optax itself accepts them).
+
+BAD_OPTAX_CONFIGS = {
+  "adam_b1_above_one": ({"name": "adam", "b1": 1.5}, r"b1 must lie in \[0, 1\); got 1.5"),
+  "adam_b1_one": ({"name": "adam", "b1": 1.0}, r"b1 must lie in \[0, 1\); got 1.0"),
+  "adam_b2_negative": ({"name": "adam", "b2": -0.1}, r"b2 must lie in \[0, 1\); got -0.1"),
+  "adam_negative_lr": ({"name": "adam", "learning_rate": -1e-4}, r"\[0, inf\).*-0.0001"),
+  "adam_nan_lr": ({"name": "adam", "learning_rate": math.nan}, r"\[0, inf\).*nan"),
+  "adam_negative_eps": ({"name": "adam", "eps": -1e-8}, r"eps must be .*\[0, inf\); got -1e-08"),
+  "adam_no_denominator_guard": (
+    {"name": "adam", "eps": 0.0, "eps_root": 0.0},
+    r"eps \+ eps_root must be > 0 .*'adam'.*0 / 0 = nan; got eps=0.0, eps_root=0.0",
+  ),
+  "adam_mu_dtype_int": ({"name": "adam", "mu_dtype": "int32"}, r"mu_dtype must be a floating"),
+  "adam_nesterov_not_bool": ({"name": "adam", "nesterov": "yes"}, r"nesterov must be True or"),
+  "adamw_b1": ({"name": "adamw", "b1": 1.5}, r"b1 must lie in \[0, 1\)"),
+  "adamw_negative_weight_decay": (
+    {"name": "adamw", "weight_decay": -0.01},
+    r"weight_decay .*\[0, inf\); got -0.01",
+  ),
+  "adamw_negative_lr": ({"name": "adamw", "learning_rate": -1e-4}, r"learning_rate .*\[0, inf\)"),
+  "rmsprop_decay_one": ({"name": "rmsprop", "decay": 1.0}, r"decay must lie in \[0, 1\); got 1.0"),
+  "rmsprop_momentum": ({"name": "rmsprop", "momentum": 1.2}, r"momentum must lie in \[0, 1\)"),
+  "rmsprop_eps_zero": ({"name": "rmsprop", "eps": 0.0}, r"eps must be > 0 for optimizer 'rmsprop'"),
+  "rmsprop_initial_scale": (
+    {"name": "rmsprop", "initial_scale": -1.0},
+    r"initial_scale must be .*\[0, inf\)",
+  ),
+  "rmsprop_negative_lr": ({"name": "rmsprop", "learning_rate": -1e-4}, r"\[0, inf\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTAX_CONFIGS))
+def test_make_optimizer_refuses_optax_options_out_of_range(case):
+  config, message = BAD_OPTAX_CONFIGS[case]
+  with pytest.raises(ValueError, match=message):
+    optim.make_optimizer({"learning_rate": 1e-3, **config})
+
+
+GOOD_EDGE_CONFIGS = {
+  "adam_b1_zero": {"name": "adam", "b1": 0.0, "b2": 0.9},  # WGAN-GP's Adam
+  "adam_eps_root_only": {"name": "adam", "eps": 0.0, "eps_root": 1e-8},
+  "adam_lr_zero": {"name": "adam", "learning_rate": 0.0},
+  "adamw_weight_decay_schedule": {"name": "adamw", "weight_decay": optax.constant_schedule(1e-4)},
+  "adam_lr_schedule": {"name": "adam", "learning_rate": optax.linear_schedule(1e-3, 0.0, 100)},
+  "rmsprop_momentum_none": {"name": "rmsprop", "momentum": None},
+  "rmsprop_centered": {"name": "rmsprop", "centered": True, "momentum": 0.9},
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOOD_EDGE_CONFIGS))
+def test_make_optimizer_accepts_optax_edge_values(case):
+  opt = optim.make_optimizer({"learning_rate": 1e-3, **GOOD_EDGE_CONFIGS[case]})
+  params = {"w": jnp.ones(3)}
+  updates, _ = opt.update({"w": jnp.ones(3)}, opt.init(params), params)
+  assert np.all(np.isfinite(np.asarray(updates["w"])))
+
+
+def test_optax_option_checks_change_no_update():
+  # The checks only refuse; a valid config builds the very transform optax's factory builds.
+  config = {"name": "adam", "learning_rate": 1e-3, "b1": 0.5, "b2": 0.99, "eps_root": 1e-8}
+  ours = optim.make_optimizer(config)
+  theirs = optax.adam(1e-3, b1=0.5, b2=0.99, eps_root=1e-8)
+  params, grads = {"w": jnp.arange(3.0)}, {"w": jnp.array([0.5, -1.0, 0.0])}
+  np.testing.assert_array_equal(
+    ours.update(grads, ours.init(params), params)[0]["w"],
+    theirs.update(grads, theirs.init(params), params)[0]["w"],
+  )
+
+
+def test_every_option_with_a_check_is_taken_by_some_optimizer():
+  # A rule for a name no factory takes would never run (e.g. a typo in OPTION_CHECKS).
+  taken = {option for name in optim.OPTIMIZERS for option in optim.option_names(name)}
+  assert set(optim.OPTION_CHECKS) <= taken

@@ -14,6 +14,7 @@ import pytest
 import tiny_ring8_config
 
 from jaxgen import checkpoint, train
+from jaxgen.overrides import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = {
@@ -28,13 +29,8 @@ TINY_OVERRIDES = {
 
 
 def override(config, overrides):
-  """Sets dotted keys, e.g. {"eval.num_samples": 10}."""
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split(".")
-    for part in parents:
-      node = node[part]
-    node[leaf] = value
+  """Sets dotted keys, e.g. {"eval.num_samples": 10}, with the checks of the command line."""
+  apply_overrides(config, overrides)
   return config
 
 

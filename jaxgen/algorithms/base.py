@@ -107,12 +107,20 @@ def _apply_update(algorithm: Algorithm, name: str, player_state: PlayerState, gr
   return PlayerState(params, opt_state, model_state)
 
 
+def update_names(algorithm: Algorithm) -> tuple[tuple[int, str], ...]:
+  """Every player update of one train step in the order it happens: (phase index, player)."""
+  return tuple((i, name) for i, phase in enumerate(algorithm.schedule) for name in phase)
+
+
 def make_train_step(algorithm: Algorithm):
   """Builds `train_step(state, batches) -> (state, metrics)` from the algorithm's schedule.
 
   The phases are unrolled in Python on purpose: on XLA:CPU a rolled `lax.scan` around a conv
   backward pass is 12-15x slower than the unrolled code (measured in the training-core issue).
   Metrics of a player that updates several times per step are those of its last update.
+  `metrics["first_nonfinite_update"]` is the index into `update_names(algorithm)` of the first
+  update whose loss, gradient or new parameters held a NaN/inf (-1: none), so the loop can name
+  the update where things first went wrong rather than the last player that saw the damage.
   """
 
   player_ids = {name: i for i, name in enumerate(algorithm.players)}
@@ -120,6 +128,10 @@ def make_train_step(algorithm: Algorithm):
   def train_step(state: TrainState, batches: Batch):
     step_rng = jax.random.fold_in(state.rng, state.step)
     metrics: Metrics = {}
+    first_nonfinite = jnp.int32(-1)
+    update_index = 0
+    for name, player_state in state.players.items():  # to tell which update blew a player up
+      metrics[f"{name}/param_norm_before"] = optax.tree.norm(player_state.params)
     for phase_index, phase in enumerate(algorithm.schedule):
       batch = jax.tree.map(lambda x, i=phase_index: x[i], batches)
       phase_rng = jax.random.fold_in(step_rng, phase_index)
@@ -132,8 +144,17 @@ def make_train_step(algorithm: Algorithm):
         players[name] = _apply_update(algorithm, name, players[name], grads, model_state)
         metrics.update({f"{name}/{k}": v for k, v in player_metrics.items()})
         metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
-        metrics[f"{name}/finite"] = _all_finite(grads) & _all_finite(players[name].params)
+        metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)
+        finite = (
+          _all_finite(grads)
+          & _all_finite(players[name].params)
+          & jnp.all(jnp.isfinite(player_metrics.get("loss", 0.0)))
+        )
+        metrics[f"{name}/finite"] = finite
+        first_nonfinite = jnp.where((first_nonfinite < 0) & ~finite, update_index, first_nonfinite)
+        update_index += 1
       state = state.replace(players=players)
+    metrics["first_nonfinite_update"] = first_nonfinite
     if hasattr(algorithm, "update_extra"):  # algorithm-owned state, e.g. BEGAN's k_t
       state = state.replace(extra=algorithm.update_extra(state, metrics))
     return state.replace(step=state.step + 1), metrics

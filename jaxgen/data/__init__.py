@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import NamedTuple
 
 from jaxgen.data import mixtures, tfds_source
 from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
-from jaxgen.data.digits import digits, load_digits
+from jaxgen.data.digits import NUM_CLASSES as DIGITS_NUM_CLASSES
+from jaxgen.data.digits import check_size, digits, load_digits
 from jaxgen.data.mixtures import Distribution2D, GaussianMixture, SwissRoll
 from jaxgen.data.tfds_source import TfdsImages
 
@@ -38,13 +40,41 @@ def options(name: str) -> dict[str, object]:
 
 def get(name: str, **kwargs) -> Dataset:
   """Builds the data set `name` with `kwargs` among its `options(name)`."""
+  _check_options(name, kwargs)
+  return _factory(name)(**kwargs)
+
+
+class Facts(NamedTuple):
+  """What a config check needs of a data set: the shape of one example and the number of label
+  values (0: unlabelled)."""
+
+  example_shape: tuple[int, ...]
+  num_classes: int
+
+
+def facts(name: str, **kwargs) -> Facts:
+  """`Facts` of `get(name, **kwargs)` without reading any data (no TFDS file is opened): for
+  checking a config before a run. Option values are checked as far as that needs no data."""
+  _check_options(name, kwargs)
+  merged = {**options(name), **kwargs}
+  if name == "digits":
+    size = check_size(merged["size"])
+    return Facts((size, size, 1), DIGITS_NUM_CLASSES)
+  if name in tfds_source.PREPARED:
+    image_shape, num_classes = tfds_source.PREPARED[name]
+    crop, size = merged.get("crop"), merged.get("size")
+    return Facts(tfds_source.example_shape(name, image_shape, crop, size), num_classes)
+  dataset = get(name, **kwargs)  # the 2-D distributions: built without drawing a sample
+  return Facts(tuple(dataset.example_shape), dataset.num_classes)
+
+
+def _check_options(name: str, kwargs) -> None:
   valid = options(name)
   unknown = sorted(set(kwargs) - set(valid))
   if unknown:
     raise ValueError(
       f"Unknown option(s) {unknown} for data set {name!r}; valid options: {sorted(valid)}."
     )
-  return _factory(name)(**kwargs)
 
 
 def _factory(name: str) -> Callable[..., Dataset]:
@@ -59,10 +89,12 @@ __all__ = [
   "Batch",
   "Dataset",
   "Distribution2D",
+  "Facts",
   "FiniteDataset",
   "GaussianMixture",
   "SwissRoll",
   "TfdsImages",
+  "facts",
   "get",
   "load_digits",
   "options",

@@ -44,6 +44,13 @@ def _split_arrays() -> dict[str, tuple[np.ndarray, np.ndarray]]:
   return {"train": (x_train, y_train), "test": (x_test, y_test)}
 
 
+def check_size(size: int) -> int:
+  """`size` if it is one of `SIZES`, else a ValueError listing them."""
+  if size not in SIZES:
+    raise ValueError(f"Unsupported digits size {size!r}; choose one of {SIZES}.")
+  return size
+
+
 def load_digits(split: str = "train", size: int = 8) -> tuple[np.ndarray, np.ndarray]:
   """Returns (images, labels) of one split of the digits data set.
 
@@ -57,8 +64,7 @@ def load_digits(split: str = "train", size: int = 8) -> tuple[np.ndarray, np.nda
   """
   if split not in SPLITS:
     raise ValueError(f"Unknown digits split {split!r}; choose one of {SPLITS}.")
-  if size not in SIZES:
-    raise ValueError(f"Unsupported digits size {size!r}; choose one of {SIZES}.")
+  check_size(size)
   raw, labels = _split_arrays()[split]
   # Linear map of [0, 16] onto [-1, 1].
   images = raw / (_RAW_MAX / 2) - 1.0

@@ -71,6 +71,32 @@ def open_source(tfds_name: str, split: str, data_dir: str, download: bool):
     ) from error
 
 
+# The stored image shape (H, W, C) and the number of classes (0: unlabelled, as `celeb_a` is read)
+# of each TFDS set in `jaxgen.data.DATASETS`, from its dataset_info: a config is checked against
+# them without opening the files.
+PREPARED = {
+  "mnist": ((28, 28, 1), 10),
+  "fashion_mnist": ((28, 28, 1), 10),
+  "cifar10": ((32, 32, 3), 10),
+  "celeb_a": ((218, 178, 3), 0),
+}
+
+
+def example_shape(name: str, image_shape, crop: int | None, size: int | None) -> tuple[int, ...]:
+  """The shape of one example of `name`: stored images of `image_shape` (H, W, C), centre-cropped
+  to `crop` x `crop` and resized to `size` x `size` (None: not cropped / not resized)."""
+  height, width, channels = image_shape
+  if crop is not None and check_int("crop", crop, minimum=1) > min(height, width):
+    raise ValueError(
+      f"crop must be at most the image's smaller side {min(height, width)} for {name!r} "
+      f"({height} x {width}); got {crop!r}."
+    )
+  if size is not None:
+    check_int("size", size, minimum=1)
+  side = size or crop
+  return (side, side, channels) if side else (height, width, channels)
+
+
 class TfdsImages(FiniteDataset):
   """An image data set read through `tfds.data_source`: a training split and a held-out split.
 
@@ -105,16 +131,9 @@ class TfdsImages(FiniteDataset):
     self._train = open_source(tfds_name, train_split, self.data_dir, download)
     self._held_out = open_source(tfds_name, eval_split, self.data_dir, download)
     features = self._train.dataset_info.features
-    height, width, channels = features["image"].shape
+    self.example_shape = example_shape(name, features["image"].shape, crop, size)
     self._crop = None if crop is None else check_int("crop", crop, minimum=1)
-    if self._crop is not None and self._crop > min(height, width):
-      raise ValueError(
-        f"crop must be at most the image's smaller side {min(height, width)} for {name!r} "
-        f"({height} x {width}); got {crop!r}."
-      )
     self._size = None if size is None else check_int("size", size, minimum=1)
-    side = self._size or self._crop
-    self.example_shape = (side, side, channels) if side else (height, width, channels)
     self._label_key = label_key
     self.num_classes = features[label_key].num_classes if label_key else 0
 

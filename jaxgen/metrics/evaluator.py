@@ -14,12 +14,20 @@ Each has `name` (for statistics caches), `feature_dim`, `num_classes`, and `feat
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
 
-from jaxgen.metrics.classifier import Classifier, load_classifier, load_digits_classifier
+from jaxgen.metrics import inception
+from jaxgen.metrics.classifier import (
+  Classifier,
+  checksum_path,
+  load_classifier,
+  load_digits_classifier,
+  regenerate_command,
+)
 from jaxgen.metrics.fid import frechet_distance
 from jaxgen.metrics.inception import load_fid_inception
 from jaxgen.metrics.inception_score import inception_score
@@ -56,6 +64,56 @@ EXTRACTORS: dict[str, Callable[[str | None], FeatureExtractor]] = {
   "fashion_mnist_classifier": _classifier_loader("fashion_mnist"),
   "fid_inception": load_fid_inception,
 }
+
+
+# Facts a config check reads before any weights load (`jaxgen.config_check`). A classifier takes
+# images of the size scripts/train_classifier.py trains it at (the digits one also 8x8 digits, which
+# `Classifier.prepare` pads); the FID Inception resizes any size, grey or colour (`preprocess`).
+SHIPPED_EXTRACTORS = ("digits_classifier",)
+CLASSIFIER_INPUTS = {
+  "digits_classifier": ("digits", ((16, 16, 1), (8, 8, 1))),
+  "mnist_classifier": ("mnist", ((28, 28, 1),)),
+  "fashion_mnist_classifier": ("fashion_mnist", ((28, 28, 1),)),
+}
+# ImageEvaluator's defaults, and the fewest images they score: the Inception Score needs an image
+# per split, precision/recall k + 1 of each kind (KID needs 2).
+IS_SPLITS, PR_K = 10, 3
+MIN_FAKE_IMAGES, MIN_REAL_IMAGES = max(IS_SPLITS, PR_K + 1, 2), max(PR_K + 1, 2)
+
+
+def check_extractor_weights(name: str, weights: str | None) -> None:
+  """Raises unless extractor `name` will find weights: its shipped ones (`weights` empty) or the
+  file `weights` (with its .sha256 beside a classifier's). Reads no weights."""
+  if name in CLASSIFIER_INPUTS:
+    dataset = CLASSIFIER_INPUTS[name][0]
+    how = f"write them with `{regenerate_command(dataset, weights or 'PATH')}`"
+  else:
+    how = f"download {inception.WEIGHTS_URL} and convert it with `{inception.CONVERT_COMMAND}`"
+  if not weights:
+    if name in SHIPPED_EXTRACTORS:
+      return
+    raise ValueError(f"the {name} extractor ships no weights and needs a weights file; {how}.")
+  files = [pathlib.Path(weights)]
+  if name in CLASSIFIER_INPUTS:
+    files.append(checksum_path(weights))
+  elif files[0].suffix not in (".npz", ".msgpack"):
+    raise ValueError(f"the {name} extractor reads a .npz or .msgpack file; {how}.")
+  missing = [str(path) for path in files if not path.is_file()]
+  if missing:
+    raise FileNotFoundError(f"the {name} extractor's weights need {missing}, missing; {how}.")
+
+
+def check_extractor_input(name: str, example_shape) -> None:
+  """Raises ValueError unless extractor `name` takes examples of `example_shape` (H, W, C)."""
+  shape = tuple(example_shape)
+  if name in CLASSIFIER_INPUTS:
+    accepted = CLASSIFIER_INPUTS[name][1]
+    takes, fits = f"images (H, W, C) in {sorted(accepted)}", shape in accepted
+  else:
+    takes = "images (H, W, C) of any size with C = 1 or 3"
+    fits = len(shape) == 3 and shape[-1] in (1, 3)
+  if not fits:
+    raise ValueError(f"the {name} extractor takes {takes}; the data's examples have shape {shape}.")
 
 
 def get_extractor(name: str, weights: str | None = None) -> FeatureExtractor:
@@ -140,8 +198,8 @@ class ImageEvaluator:
     reference_statistics: RunningStatistics | None = None,
     kid_subsets: int = 100,
     kid_subset_size: int | None = None,
-    pr_k: int = 3,
-    is_splits: int = 10,
+    pr_k: int = PR_K,
+    is_splits: int = IS_SPLITS,
     batch_size: int = 256,
     seed: int = 0,
   ):

@@ -1,0 +1,301 @@
+"""`check_config(config)`: every value of a training config checked before the first step.
+
+It checks the names (with a close-match suggestion), the ranges, and whether the pieces fit
+together: the extractor and the data, the options and the data set, the networks and the data, one
+optimizer block per player. It is cheap: no data is read, no weights are loaded, nothing is
+compiled. The library's own validators do the work where they exist (`data.facts`,
+`optim.make_optimizer`, the stabilisers, penalties and reconstructions, the extractor facts of
+`jaxgen.metrics.evaluator`, and last the algorithm's constructor on a stand-in of the data set);
+this module adds the schema of keys and the ranges of the training loop's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+import jax
+import ml_collections
+
+from jaxgen import algorithms, data, losses, optim, stabilisers
+from jaxgen.algorithms import gan, vae, vaegan, wae
+from jaxgen.configs import default
+from jaxgen.data.base import check_int
+from jaxgen.errors import ConfigError
+from jaxgen.losses import penalties
+from jaxgen.metrics import evaluator
+
+_MISSING = object()
+
+
+def _stabiliser_fields(config) -> None:
+  """Each stabiliser through `Stabilisers`' own check alone, so that a refusal names its key."""
+  for field in config.keys():
+    check = lambda value, field=field: stabilisers.Stabilisers(**{field: value})
+    _library(f"algorithm.stabilisers.{field}", config[field], check, "is out of range")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """What an algorithm reads: its `algorithm.*` keys, its players (`model.<player>`, named in the
+  registry given, and `optimizer.<player>`), the `algorithm.*` keys that name a choice, the
+  library's validators of single `algorithm.*` values, and the players a config may leave out."""
+
+  keys: tuple[str, ...]
+  players: Mapping[str, Mapping]
+  choices: Mapping[str, Any]
+  validators: Mapping[str, Callable[[Any], Any]]
+  optional: tuple[str, ...] = ()
+
+
+def _gan(*keys: str) -> Family:
+  return Family(
+    (*default.get_config().algorithm, *keys),
+    {"generator": gan.GENERATORS, "discriminator": gan.DISCRIMINATORS},
+    {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
+    {
+      "discriminator_steps": gan.check_discriminator_steps,
+      "weight_clip": gan.check_weight_clip,
+      "penalty": gan.make_penalty,
+      "stabilisers": _stabiliser_fields,
+    },
+  )
+
+
+def _autoencoder(keys, choices, critic: bool = True, optional=()) -> Family:
+  players = {"encoder": vae.ENCODERS, "decoder": vae.DECODERS}
+  players |= {"discriminator": gan.DISCRIMINATORS} if critic else {}
+  validators = {"reconstruction": vae.build_reconstruction}
+  return Family(("name", "reconstruction", *keys), players, choices, validators, optional)
+
+
+_PRIOR_KEYS = ("prior", "penalty_weight", "loss", "stochastic_encoder")
+_PRIOR_CHOICES = {
+  "reconstruction.name": vae.RECONSTRUCTIONS,
+  "prior.name": losses.LATENT_PRIORS,
+  "loss": losses.GAN_OBJECTIVES,
+}
+_VAEGAN_KEYS = ("gamma", "loss", "feed_reconstructions", "feature_reduction")
+_VAEGAN_KEYS += ("equilibrium_gating", "equilibrium", "equilibrium_margin", "discriminator_init")
+# Read off jaxgen/algorithms/*.py (config.algorithm.X, algorithm.get("X"), config.model.X).
+FAMILIES: dict[str, Family] = {
+  "gan": _gan(),
+  "acgan": _gan(),
+  "unrolled": _gan("unroll_steps"),
+  "infogan": _gan("categorical_codes", "continuous_codes", "info_weight"),
+  "ebgan": _gan("margin", "pulling_away_weight"),
+  "began": _gan("gamma", "lambda_k"),
+  "madgan": _gan("num_generators"),
+  "vae": _autoencoder((), {"reconstruction.name": vae.LIKELIHOODS}, critic=False),
+  "vaegan": _autoencoder(
+    _VAEGAN_KEYS,
+    {
+      "reconstruction.name": vae.LIKELIHOODS,
+      "loss": vaegan.GENERATOR_LOSSES,
+      "feature_reduction": losses.FEATURE_REDUCTIONS,
+      "discriminator_init": vaegan.DISCRIMINATOR_INITS,
+    },
+  ),
+  "aae": _autoencoder(_PRIOR_KEYS, _PRIOR_CHOICES),
+  # WAE-MMD has no discriminator; a config keeps its blocks for --config.algorithm.penalty=gan.
+  "wae": _autoencoder(
+    (*_PRIOR_KEYS, "penalty"),
+    {**_PRIOR_CHOICES, "penalty": wae.PENALTIES},
+    optional=("discriminator",),
+  ),
+}
+
+# The training loop's integers and their least values (data sets' batches need seed >= 0).
+LOOP_INTS = {
+  "seed": 0,
+  **dict.fromkeys(("batch_size", "num_steps", "log_every", "eval_every", "checkpoint_every"), 1),
+  **dict.fromkeys(("keep_checkpoints", "eval.num_samples", "eval.num_reference"), 1),
+  "model.latent_dim": 1,  # 0 ends in a ZeroDivisionError inside JAX's initialiser
+}
+BOOLS = ("progress_bar", "conditional")
+REQUIRED = ("seed", "batch_size", "num_steps", "eval_every", "checkpoint_every", "data.name")
+REQUIRED += ("algorithm.name", "model.latent_dim", "eval.num_samples")
+
+
+def check_config(config) -> None:
+  """Raises `ConfigError` naming the dotted key, the value and the valid choices or range of the
+  first value that is unknown, out of range or does not fit the rest of the config."""
+  if not isinstance(config, ml_collections.ConfigDict | ml_collections.FrozenConfigDict):
+    config = ml_collections.ConfigDict(config)
+  base = default.get_config()
+  _check_keys(config, dict.fromkeys(base), "")
+  for key in REQUIRED:
+    _require(config, key)
+  name = _choose("algorithm.name", config.algorithm.name, algorithms.ALGORITHMS)
+  data_name = _choose("data.name", config.data.name, data.DATASETS)
+  family = FAMILIES[name]
+  algorithm = dict.fromkeys(family.keys)
+  if "stabilisers" in algorithm:
+    algorithm["stabilisers"] = dict.fromkeys(base.algorithm.stabilisers)
+  schema = {
+    **dict.fromkeys(base),
+    "data": {"name": None, "options": dict.fromkeys(data.options(data_name))},
+    "eval": dict.fromkeys(base.eval),
+    "algorithm": algorithm,
+    "model": dict.fromkeys(("latent_dim", *family.players)),
+    "optimizer": dict.fromkeys(family.players),
+  }
+  _check_keys(config, schema, "", name)
+  for key, minimum in LOOP_INTS.items():
+    short = key.rpartition(".")[2]
+    check = lambda value, short=short, minimum=minimum: check_int(short, value, minimum=minimum)
+    _library(key, _get(config, key), check, "is out of range")
+  for key in BOOLS:
+    value = _get(config, key)
+    if value is not _MISSING and not isinstance(value, bool):
+      raise ConfigError(f"{key} = {value!r} is not a bool; set it to True or False.")
+  _check_algorithm(config.algorithm, family)
+  _check_players(config, family)
+  options = config.data.get("options") or {}
+  facts = _library("data.options", options, lambda o: data.facts(data_name, **o))
+  _check_fit(config, name, data_name, facts)
+
+
+def _check_algorithm(section, family: Family) -> None:
+  for key, choices in family.choices.items():
+    _choose(f"algorithm.{key}", _get(section, key), choices)
+  for key, validator in family.validators.items():
+    _library(f"algorithm.{key}", _get(section, key), validator)
+
+
+def _check_players(config, family: Family) -> None:
+  """`model.<player>.name` in its registry; `optimizer.<player>` through make_optimizer's checks."""
+  for player, registry in family.players.items():
+    blocks = (f"model.{player}", f"optimizer.{player}")
+    if player in family.optional and all(_get(config, key) is _MISSING for key in blocks):
+      continue
+    _choose(f"model.{player}.name", _require(config, f"model.{player}.name"), registry)
+    prefix, block = f"optimizer.{player}.", _get(config, f"optimizer.{player}")
+    optimizer = _choose(prefix + "name", _require(config, prefix + "name"), optim.OPTIMIZERS)
+    _check_keys(block, dict.fromkeys(("name", *optim.option_names(optimizer))), prefix)
+    for option in block.keys():
+      check = lambda value, option=option: optim.check_option(option, value)
+      _library(prefix + option, block[option], check, "is out of range")
+    _library(f"optimizer.{player}", block, optim.make_optimizer)
+
+
+def _check_fit(config, name: str, data_name: str, facts: data.Facts) -> None:
+  """Whether the pieces fit together: extractor, packing, then the algorithm itself (labels for
+  `conditional`, networks for the data's shape, objective for the stabilisers, ...)."""
+  extractor, weights = config.eval.get("extractor", ""), config.eval.get("extractor_weights", "")
+  if extractor == "" and weights:
+    raise ConfigError(
+      f"eval.extractor_weights = {weights!r} is set but eval.extractor = '' (pictures only) would "
+      "ignore it; name the extractor it belongs to or set eval.extractor_weights = ''."
+    )
+  if extractor != "":
+    _choose("eval.extractor", extractor, {"": None, **evaluator.EXTRACTORS})
+    found = lambda path: evaluator.check_extractor_weights(extractor, path)
+    _library("eval.extractor_weights", weights, found)
+    fits = lambda name: evaluator.check_extractor_input(name, facts.example_shape)
+    _library("eval.extractor", extractor, fits, f"does not fit data.name = {data_name!r}")
+    least = {"eval.num_samples": evaluator.MIN_FAKE_IMAGES}
+    least["eval.num_reference"] = evaluator.MIN_REAL_IMAGES
+    for key, minimum in least.items():
+      value = _get(config, key)
+      if value is not _MISSING and value < minimum:
+        raise ConfigError(
+          f"{key} = {value!r} is too few for the image metrics of eval.extractor = {extractor!r}: "
+          f"they need at least {minimum}; raise it or set eval.extractor = ''."
+        )
+  packing = _get(config, "algorithm.stabilisers.packing")
+  if packing is not _MISSING and config.batch_size % packing:
+    raise ConfigError(
+      f"batch_size = {config.batch_size} is not divisible by algorithm.stabilisers.packing = "
+      f"{packing}; PacGAN packs whole batches, so make batch_size a multiple of the packing."
+    )
+  stand_in = types.SimpleNamespace(name=data_name, **facts._asdict())
+
+  def build():  # a new function per call: eval_shape caches its traces by function
+    algorithms.get(name)(config, stand_in)
+
+  try:
+    # Constructors may run JAX ops (the AAE draws from its prior to check the prior's options);
+    # traced abstractly they are checked without compiling (1.7 s eagerly for the AAE).
+    jax.eval_shape(build)
+  except (AttributeError, KeyError) as error:
+    raise ConfigError(f"algorithm {name!r} reads a key the config lacks: {error}.") from None
+  except (TypeError, ValueError) as error:
+    raise ConfigError(
+      f"The config's pieces do not fit together (algorithm {name!r} on data {data_name!r}, "
+      f"examples of shape {facts.example_shape}): {error}"
+    ) from None
+
+
+def _check_keys(section, schema: Mapping, prefix: str, algorithm: str = "") -> None:
+  """Every key of `section` is in `schema`; recurses into the sub-schemas that are mappings."""
+  for key in section.keys():
+    dotted = prefix + key
+    if key not in schema:
+      raise ConfigError(
+        f"Unknown config key {dotted!r}{_hint(prefix, key, algorithm)}.{_suggest(key, schema)} "
+        f"Valid keys there: {sorted(schema)}; remove the key or fix its spelling."
+      )
+    if schema[key] is not None and hasattr(section[key], "keys"):
+      _check_keys(section[key], schema[key], dotted + ".", algorithm)
+
+
+def _hint(prefix: str, key: str, algorithm: str) -> str:
+  if prefix == "algorithm.":
+    readers = sorted(name for name, family in FAMILIES.items() if key in family.keys)
+    return f" for algorithm {algorithm!r}" + (f" (read by {readers})" if readers else "")
+  if prefix in ("model.", "optimizer."):
+    return f": algorithm {algorithm!r} has the players {list(FAMILIES[algorithm].players)}"
+  return ""
+
+
+def _require(config, key: str):
+  value = _get(config, key)
+  if value is _MISSING:
+    raise ConfigError(f"The config lacks the key {key!r}; add it (jaxgen/configs/default.py).")
+  return value
+
+
+def _choose(key: str, value: Any, choices):
+  """`value` if it is one of `choices`; an absent value passes (the library's default applies)."""
+  if value is not _MISSING and not (isinstance(value, Hashable) and value in choices):
+    raise ConfigError(
+      f"{key} = {_show(value)} is not one of {sorted(choices)}.{_suggest(value, choices)} "
+      f"Set {key} to one of them."
+    )
+  return value
+
+
+def _library(key: str, value: Any, validator: Callable[[Any], Any], verb: str = "is refused"):
+  """`validator(value)`, a library check, with its ValueError turned into a ConfigError naming
+  `key` and `value`; absent values pass (the library's default applies)."""
+  if value is _MISSING:
+    return None
+  try:
+    return validator(value)
+  except ConfigError:
+    raise
+  except (TypeError, ValueError, FileNotFoundError) as error:
+    raise ConfigError(f"{key} = {_show(value)} {verb}: {error}") from None
+
+
+def _suggest(value: Any, choices) -> str:
+  close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=1)
+  return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _get(section, dotted: str):
+  for part in dotted.split("."):
+    if not hasattr(section, "keys") or part not in section:
+      return _MISSING
+    section = section[part]
+  return section
+
+
+def _show(value: Any) -> str:
+  if value is _MISSING:
+    return "<missing>"
+  return repr(value.to_dict() if hasattr(value, "to_dict") else value)
