@@ -100,12 +100,17 @@ def _nonfinite_message(step: int, metrics: dict[str, Any], updates, last_checkpo
   growth = {}
   for name in dict.fromkeys(name for _, name in updates):
     before, after = metrics[f"{name}/param_norm_before"], metrics[f"{name}/param_norm"]
-    growth[name] = after / before if before > 0 and np.isfinite(after) else 0.0
+    if np.isfinite(after):
+      growth[name] = after / before if before > 0 else 0.0
+    else:  # finite params whose float32 norm overflows grew past ~1e19 per weight
+      growth[name] = np.inf if metrics[f"{name}/finite"] else 0.0
   suspect = max(growth, key=growth.get)
   if growth[suspect] > 10:
+    how = "past float32's range" if np.isinf(growth[suspect]) else f"{growth[suspect]:.3g}x"
     message += (
-      f" Player {suspect!r}'s parameter norm grew {growth[suspect]:.3g}x in this step (to "
-      f"{metrics[f'{suspect}/param_norm']:.3g}): check optimizer.{suspect}.learning_rate."
+      f" The parameter norm of player {suspect!r} grew {how} in this step (from "
+      f"{metrics[f'{suspect}/param_norm_before']:.3g} to {metrics[f'{suspect}/param_norm']:.3g}):"
+      f" check optimizer.{suspect}.learning_rate."
     )
   if last_checkpoint is None:
     return message + " Stopped; no checkpoint was written yet, so a re-run starts from step 0."

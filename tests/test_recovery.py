@@ -15,8 +15,8 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from test_train import ROOT, tiny_ring_config
 from tensorboardX.proto import event_pb2
+from test_train import ROOT, tiny_ring_config
 
 from jaxgen import checkpoint, train
 
@@ -62,15 +62,24 @@ def test_a_huge_discriminator_step_is_named_as_the_cause_and_no_checkpoint_is_cl
     train.train_and_evaluate(config, tmp_path)
   message = str(error.value)
   assert "step 1: the update of player 'generator' (schedule phase 1)" in message
-  assert "Player 'discriminator's parameter norm grew" in message
+  assert "The parameter norm of player 'discriminator' grew past float32's range" in message
   assert "check optimizer.discriminator.learning_rate" in message
   assert "no checkpoint was written yet" in message and "None" not in message
 
 
-def test_an_update_that_makes_params_infinite_is_named_itself(tmp_path):
+def test_an_update_that_makes_params_infinite_is_named_itself(tmp_path, monkeypatch):
+  clean = train.phase_batches
+
+  def scaled(dataset, config, step, num_phases):  # large inputs: D's gradient is ~1e3
+    batches = clean(dataset, config, step, num_phases)
+    return {**batches, "x": batches["x"] * 1e3}
+
+  monkeypatch.setattr(train, "phase_batches", scaled)
   config = tiny_ring_config(num_steps=4, checkpoint_every=4, eval_every=4)
-  config.optimizer.discriminator = {"name": "sgd", "learning_rate": 1e38}
-  with pytest.raises(train.NonFiniteError, match=r"step 1: the update of player 'discriminator'"):
+  config.optimizer.discriminator = {"name": "sgd", "learning_rate": 1e38}  # 1e38 * 1e3 = inf
+  with pytest.raises(
+    train.NonFiniteError, match=r"step 1: the update of player 'discriminator' \(schedule phase 0"
+  ):
     train.train_and_evaluate(config, tmp_path)
 
 
