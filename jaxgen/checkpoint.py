@@ -357,7 +357,12 @@ class Checkpointer:
   def _new_manager(self) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
       self.directory,
-      options=ocp.CheckpointManagerOptions(max_to_keep=self._keep, create=True),
+      options=ocp.CheckpointManagerOptions(
+        # A killed save leaves its temporary folder; it holds nothing a later run can use.
+        max_to_keep=self._keep,
+        create=True,
+        cleanup_tmp_directories=True,
+      ),
       item_names=(_STATE, _DIGEST),
     )
 

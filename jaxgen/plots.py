@@ -6,20 +6,27 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; no display on training machines
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from jaxgen import files
 
-from jaxgen import files  # noqa: E402
+
+def _pyplot():
+  """matplotlib.pyplot on the file-only Agg backend, imported on first use: it costs 0.5 s at
+  start-up, which every restart of a preempted run would pay."""
+  import matplotlib  # noqa: PLC0415
+
+  matplotlib.use("Agg")  # files only; no display on training machines
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  return plt
 
 
 def _save(fig, path: str | Path) -> None:
   """Writes `fig` as a PNG by temp file + rename, so a kill never leaves a torn picture."""
   with files.atomic_path(path) as temporary:
     fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
-  plt.close(fig)
+  _pyplot().close(fig)
 
 
 def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray:
@@ -41,7 +48,7 @@ def save_image_grid(
   images: np.ndarray, path: str | Path, num_columns: int | None = None, title: str | None = None
 ) -> None:
   grid = image_grid(images, num_columns)
-  fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
+  fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
   ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
   ax.axis("off")
   if title:
@@ -53,7 +60,7 @@ def save_scatter(
   samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None, title: str | None = None
 ) -> None:
   """Generated 2-D samples (blue) over the true mode centres (red crosses)."""
-  fig, ax = plt.subplots(figsize=(5, 5))
+  fig, ax = _pyplot().subplots(figsize=(5, 5))
   ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
   if centers is not None:
     ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=40, label="modes")
@@ -74,7 +81,7 @@ def save_curves(
   title: str = "losses",
 ) -> None:
   """One line per metric key against `step`, from logged records."""
-  fig, ax = plt.subplots(figsize=(7, 4))
+  fig, ax = _pyplot().subplots(figsize=(7, 4))
   for key in keys:
     points = [(r["step"], r[key]) for r in records if key in r]
     if points:

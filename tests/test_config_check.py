@@ -421,7 +421,9 @@ def test_data_facts_match_the_built_data_set(name, options):
 @pytest.mark.parametrize("name", sorted(tfds_source.PREPARED))
 def test_prepared_tfds_facts_match_the_dataset_info(name):
   # tfds knows a data set's features without its files (no download, no data_dir needed).
-  features = tfds_source.tfds.builder(name, data_dir="/nonexistent").info.features
+  import tensorflow_datasets as tfds
+
+  features = tfds.builder(name, data_dir="/nonexistent").info.features
   image_shape, num_classes = tfds_source.PREPARED[name]
   assert tuple(features["image"].shape) == image_shape
   label_key = "label" if num_classes else None  # how jaxgen.data reads each

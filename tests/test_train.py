@@ -121,7 +121,10 @@ def test_non_finite_loss_stops_with_step_and_player_and_keeps_last_checkpoint(
     return batches
 
   monkeypatch.setattr(train, "phase_batches", poisoned)
-  with pytest.raises(train.NonFiniteError, match=r"step 9 in player 'discriminator'.*step 6"):
+  with pytest.raises(
+    train.NonFiniteError,
+    match=r"step 9: the update of player 'discriminator'.*last checkpoint is step 6",
+  ):
     train.train_and_evaluate(tiny_ring_config(), tmp_path)
   checkpointer = checkpoint.Checkpointer(tmp_path, keep=3)
   assert checkpointer.latest_step() == 6
@@ -140,7 +143,7 @@ def test_workdir_of_a_different_config_is_refused(tmp_path):
 @pytest.mark.parametrize(
   "key, value, message",
   [
-    ("algorithm.name", "vae-gan-9000", "Unknown algorithm 'vae-gan-9000'.*gan"),
+    ("algorithm.name", "vae-gan-9000", "algorithm.name = 'vae-gan-9000'.*Did you mean 'vaegan'"),
     ("data.name", "imagenet-22k", "imagenet-22k.*ring8"),
     ("batch_size", 0, "batch_size"),
   ],
@@ -205,8 +208,17 @@ def test_conditional_dcgan_on_tfds_mnist_trains_through_mock_data(tmp_path):
   config.data.options.data_dir = str(tmp_path / "tfds")
   config.model.generator = {"name": "dcgan", "base_features": 4}
   config.model.discriminator = {"name": "dcgan", "base_features": 4}
-  override(config, {**TINY_OVERRIDES, "num_steps": 2, "eval_every": 2, "checkpoint_every": 2,
-                    "batch_size": 8, "eval.num_samples": 20})
+  override(
+    config,
+    {
+      **TINY_OVERRIDES,
+      "num_steps": 2,
+      "eval_every": 2,
+      "checkpoint_every": 2,
+      "batch_size": 8,
+      "eval.num_samples": 20,
+    },
+  )
   with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
     state = train.train_and_evaluate(config, tmp_path / "run")
   assert int(state.step) == 2
