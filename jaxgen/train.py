@@ -385,6 +385,7 @@ def main(argv=None) -> None:
     ConfigError: 2,
     CheckpointError: 3,
     NonFiniteError: 4,
+    OSError: 5,  # e.g. a full disk under metrics.jsonl; the message names the file
   }
 
   def fail(error: Exception) -> NoReturn:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import ml_collections
 
-from jaxgen import checkpoint, train
+from jaxgen import checkpoint, files, train
+from jaxgen.errors import CheckpointError, ConfigError
 
 
 def main() -> None:
@@ -27,27 +28,37 @@ def main() -> None:
   config_path = workdir / "config.json"
   if not config_path.exists():
     raise SystemExit(f"{config_path} not found: is {workdir} the workdir of a jaxgen run?")
-  config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+  try:
+    config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+  except json.JSONDecodeError as error:
+    raise SystemExit(
+      f"{config_path} is unreadable ({error}); re-run the training command once to rewrite it."
+    ) from None
   if args.num_samples:
     config.eval.num_samples = args.num_samples
   if args.extractor is not None:
     config.eval.extractor = args.extractor
   if config.data.name == "digits" and not config.eval.get("extractor"):
     config.eval.extractor = "digits_classifier"
-  run = train.Run(config)
-  checkpointer = checkpoint.Checkpointer(workdir, keep=config.get("keep_checkpoints", 3))
-  if checkpointer.latest_step() is None:
-    raise SystemExit(f"No checkpoint in {checkpointer.directory}.")
-  state = checkpointer.restore(run.init_state(), args.step)
+  try:
+    run = train.Run(config)
+    checkpointer = checkpoint.Checkpointer(workdir, keep=config.get("keep_checkpoints", 3))
+    if checkpointer.latest_step() is None:
+      raise SystemExit(f"No checkpoint in {checkpointer.directory}.")
+    # Verified against its digest; a corrupt step is an error here, never moved (the training
+    # command is what sets a bad checkpoint aside and falls back).
+    state = checkpointer.restore(run.init_state(), args.step)
+  except (ConfigError, CheckpointError) as error:
+    raise SystemExit(f"{type(error).__name__}: {error}") from None
   step = int(state.step)
   results = {k.removeprefix("eval/"): v for k, v in train.Evaluator(run)(state, step, None).items()}
   results = {"step": step, "num_samples": int(config.eval.num_samples), **results}
-  (workdir / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+  files.atomic_write_text(workdir / "evaluation.json", json.dumps(results, indent=2) + "\n")
   table = "| metric | value |\n|---|---|\n" + "".join(
     f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n"
     for k, v in results.items()
   )
-  (workdir / "evaluation.md").write_text(table)
+  files.atomic_write_text(workdir / "evaluation.md", table)
   print(table)
 
 

@@ -1,5 +1,7 @@
 """Fixtures shared by the test modules."""
 
+import subprocess
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -20,3 +22,20 @@ def setup_algorithm():
     return algorithm, init_train_state(algorithm, jax.random.key(0), batch), batch
 
   return setup
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 2 MiB tmpfs: a real file system that really runs out of space (needs root)."""
+  mount_point = tmp_path / "disk"
+  mount_point.mkdir()
+  mounted = subprocess.run(
+    ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+    capture_output=True,
+    text=True,
+    check=False,
+  )
+  if mounted.returncode != 0:
+    pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+  yield mount_point
+  subprocess.run(["umount", "-l", str(mount_point)], check=False)

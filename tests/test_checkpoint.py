@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -364,23 +363,6 @@ def test_a_checkpoint_from_before_digests_restores_unverified(tmp_path, caplog):
 
 
 # --- a full disk ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-  """A 2 MiB tmpfs: a real file system that really runs out of space (needs root)."""
-  mount_point = tmp_path / "disk"
-  mount_point.mkdir()
-  mounted = subprocess.run(
-    ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-    capture_output=True,
-    text=True,
-    check=False,
-  )
-  if mounted.returncode != 0:
-    pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-  yield mount_point
-  subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def _fill(disk: Path, leave: int) -> Path:

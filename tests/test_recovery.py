@@ -2,6 +2,7 @@
 update that went wrong, and SIGKILL at random moments (start-up and mid-save included) changes
 nothing about the final parameters."""
 
+import contextlib
 import json
 import os
 import random
@@ -19,6 +20,7 @@ from tensorboardX.proto import event_pb2
 from test_train import ROOT, tiny_ring_config
 
 from jaxgen import checkpoint, train
+from jaxgen.errors import CheckpointError
 
 
 def _leaves(state):
@@ -183,6 +185,65 @@ def test_sigterm_on_the_command_line_saves_and_exits_cleanly_with_one_line(tmp_p
   step = int(last.split("at step ")[1].split(":")[0])
   assert checkpoint.Checkpointer(workdir, keep=3).latest_step() == step > 0
   assert "Traceback" not in stderr
+
+
+# --- a full disk and corrupt checkpoints, as the loop and the command line meet them ----------
+
+
+def test_a_full_disk_stops_the_loop_before_the_next_save_and_the_rerun_resumes(
+  tmp_path, small_disk, monkeypatch
+):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  (workdir / "checkpoints").symlink_to(small_disk)  # only the checkpoints on the 2 MiB disk
+  filler, clean = small_disk / "filler", train.phase_batches
+
+  def filling(dataset, config, step, num_phases):
+    if step == 6 and not filler.exists():  # after checkpoint 4 committed, before checkpoint 8
+      deadline = time.time() + 60
+      while not (small_disk / "4").exists():  # the save of step 4 runs in the background
+        assert time.time() < deadline, "checkpoint 4 was never committed"
+        time.sleep(0.01)
+      with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:  # until ENOSPC
+          f.write(b"\0" * 4096)
+    if step > 8:
+      time.sleep(0.2)  # slow steps: how soon after the failed save the loop stops is visible
+    return clean(dataset, config, step, num_phases)
+
+  monkeypatch.setattr(train, "phase_batches", filling)
+  config = tiny_ring_config(num_steps=16, checkpoint_every=4, eval_every=1000)
+  with pytest.raises(CheckpointError) as error:
+    train.train_and_evaluate(config, workdir)
+  assert str(error.value).startswith(
+    f"No space left on device while writing checkpoint 8 to {workdir.absolute() / 'checkpoints'}"
+    "; checkpoint 4 is intact."
+  )
+  logged = [r["step"] for r in _records(workdir) if "generator/loss" in r]
+  assert max(logged) < 12  # stopped by the per-step poll, not by the next save at step 12
+  assert checkpoint.Checkpointer(workdir, keep=3).latest_step() == 4
+  filler.unlink()
+  monkeypatch.setattr(train, "phase_batches", clean)
+  assert int(train.train_and_evaluate(config, workdir).step) == 16
+
+
+def test_when_every_checkpoint_is_unreadable_the_command_line_says_so_in_one_line(tmp_path):
+  workdir, environment = tmp_path / "run", _environment(tmp_path / "cache")
+  command = _command(workdir, 2, "--config.checkpoint_every=1", "--config.eval_every=100000")
+  subprocess.run(command, check=True, capture_output=True, env=environment, timeout=300)
+  for path in (workdir / "checkpoints").glob("*/state/**/*"):
+    if path.is_file():
+      path.unlink()
+  result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+  assert result.returncode == 3, result.stderr[-3000:]
+  lines = result.stderr.strip().splitlines()
+  assert lines[-1].startswith("CheckpointError: No usable checkpoint in ")
+  assert "step 2 cannot be read" in lines[-1] and "step 1 cannot be read" in lines[-1]
+  assert "Traceback" not in result.stderr and len(lines) <= 4, result.stderr
+  assert sorted(p.name for p in (workdir / "checkpoints_corrupt").iterdir() if p.is_dir()) == [
+    "1",
+    "2",
+  ]
 
 
 # --- SIGKILL at random moments -------------------------------------------------------------------
