@@ -20,7 +20,8 @@ from tensorboardX.proto import event_pb2
 from test_train import ROOT, tiny_ring_config
 
 from jaxgen import checkpoint, train
-from jaxgen.errors import CheckpointError
+from jaxgen.errors import CheckpointError, ConfigError
+from jaxgen.overrides import apply_overrides
 
 
 def _leaves(state):
@@ -83,6 +84,32 @@ def test_an_update_that_makes_params_infinite_is_named_itself(tmp_path, monkeypa
     train.NonFiniteError, match=r"step 1: the update of player 'discriminator' \(schedule phase 0"
   ):
     train.train_and_evaluate(config, tmp_path)
+
+
+# --- bad values: refused before anything is written ------------------------------------------
+
+
+@pytest.mark.parametrize(
+  "key, value, message",
+  [
+    (
+      "eval.extractor",
+      "digits_clasifier",
+      r"eval.extractor = 'digits_clasifier'.*Did you mean 'digits_classifier'",
+    ),
+    ("optimizer.discriminator.b1", 1.5, r"optimizer.discriminator.b1 = 1.5 .* \[0, 1\)"),
+    ("optimizer.generator.learning_rate", -1e-4, r"learning_rate = -0.0001 is out of range"),
+    ("model.latent_dim", 0, r"model.latent_dim = 0 .* integer >= 1"),
+  ],
+)
+def test_a_bad_value_is_refused_before_the_workdir_is_touched(tmp_path, key, value, message):
+  from jaxgen.configs import dcgan_digits  # the digits config has an extractor to misspell
+
+  config = dcgan_digits.get_config() if key == "eval.extractor" else tiny_ring_config()
+  apply_overrides(config, {key: value})
+  with pytest.raises(ConfigError, match=message):
+    train.train_and_evaluate(config, tmp_path / "run")
+  assert not (tmp_path / "run").exists()  # no config.json to guard, no checkpoint: fix and rerun
 
 
 # --- metrics.jsonl and TensorBoard after a resume ------------------------------------------------
