@@ -218,35 +218,36 @@ def test_an_unreadable_newest_checkpoint_falls_back_quietly(saved, damage, caplo
   assert capfd.readouterr().err == ""
 
 
-def test_a_rewritten_digest_is_caught_although_the_data_reads(saved):
+def _rewrite_the_digest(stored, states):
+  stored["sha256"] = checkpoint.state_digest(states[20])["sha256"]  # well-formed, wrong
+
+
+def _damage_the_leaf_list(stored, states):
+  stored["leaves"][0][2] = [9]  # a flipped shape digit: not another model, a damaged record
+
+
+@pytest.mark.parametrize(
+  "damage, reason",
+  [
+    # caught although the data itself reads: the digest check works on its own
+    (_rewrite_the_digest, "does not match its digest (its data changed after it was written)"),
+    # told apart from a checkpoint of a different model
+    (
+      _damage_the_leaf_list,
+      "its digest record is damaged (the leaf list does not match its checksum)",
+    ),
+  ],
+)
+def test_a_wrong_digest_record_sets_the_step_aside(saved, damage, reason):
   workdir, states = saved
   digest_file = workdir / "checkpoints" / "30" / "digest" / "metadata"
   stored = json.loads(digest_file.read_text())
-  stored["sha256"] = checkpoint.state_digest(states[20])["sha256"]  # well-formed, wrong
+  damage(stored, states)
   digest_file.write_text(json.dumps(stored))
   checkpointer = checkpoint.Checkpointer(workdir, keep=3)
   result = checkpointer.restore_latest(_state(0))
   assert result.step == 20
-  assert result.set_aside[0][:2] == (
-    30,
-    "does not match its digest (its data changed after it was written)",
-  )
-  checkpointer.close()
-
-
-def test_a_damaged_digest_record_is_told_apart_from_a_different_model(saved):
-  workdir, _ = saved
-  digest_file = workdir / "checkpoints" / "30" / "digest" / "metadata"
-  stored = json.loads(digest_file.read_text())
-  stored["leaves"][0][2] = [9]  # a flipped shape digit: not another model, a damaged record
-  digest_file.write_text(json.dumps(stored))
-  checkpointer = checkpoint.Checkpointer(workdir, keep=3)
-  result = checkpointer.restore_latest(_state(0))
-  assert result.step == 20
-  assert result.set_aside[0][:2] == (
-    30,
-    "its digest record is damaged (the leaf list does not match its checksum)",
-  )
+  assert result.set_aside[0][:2] == (30, reason)
   checkpointer.close()
 
 
