@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,15 +19,12 @@ from typing import Any
 import jax
 import numpy as np
 import tqdm
-from tensorboardX import SummaryWriter
 
-from jaxgen import algorithms, checkpoint, config_check, data, files, parallel, plots
+from jaxgen import algorithms, checkpoint, config_check, data, parallel, plots, stops
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
 from jaxgen.errors import CheckpointError, ConfigError
-
-
-class NonFiniteError(FloatingPointError):
-  """A loss, gradient or parameter became NaN/inf; the message names the step and the update."""
+from jaxgen.metrics_log import MetricsLog
+from jaxgen.stops import Interrupted, NonFiniteError
 
 
 def phase_batches(dataset, config, step: int, num_phases: int) -> dict[str, np.ndarray]:
@@ -86,85 +80,12 @@ class Run:
     return np.asarray(self._sample(state, jax.random.key(seed), num))
 
 
-def _nonfinite_message(step: int, metrics: dict[str, Any], updates, last_checkpoint) -> str:
-  """Names the first update of `step` that produced a NaN/inf and, as the likely cause, a player
-  whose parameter norm grew over 10x within the step (a too-large learning rate shows there
-  while all its values are still finite)."""
-  phase, player = updates[int(metrics["first_nonfinite_update"])]
-  loss = metrics.get(f"{player}/loss", float("nan"))
-  message = (
-    f"Non-finite value at step {step}: the update of player {player!r} (schedule phase "
-    f"{phase}) produced a NaN/inf (loss={loss:.4g}, gradient norm="
-    f"{metrics[f'{player}/grad_norm']:.4g})."
-  )
-  growth = {}
-  for name in dict.fromkeys(name for _, name in updates):
-    before, after = metrics[f"{name}/param_norm_before"], metrics[f"{name}/param_norm"]
-    if np.isfinite(after):
-      growth[name] = after / before if before > 0 else 0.0
-    else:  # finite params whose float32 norm overflows grew past ~1e19 per weight
-      growth[name] = np.inf if metrics[f"{name}/finite"] else 0.0
-  suspect = max(growth, key=growth.get)
-  if growth[suspect] > 10:
-    how = "past float32's range" if np.isinf(growth[suspect]) else f"{growth[suspect]:.3g}x"
-    message += (
-      f" The parameter norm of player {suspect!r} grew {how} in this step (from "
-      f"{metrics[f'{suspect}/param_norm_before']:.3g} to {metrics[f'{suspect}/param_norm']:.3g}):"
-      f" check optimizer.{suspect}.learning_rate."
-    )
-  if last_checkpoint is None:
-    return message + " Stopped; no checkpoint was written yet, so a re-run starts from step 0."
-  return message + (
-    f" Stopped; the last checkpoint is step {last_checkpoint}, saved before any non-finite value "
-    "(its digest is checked when a run resumes from it)."
-  )
-
-
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
   return {
     k: float(v)
     for k, v in metrics.items()
     if not k.endswith(("/finite", "/param_norm_before")) and k != "first_nonfinite_update"
   }
-
-
-class _Logger:
-  """metrics.jsonl + TensorBoard events (tensorboardX: no TensorFlow needed).
-
-  A run resumed from step s first drops the records past s that a killed run had written (and a
-  torn last line), so every step is in `metrics.jsonl` exactly once and in step order; records up
-  to s are complete, because the loop logs and evaluates a step before it checkpoints it.
-  """
-
-  def __init__(self, workdir: Path, resumed_step: int):
-    self.path = workdir / "metrics.jsonl"
-    if self.path.exists():
-      kept = [r for r in self._read() if r["step"] <= resumed_step]
-      files.write_text_if_changed(self.path, "".join(json.dumps(r) + "\n" for r in kept))
-    # TensorBoard hides the events at steps >= purge_step that an earlier, killed run wrote.
-    purge = resumed_step + 1 if resumed_step else None
-    self.writer = SummaryWriter(str(workdir / "tensorboard"), purge_step=purge)
-
-  def _read(self) -> list[dict[str, float]]:
-    records = []
-    for number, line in enumerate(self.path.read_text().splitlines(), 1):
-      try:
-        records.append(json.loads(line))
-      except json.JSONDecodeError:  # only a kill mid-write tears a line; that step is redone
-        print(f"{self.path}: dropping unreadable line {number} ({line[:40]!r})", file=sys.stderr)
-    return records
-
-  def write(self, step: int, scalars: dict[str, float]) -> None:
-    with self.path.open("a") as f:
-      f.write(json.dumps({"step": step, **scalars}) + "\n")
-    for key, value in scalars.items():
-      self.writer.add_scalar(key, value, step)
-
-  def records(self) -> list[dict[str, float]]:
-    return self._read() if self.path.exists() else []
-
-  def close(self) -> None:
-    self.writer.close()
 
 
 def training_images(dataset, limit: int) -> np.ndarray:
@@ -218,57 +139,16 @@ class Evaluator:
     return {f"eval/{k}": float(v) for k, v in self.image_metrics(samples).items()}
 
 
-class Interrupted(Exception):  # noqa: N818 — a stop the user asked for, not an error
-  """SIGINT or SIGTERM stopped the run after a step; that step's checkpoint is saved."""
-
-  def __init__(self, signal_name: str, step: int, saved: bool, directory: Path):
-    self.signal_name, self.step = signal_name, step
-    where = (
-      f"checkpoint {step} saved in {directory}"
-      if saved
-      else f"no new step to save (latest checkpoint: {step or 'none'})"
-    )
-    super().__init__(
-      f"Stopped by {signal_name} at step {step}: {where}. Run the same command to resume."
-    )
-
-
-class _StopSignals:
-  """While active, SIGINT and SIGTERM (what SLURM and preemptible VMs send) only set a flag: the
-  loop finishes the current step, saves it and raises `Interrupted`. A second signal interrupts
-  at once with KeyboardInterrupt. Python delivers signals to the main thread only, so elsewhere
-  (a worker thread) the handlers are left alone."""
-
-  def __init__(self):
-    self.received: str | None = None
-    self._previous = {}
-
-  def _handle(self, signum, frame) -> None:
-    if self.received is not None:
-      raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without saving")
-    self.received = signal.Signals(signum).name
-
-  def __enter__(self) -> _StopSignals:
-    if threading.current_thread() is threading.main_thread():
-      for signum in (signal.SIGINT, signal.SIGTERM):
-        self._previous[signum] = signal.signal(signum, self._handle)
-    return self
-
-  def __exit__(self, *exc_info) -> None:
-    for signum, handler in self._previous.items():
-      signal.signal(signum, handler)
-
-
 def train_and_evaluate(config, workdir: str | Path) -> TrainState:
   """Trains `config` in `workdir`, resuming from its latest good checkpoint; returns the final
   state. Raises `Interrupted` after saving when SIGINT/SIGTERM arrives, `NonFiniteError` on a
   NaN/inf, `jaxgen.errors.ConfigError` on a bad config (before any step) and
   `jaxgen.errors.CheckpointError` when a checkpoint cannot be written or none can be read."""
-  with _StopSignals() as stop:
+  with stops.StopSignals() as stop:
     return _train(config, Path(workdir), stop)
 
 
-def _train(config, workdir: Path, stop: _StopSignals) -> TrainState:
+def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   run = Run(config)
   checkpoint.check_config_matches(workdir, config.to_json_best_effort(sort_keys=True))
   checkpointer = checkpoint.Checkpointer(workdir, config.get("keep_checkpoints", 3))
@@ -278,7 +158,7 @@ def _train(config, workdir: Path, stop: _StopSignals) -> TrainState:
     state = restored.state
   last_checkpoint = restored.step
   start = int(state.step)
-  logger = _Logger(workdir, start)
+  logger = MetricsLog(workdir, start)
   updates = update_names(run.algorithm)
   players = list(dict.fromkeys(name for _, name in updates))
   bar = tqdm.tqdm(
@@ -299,7 +179,7 @@ def _train(config, workdir: Path, stop: _StopSignals) -> TrainState:
     step, metrics = pending
     host = jax.device_get(metrics)
     if int(host["first_nonfinite_update"]) >= 0:
-      raise NonFiniteError(_nonfinite_message(step, host, updates, last_checkpoint))
+      raise NonFiniteError(stops.nonfinite_message(step, host, updates, last_checkpoint))
     scalars = _scalars(host)
     if step % config.get("log_every", 50) == 0 or step == config.num_steps:
       logger.write(step, scalars)
