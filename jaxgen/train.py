@@ -183,8 +183,9 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
     scalars = _scalars(host)
     if step % config.get("log_every", 50) == 0 or step == config.num_steps:
       logger.write(step, scalars)
-    bar.set_postfix(
-      {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")}
+    bar.set_postfix(  # shown at the bar's next refresh: mininterval keeps job logs short
+      {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")},
+      refresh=False,
     )
 
   try:
