@@ -95,8 +95,9 @@ def training_images(dataset, limit: int) -> np.ndarray:
 
 
 class Evaluator:
-  """Scores samples of a run: mode coverage for 2-D mixtures; FID, KID, IS, precision and recall
-  with the config's feature extractor (`eval.extractor`) for images."""
+  """Scores samples of a run as its algorithm declares (`algorithm.evaluation()`): mode coverage
+  of points from a 2-D mixture; FID, KID, IS, precision and recall of images with the config's
+  feature extractor (`eval.extractor`)."""
 
   def __init__(self, run: Run):
     self.run = run
@@ -119,9 +120,10 @@ class Evaluator:
   def __call__(self, state: TrainState, step: int, workdir: Path | None) -> dict[str, float]:
     """Samples from the generator, writes the picture of step `step`, returns eval metrics."""
     run = self.run
+    evaluation = run.algorithm.evaluation()
     samples = run.sample(state, int(run.config.eval.num_samples), seed=run.config.seed + 1)
     picture = workdir / f"samples_{step:07d}.png" if workdir is not None else None
-    if samples.ndim == 2 and samples.shape[1] == 2:
+    if evaluation.kind == "points":
       centers = getattr(run.dataset, "centers", None)
       if picture:
         plots.save_scatter(samples, picture, centers, f"step {step}")
@@ -133,9 +135,8 @@ class Evaluator:
         f"eval/{k}": float(v) for k, v in mode_coverage(samples, centers, run.dataset.std).items()
       }
     if picture:
-      classes = run.algorithm.num_classes
-      shown = samples[: 10 * classes] if classes else samples[:64]
-      plots.save_image_grid(shown, picture, classes or 8, f"step {step}")
+      shown = samples[: evaluation.grid_count]
+      plots.save_image_grid(shown, picture, evaluation.grid_columns, f"step {step}")
     return {f"eval/{k}": float(v) for k, v in self.image_metrics(samples).items()}
 
 

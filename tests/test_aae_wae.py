@@ -145,6 +145,23 @@ def test_wae_mmd_players_descend_their_stated_losses(setup_algorithm):
   )
 
 
+@pytest.mark.parametrize(
+  "prior, variance",
+  [
+    ({"name": "gaussian"}, 1.0),
+    ({"name": "spike_and_slab", "slab_probability": 0.25}, 0.25),  # Var z_j = alpha
+    # 10 means on a circle of radius 2 in 2 of the 3 coordinates, std 0.5: 0.5^2 + 2^2 / 3.
+    ({"name": "gaussian_mixture", "num_components": 10, "radius": 2.0, "std": 0.5}, 0.25 + 4 / 3),
+  ],
+)
+def test_wae_imq_scales_use_the_prior_variance(prior, variance):
+  """C = 2 d_z sigma_z^2 (Tolstikhin et al. 2018, sec. 4) times the authors' multipliers."""
+  config = tiny(wae_digits.get_config(), prior=prior)
+  algorithm = algorithms.get("wae")(config, data.get("digits", size=8))
+  by_hand = [2 * 3 * variance * m for m in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)]
+  np.testing.assert_allclose(algorithm.scales, by_hand, rtol=1e-12)
+
+
 def test_wae_gan_is_the_adversarial_autoencoder_and_penalties_are_named():
   config = tiny(wae_digits.get_config(), penalty="gan")
   dataset = data.get("digits", size=8)

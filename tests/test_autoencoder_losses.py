@@ -1,5 +1,7 @@
 """Autoencoder terms against independent derivations: Monte Carlo, SciPy densities, NumPy loops."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -139,6 +141,44 @@ def test_imq_scales_follow_tolstikhin():
   np.testing.assert_allclose(losses.imq_scales(8), [1.6, 3.2, 8.0, 16.0, 32.0, 80.0, 160.0])
   with pytest.raises(ValueError, match="latent_dim"):
     losses.imq_scales(0)
+
+
+@pytest.mark.parametrize(
+  "name, options, by_hand",
+  [
+    ("gaussian", {}, 1.0),
+    ("spike_and_slab", {"slab_probability": 0.3}, 0.3),  # mean 0, so Var z_j = E z_j^2 = alpha
+    # K >= 3 means on a circle of radius r in 2 of d_z = 3 coordinates: std^2 + r^2 / 3.
+    ("gaussian_mixture", {}, 0.5**2 + 2.0**2 / 3),
+    # K = 2: means (+-r, 0), variance r^2 in coordinate 0 only: std^2 + r^2 / 3.
+    ("gaussian_mixture", {"num_components": 2, "radius": 3.0, "std": 0.3}, 0.3**2 + 3.0**2 / 3),
+    # K = 5 on a circle: std^2 + r^2 / 3 again.
+    ("gaussian_mixture", {"num_components": 5, "radius": 1.5, "std": 0.7}, 0.7**2 + 1.5**2 / 3),
+    # K = 1: one Gaussian, the means do not vary.
+    ("gaussian_mixture", {"num_components": 1, "radius": 2.0, "std": 0.5}, 0.5**2),
+  ],
+)
+def test_prior_variance_is_the_mean_per_coordinate_variance_of_the_samples(name, options, by_hand):
+  """sigma_z^2 = tr Cov(z) / d_z (for C = 2 d_z sigma_z^2, Tolstikhin et al. 2018, sec. 4): the
+  hand-derived value, and the mean over coordinates of the empirical variance of 200k draws."""
+  num, dim = 200_000, 3
+  variance = losses.latent_prior_variance(name, dim, **options)
+  np.testing.assert_allclose(variance, by_hand, rtol=1e-12)
+  z = np.asarray(losses.get_latent_prior(name)(jax.random.key(1), num, dim, **options), np.float64)
+  squared = np.square(z - z.mean(axis=0))  # squared deviations, [num, dim]
+  empirical = squared.mean()  # = np.mean(np.var(z, axis=0))
+  standard_error = squared.mean(axis=1).std() / np.sqrt(num)
+  assert abs(variance - empirical) < 5 * standard_error, (variance, empirical, standard_error)
+
+
+def test_every_prior_has_a_variance_with_the_samplers_options():
+  assert set(losses.LATENT_PRIOR_VARIANCES) == set(losses.LATENT_PRIORS)
+  for name, sampler in losses.LATENT_PRIORS.items():
+    sampled = [
+      p for p in inspect.signature(sampler).parameters.values() if p.name not in ("rng", "num")
+    ]
+    variance = list(inspect.signature(losses.LATENT_PRIOR_VARIANCES[name]).parameters.values())
+    assert [(p.name, p.default) for p in sampled] == [(p.name, p.default) for p in variance], name
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])

@@ -192,6 +192,19 @@ BAD = {
     {"algorithm.stabilisers.packing": 3},
     ["batch_size = 100", "algorithm.stabilisers.packing = 3", "multiple"],
   ),
+  "penalty_with_minibatch_discrimination": (
+    gan_ring8,
+    {
+      "algorithm.penalty": {"name": "r1", "weight": 10.0},
+      "algorithm.stabilisers.minibatch_discrimination": 4,
+    },
+    [
+      "algorithm.penalty.name = 'r1'",
+      "algorithm.stabilisers.minibatch_discrimination = 4",
+      "per-sample gradients",
+      "Turn one off",
+    ],
+  ),
   "data_typo": (
     gan_ring8,
     {"data.name": "ring9"},

@@ -122,6 +122,37 @@ def test_ebgan_losses_and_pulling_away_term():
   np.testing.assert_allclose(losses.pulling_away_term(np.ones((4, 3))), 1.0, rtol=1e-6)
 
 
+def _pulling_away_by_loop(codes):
+  """Zhao et al. 2016, eq. 7 in float64, one pair at a time; a zero code's cosines count as 0."""
+  codes = np.asarray(codes, np.float64).reshape(len(codes), -1)
+  n, total = len(codes), 0.0
+  for i in range(n):
+    for j in range(n):
+      norms = np.linalg.norm(codes[i]) * np.linalg.norm(codes[j])
+      if i != j and norms > 0:
+        total += (codes[i] @ codes[j] / norms) ** 2
+  return total / (n * (n - 1))
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (5, 2, 3)])
+def test_pulling_away_term_is_eq7_to_1e6(shape):
+  codes = RNG.normal(size=shape)
+  np.testing.assert_allclose(
+    losses.pulling_away_term(jnp.asarray(codes, jnp.float32)),
+    _pulling_away_by_loop(codes),
+    rtol=1e-6,
+  )
+
+
+def test_pulling_away_term_and_its_gradient_are_finite_at_a_zero_code():
+  codes = RNG.normal(size=(4, 3))
+  codes[2] = 0.0  # e.g. a dead ReLU encoder's code
+  codes = jnp.asarray(codes, jnp.float32)
+  value, grad = jax.value_and_grad(losses.pulling_away_term)(codes)
+  assert np.isfinite(value) and np.all(np.isfinite(grad))
+  np.testing.assert_allclose(value, _pulling_away_by_loop(codes), rtol=1e-6)
+
+
 def test_reconstruction_energy_averages_over_every_non_batch_axis():
   x = np.zeros((2, 2, 2, 1))
   reconstruction = np.array([np.full((2, 2, 1), 2.0), np.full((2, 2, 1), -1.0)])

@@ -259,7 +259,7 @@ def test_began_keeps_k_in_train_state_extra_and_updates_it_by_the_paper_formula(
   batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, 16).items()}
   state = init_train_state(algorithm, jax.random.key(0), batch)
   assert float(state.extra["k"]) == 0.0  # k_0 = 0
-  fixed = {"generator/real_energy": jnp.float32(0.8), "generator/fake_energy": jnp.float32(0.2)}
+  fixed = {"generator": {"real_energy": jnp.float32(0.8), "fake_energy": jnp.float32(0.2)}}
   extra = algorithm.update_extra(state.replace(extra={"k": jnp.float32(0.3)}), fixed)
   np.testing.assert_allclose(extra["k"], 0.3 + 1e-3 * (0.5 * 0.8 - 0.2), rtol=1e-6)
   state, step_metrics = jax.jit(make_train_step(algorithm))(

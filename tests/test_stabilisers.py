@@ -1,16 +1,19 @@
 """The stabilisers: each function against a hand derivation, then each switch inside the GAN."""
 
+import copy
 import dataclasses
 import importlib
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import stabilisers
+from jaxgen import algorithms, data, errors, stabilisers
 from jaxgen.algorithms.base import make_train_step
 from jaxgen.configs import gan_zoo_ring8
+from jaxgen.losses import penalties
 
 RNG = np.random.default_rng(0)
 
@@ -202,6 +205,42 @@ def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples(setu
     assert (not np.allclose(first, second)) == depends
 
 
+def _build(config):
+  dataset = data.get(config.data.name, **dict(config.data.options))
+  return algorithms.get(config.algorithm.name)(config, dataset)
+
+
+@pytest.mark.parametrize("penalty", sorted(penalties.PENALTIES))
+def test_a_gradient_penalty_with_minibatch_discrimination_is_refused(penalty):
+  """The penalties' per-sample norms of grad_x sum_i D(x_i) are D's per-sample gradients only when
+  D(x_i) does not read x_j; minibatch discrimination makes it read them."""
+  config = tiny_config(minibatch_discrimination=4)
+  config.algorithm.penalty = {"name": penalty, "weight": 10.0}
+  with pytest.raises(errors.ConfigError) as raised:
+    _build(config)
+  message = str(raised.value)
+  for text in (
+    f"algorithm.penalty.name = {penalty!r}",
+    "algorithm.stabilisers.minibatch_discrimination = 4",
+    "per-sample gradients",
+    "mixes samples",
+    "Turn one off",
+  ):
+    assert text in message, message
+
+
+@pytest.mark.parametrize("penalty", sorted(penalties.PENALTIES))
+def test_each_gradient_penalty_alone_is_accepted(penalty):
+  config = tiny_config()
+  config.algorithm.penalty = {"name": penalty, "weight": 10.0}
+  assert _build(config).penalty is not None
+
+
+def test_minibatch_discrimination_alone_is_accepted():
+  algorithm = _build(tiny_config(minibatch_discrimination=4))
+  assert algorithm.penalty is None and algorithm.stabilisers.minibatch_discrimination == 4
+
+
 def test_feature_matching_replaces_the_generator_loss(setup_algorithm):
   plain, state, batch = setup_algorithm(tiny_config())
   matching, _, _ = setup_algorithm(tiny_config(feature_matching=True))
@@ -276,30 +315,64 @@ def test_replay_needs_unconditional_fakes(setup_algorithm):
     setup_algorithm(config)
 
 
-def test_spectral_norm_switch_normalises_the_discriminator_it_runs(setup_algorithm):
+def test_spectral_norm_switch_runs_d_on_each_weight_over_its_largest_singular_value(
+  setup_algorithm,
+):
+  """Miyato et al. 2018, eq. 8: D runs on W / sigma(W). sigma here is the largest singular value
+  from NumPy's float64 SVD; D's persistent power iteration (one step per call) has converged."""
   algorithm, state, _ = setup_algorithm(tiny_config(spectral_norm=True))
   d = state.players["discriminator"]
   vectors = d.model_state[stabilisers.SPECTRAL_VECTORS]
   assert set(vectors) == {"Dense_0/kernel", "Maxout_0/Dense_0/kernel"}
   x = jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32)
-  logits, model_state = algorithm.discriminate(state, x, None)
-  normalised, _ = stabilisers.spectral_normalise(d.params, vectors)
-  by_hand = algorithm.discriminator.apply({"params": normalised}, x, train=True)
-  np.testing.assert_allclose(logits, by_hand, rtol=1e-5)
+  discriminate = jax.jit(lambda ms: algorithm.discriminate(state, x, None, model_state=ms))
+  model_state = d.model_state
+  for _ in range(300):
+    logits, model_state = discriminate(model_state)
   path = "Maxout_0/Dense_0/kernel"  # (the output layer's u is a scalar, +-1)
   assert not np.allclose(model_state[stabilisers.SPECTRAL_VECTORS][path], vectors[path])
+  flat = flax.traverse_util.flatten_dict(jax.tree.map(np.asarray, d.params), sep="/")
+  for name in vectors:
+    kernel = flat[name].astype(np.float64)
+    sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    flat[name] = kernel / sigma
+  by_svd = flax.traverse_util.unflatten_dict(flat, sep="/")
+  by_svd = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), by_svd)
+  expected = algorithm.discriminator.apply({"params": by_svd}, x, train=True)
+  np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
+  raw = algorithm.discriminator.apply({"params": d.params}, x, train=True)
+  assert np.max(np.abs(raw - expected)) > 1e-2  # the normalisation changes D's output
 
 
 def test_ttur_is_two_learning_rates(setup_algorithm):
-  """Heusel et al. 2017: each player's SGD step is its own learning rate times its gradient."""
+  """Heusel et al. 2017: each player takes SGD steps with its own learning rate. One train step in
+  which each player descends L(theta) = 0.5 ||theta - 1||^2, whose gradient is theta - 1 in closed
+  form: theta' = theta - lr (theta - 1), by hand in float64."""
+  rates = {"generator": 0.1, "discriminator": 0.4}
   config = tiny_config()
-  config.optimizer.generator = {"name": "sgd", "learning_rate": 1e-4}
-  config.optimizer.discriminator = {"name": "sgd", "learning_rate": 4e-4}
+  for player, lr in rates.items():
+    config.optimizer[player] = {"name": "sgd", "learning_rate": lr}
   algorithm, state, batch = setup_algorithm(config)
-  for player, lr in (("generator", 1e-4), ("discriminator", 4e-4)):
-    grads, _, _ = algorithm.players[player].grad_fn(state, batch, jax.random.key(0))
-    updates, _ = algorithm.players[player].optimizer.update(
-      grads, state.players[player].opt_state, state.players[player].params
-    )
-    for u, g in zip(jax.tree.leaves(updates), jax.tree.leaves(grads), strict=True):
-      np.testing.assert_allclose(u, -lr * g, rtol=1e-6)
+
+  def quadratic_grad_fn(name):
+    def grad_fn(state, batch, rng):
+      del batch, rng
+      loss = lambda p: 0.5 * sum(jnp.sum(jnp.square(leaf - 1.0)) for leaf in jax.tree.leaves(p))
+      return jax.grad(loss)(state.players[name].params), state.players[name].model_state, {}
+
+    return grad_fn
+
+  quadratic = copy.copy(algorithm)
+  quadratic.players = {
+    name: dataclasses.replace(player, grad_fn=quadratic_grad_fn(name))
+    for name, player in algorithm.players.items()
+  }
+  quadratic.schedule = (("discriminator", "generator"),)  # one phase: one step each
+  batches = {k: v[None] for k, v in batch.items()}
+  stepped, _ = jax.jit(make_train_step(quadratic))(state, batches)
+  for player, lr in rates.items():
+    before = jax.tree.leaves(state.players[player].params)
+    after = jax.tree.leaves(stepped.players[player].params)
+    for theta, new in zip(before, after, strict=True):
+      theta = np.asarray(theta, np.float64)
+      np.testing.assert_allclose(new, theta - lr * (theta - 1.0), rtol=1e-6, atol=1e-7)

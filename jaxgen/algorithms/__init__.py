@@ -3,6 +3,8 @@
 from jaxgen.algorithms.aae import AdversarialAutoencoder
 from jaxgen.algorithms.acgan import ACGAN
 from jaxgen.algorithms.base import (
+  AlgorithmBase,
+  Evaluation,
   Player,
   PlayerState,
   TrainState,
@@ -44,6 +46,8 @@ def get(name: str):
 __all__ = [
   "ALGORITHMS",
   "GAN",
+  "AlgorithmBase",
+  "Evaluation",
   "Player",
   "PlayerState",
   "TrainState",

@@ -1,10 +1,10 @@
 """What every algorithm is made of: players, their gradient functions, and an update schedule.
 
-An algorithm is a small object that names its players (e.g. `generator`, `discriminator`), gives
-each player a Flax module, an Optax optimizer and a **gradient function over that player's own
-parameters only**, and says in which order the players update. `make_train_step` turns any such
-object into one pure `train_step(state, batches) -> (state, metrics)`; nothing here knows about
-GANs, devices or files.
+An algorithm is a small object (an `AlgorithmBase`) that names its players (e.g. `generator`,
+`discriminator`), gives each player a Flax module, an Optax optimizer and a **gradient function
+over that player's own parameters only**, and says in which order the players update.
+`make_train_step` turns any such object into one pure `train_step(state, batches) -> (state,
+metrics)`; nothing here knows about GANs, devices or files.
 
 The schedule is a tuple of phases; a phase is a tuple of player names whose gradients are all taken
 at the same parameter point and then applied together (VAE-GAN's three updates form one phase; a
@@ -14,9 +14,10 @@ fresh batch, so `batches` carries a leading axis of length `len(schedule)`.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal
 
 import flax
 import flax.linen as nn
@@ -26,6 +27,8 @@ import optax
 
 Batch = Mapping[str, jax.Array]
 Metrics = dict[str, jax.Array]
+# values[player][name]: what the player's grad_fn returned, e.g. values["generator"]["loss"]
+Values = dict[str, Metrics]
 
 
 @flax.struct.dataclass
@@ -61,17 +64,71 @@ class Player:
   grad_fn: GradFn
 
 
-class Algorithm(Protocol):
-  """The protocol `make_train_step` and the training loop rely on."""
+# The ways the training loop judges samples (`Evaluation.kind`).
+EVALUATION_KINDS = ("points", "images")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """How the loop judges an algorithm's samples, declared by the algorithm (`evaluation()`).
+
+  kind "points": a scatter plot, and mode coverage when the data set has mixture centres;
+  kind "images": a grid of the first `grid_count` samples, `grid_columns` to a row, and the image
+  metrics of the config's `eval.extractor`.
+  """
+
+  kind: Literal["points", "images"]
+  grid_columns: int = 8
+  grid_count: int = 64
+
+  def __post_init__(self):
+    if self.kind not in EVALUATION_KINDS:
+      raise ValueError(f"Unknown evaluation kind {self.kind!r}; choose one of {EVALUATION_KINDS}.")
+
+
+class AlgorithmBase(abc.ABC):
+  """Everything `make_train_step` and the training loop use of an algorithm, with the defaults of
+  an algorithm that needs no state of its own, no constraint and no class-wise samples."""
 
   players: dict[str, Player]
   schedule: tuple[tuple[str, ...], ...]
+  example_shape: tuple[int, ...]
+  num_classes: int = 0  # > 0: `sample` cycles through the classes, the picture shows them
 
+  @abc.abstractmethod
   def init_variables(self, rng: jax.Array, batch: Batch) -> dict[str, dict[str, Any]]:
     """Flax variables ({"params": ..., "batch_stats": ...}) of every player."""
 
+  @abc.abstractmethod
   def sample(self, state: TrainState, rng: jax.Array, num: int, labels=None) -> jax.Array:
     """`num` generated samples for evaluation (networks in inference mode)."""
+
+  def init_extra(self) -> dict[str, Any]:
+    """The initial algorithm-owned state, `TrainState.extra`."""
+    return {}
+
+  def constrain(self, player: str, params):
+    """`player`'s params after each of its updates, e.g. clipped (WGAN)."""
+    del player
+    return params
+
+  def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
+    """`TrainState.extra` after a train step, from the updated state and `values[player][name]`,
+    what each player's grad_fn returned at its last update of the step."""
+    del values
+    return state.extra
+
+  def evaluation(self) -> Evaluation:
+    """2-D samples are points; anything else is images, one column per class when conditional
+    (`sample` cycles through the classes), 10 samples of each."""
+    if tuple(self.example_shape) == (2,):
+      return Evaluation("points")
+    if self.num_classes:
+      return Evaluation("images", grid_columns=self.num_classes, grid_count=10 * self.num_classes)
+    return Evaluation("images")
+
+
+Algorithm = AlgorithmBase  # the name `make_train_step`'s callers knew
 
 
 def split_variables(variables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -89,8 +146,7 @@ def init_train_state(algorithm: Algorithm, rng: jax.Array, batch: Batch) -> Trai
   for name, player in algorithm.players.items():
     params, model_state = split_variables(variables[name])
     players[name] = PlayerState(params, player.optimizer.init(params), model_state)
-  extra = algorithm.init_extra() if hasattr(algorithm, "init_extra") else {}
-  return TrainState(jnp.zeros([], jnp.int32), state_rng, players, extra)
+  return TrainState(jnp.zeros([], jnp.int32), state_rng, players, algorithm.init_extra())
 
 
 def _all_finite(tree) -> jax.Array:
@@ -101,9 +157,7 @@ def _all_finite(tree) -> jax.Array:
 def _apply_update(algorithm: Algorithm, name: str, player_state: PlayerState, grads, model_state):
   player = algorithm.players[name]
   updates, opt_state = player.optimizer.update(grads, player_state.opt_state, player_state.params)
-  params = optax.apply_updates(player_state.params, updates)
-  if hasattr(algorithm, "constrain"):
-    params = algorithm.constrain(name, params)
+  params = algorithm.constrain(name, optax.apply_updates(player_state.params, updates))
   return PlayerState(params, opt_state, model_state)
 
 
@@ -117,7 +171,8 @@ def make_train_step(algorithm: Algorithm):
 
   The phases are unrolled in Python on purpose: on XLA:CPU a rolled `lax.scan` around a conv
   backward pass is 12-15x slower than the unrolled code (measured in the training-core issue).
-  Metrics of a player that updates several times per step are those of its last update.
+  Metrics of a player that updates several times per step are those of its last update, and so
+  are the values `algorithm.update_extra` receives.
   `metrics["first_nonfinite_update"]` is the index into `update_names(algorithm)` of the first
   update whose loss, gradient or new parameters held a NaN/inf (-1: none), so the loop can name
   the update where things first went wrong rather than the last player that saw the damage.
@@ -128,6 +183,7 @@ def make_train_step(algorithm: Algorithm):
   def train_step(state: TrainState, batches: Batch):
     step_rng = jax.random.fold_in(state.rng, state.step)
     metrics: Metrics = {}
+    values: Values = {}
     first_nonfinite = jnp.int32(-1)
     update_index = 0
     for name, player_state in state.players.items():  # to tell which update blew a player up
@@ -142,6 +198,7 @@ def make_train_step(algorithm: Algorithm):
       players = dict(state.players)
       for name, (grads, model_state, player_metrics) in results.items():
         players[name] = _apply_update(algorithm, name, players[name], grads, model_state)
+        values[name] = dict(player_metrics)
         metrics.update({f"{name}/{k}": v for k, v in player_metrics.items()})
         metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
         metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)
@@ -155,8 +212,8 @@ def make_train_step(algorithm: Algorithm):
         update_index += 1
       state = state.replace(players=players)
     metrics["first_nonfinite_update"] = first_nonfinite
-    if hasattr(algorithm, "update_extra"):  # algorithm-owned state, e.g. BEGAN's k_t
-      state = state.replace(extra=algorithm.update_extra(state, metrics))
+    # Algorithm-owned state (e.g. BEGAN's k_t) reads named values, not the metrics' key format.
+    state = state.replace(extra=algorithm.update_extra(state, values))
     return state.replace(step=state.step + 1), metrics
 
   return train_step

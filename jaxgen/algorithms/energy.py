@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from jaxgen import losses
-from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.base import TrainState, Values
 from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL
 from jaxgen.nn import gan_zoo
 
@@ -173,13 +173,13 @@ class BEGAN(EnergyGAN):
     }
     return loss, (model_state, metrics)
 
-  def update_extra(self, state: TrainState, metrics):
+  def update_extra(self, state: TrainState, values: Values):
     """k_{t+1} from this step's L(x) and L(G(z_G)) (Berthelot et al. 2017, eq. 4)."""
-    extra = super().update_extra(state, metrics)
+    extra = super().update_extra(state, values)
     extra["k"] = losses.began_k_update(
       state.extra["k"],
-      metrics["generator/real_energy"],
-      metrics["generator/fake_energy"],
+      values["generator"]["real_energy"],
+      values["generator"]["fake_energy"],
       self.gamma,
       self.lambda_k,
     )

@@ -33,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import losses, optim, stabilisers
-from jaxgen.algorithms.base import Player, TrainState, apply_module
+from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, Values, apply_module
+from jaxgen.errors import ConfigError
 from jaxgen.losses import penalties
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
@@ -120,7 +121,7 @@ def logits_of(outputs) -> jax.Array:
   return outputs[0] if isinstance(outputs, tuple) else outputs
 
 
-class GAN:
+class GAN(AlgorithmBase):
   """The (conditional) GAN with a choice of objective and k discriminator steps per G step."""
 
   # Whether generated samples carry conditioning the losses need (labels, codes); such fakes
@@ -204,6 +205,17 @@ class GAN:
     if s.replay_fraction and (self.conditional or self.fakes_carry_conditioning):
       raise ValueError(
         "replay_fraction > 0 needs unconditional fakes (replayed fakes carry no labels or codes)."
+      )
+    if self.penalty is not None and s.minibatch_discrimination:
+      # The penalties take per-sample norms of grad_x sum_i D(x_i), which is D's gradient at x_i
+      # only when D(x_i) does not depend on x_j (Gulrajani et al. 2017, sec. 4, on batch norm).
+      name = next(n for n, f in penalties.PENALTIES.items() if f is self.penalty.func)
+      raise ConfigError(
+        f"algorithm.penalty.name = {name!r} with algorithm.stabilisers.minibatch_discrimination = "
+        f"{s.minibatch_discrimination}: a gradient penalty needs per-sample gradients; minibatch "
+        "discrimination mixes samples in D (Salimans et al. 2016, sec. 3.2), so the per-sample "
+        "gradient norms of the penalty would be wrong. Turn one off (algorithm.penalty.name = "
+        "'none' or algorithm.stabilisers.minibatch_discrimination = 0)."
       )
 
   @property
@@ -482,9 +494,9 @@ class GAN:
       extra["replay_buffer"] = jnp.zeros((s.replay_capacity, *self.example_shape))
     return extra
 
-  def update_extra(self, state: TrainState, metrics) -> dict[str, Any]:
+  def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
     """After each train step: running means, the EMA of G, the replay buffer."""
-    del metrics
+    del values
     s, extra = self.stabilisers, dict(state.extra)
     params = {name: player.params for name, player in state.players.items()}
     if s.historical_averaging:

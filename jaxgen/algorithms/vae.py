@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, optim
-from jaxgen.algorithms.base import Player, TrainState, apply_module
+from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module
 from jaxgen.algorithms.gan import build_network
 from jaxgen.nn import autoencoder as ae_nets
 
@@ -123,7 +123,7 @@ def check_positive_int(name: str, value: Any) -> int:
   return value
 
 
-class Autoencoder:
+class Autoencoder(AlgorithmBase):
   """The networks and inference-mode operations every autoencoder algorithm shares.
 
   Subclasses set `players` and `schedule`, and may replace `prior_samples` (AAE, WAE).

@@ -4,8 +4,9 @@ times a divergence between the aggregated posterior q(z) and the prior p(z), wit
 
 `algorithm.penalty` chooses the divergence:
 - "mmd" (WAE-MMD, their Algorithm 2): the unbiased MMD^2 estimate with the inverse multiquadratics
-  kernel k(x, y) = C / (C + ||x - y||^2), summed over C in `losses.imq_scales(d_z)` (base C =
-  2 d_z sigma_z^2, as in the authors' code). Players `encoder` and `decoder` in one phase:
+  kernel k(x, y) = C / (C + ||x - y||^2), summed over C in `losses.imq_scales(d_z, sigma_z^2)` (base
+  C = 2 d_z sigma_z^2, as in the authors' code; sigma_z^2 = tr Cov_p(z) / d_z of the configured
+  prior, `losses.latent_prior_variance`). Players `encoder` and `decoder` in one phase:
     Enc descends c(x, Dec(z~)) + lambda * MMD^2({z~_i}, {z_i}),   Dec descends c(x, Dec(z~)).
 - "gan" (WAE-GAN, their Algorithm 1): a discriminator in latent space, i.e. the adversarial
   autoencoder with cost c and weight lambda (their sec. 4); see `jaxgen.algorithms.aae`.
@@ -29,7 +30,9 @@ class WAEMMD(Autoencoder):
 
   def __init__(self, config, dataset):
     init_prior_matching(self, config, dataset)
-    self.scales = losses.imq_scales(self.latent_dim)
+    prior = dict(config.algorithm.prior)  # sigma_z^2 of the configured prior, not always 1
+    variance = losses.latent_prior_variance(prior.pop("name"), self.latent_dim, **prior)
+    self.scales = losses.imq_scales(self.latent_dim, variance)
     self.weights = {
       "encoder": {"reconstruction": 1.0, "mmd": self.penalty_weight},
       "decoder": {"reconstruction": 1.0},

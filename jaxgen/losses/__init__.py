@@ -4,6 +4,7 @@
 from jaxgen.losses.autoencoder import (
     FEATURE_REDUCTIONS,
     IMQ_SCALE_MULTIPLIERS,
+    LATENT_PRIOR_VARIANCES,
     LATENT_PRIORS,
     bernoulli_log_likelihood,
     feature_log_likelihood,
@@ -13,6 +14,7 @@ from jaxgen.losses.autoencoder import (
     imq_kernel,
     imq_scales,
     iwae_bound,
+    latent_prior_variance,
     mmd_imq,
     reparameterize,
     sample_gaussian_mixture,
@@ -59,6 +61,7 @@ __all__ = [
 __all__ += [
     "FEATURE_REDUCTIONS",
     "IMQ_SCALE_MULTIPLIERS",
+    "LATENT_PRIOR_VARIANCES",
     "LATENT_PRIORS",
     "bernoulli_log_likelihood",
     "feature_log_likelihood",
@@ -68,6 +71,7 @@ __all__ += [
     "imq_kernel",
     "imq_scales",
     "iwae_bound",
+    "latent_prior_variance",
     "mmd_imq",
     "reparameterize",
     "sample_gaussian_mixture",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -109,7 +110,10 @@ def iwae_bound(log_weights: Array, axis: int = 0) -> Array:
 
 def imq_scales(latent_dim: int, prior_variance: float = 1.0) -> tuple[float, ...]:
   """The IMQ kernel scales C of Tolstikhin et al. 2018: base C = 2 * d_z * sigma_z^2 (sec. 4,
-  "we used C = 2 d_z sigma_z^2"), times each of IMQ_SCALE_MULTIPLIERS as in the authors' code."""
+  "we used C = 2 d_z sigma_z^2"), times each of IMQ_SCALE_MULTIPLIERS as in the authors' code.
+
+  `prior_variance` is sigma_z^2; `latent_prior_variance` gives it for each prior of LATENT_PRIORS.
+  """
   if not (isinstance(latent_dim, int) and latent_dim >= 1):
     raise ValueError(f"latent_dim must be an int >= 1; got {latent_dim!r}.")
   if not prior_variance > 0:
@@ -218,3 +222,52 @@ def get_latent_prior(name: str) -> Callable[..., Array]:
   if name not in LATENT_PRIORS:
     raise ValueError(f"Unknown latent prior {name!r}; choose one of {sorted(LATENT_PRIORS)}.")
   return LATENT_PRIORS[name]
+
+
+# --- sigma_z^2 of each prior, for the IMQ kernel scale C = 2 d_z sigma_z^2 (`imq_scales`). ---
+# For a prior that is not N(0, sigma^2 I), sigma_z^2 is the mean per-coordinate variance
+# tr Cov_p(z) / d_z: then C = 2 tr Cov_p(z) = E||z - z'||^2 for z, z' ~ p independent, which for
+# N(0, sigma^2 I) is Tolstikhin et al.'s 2 d_z sigma^2 (2018, sec. 4).
+
+
+def standard_normal_variance(latent_dim: int) -> float:
+  """sigma_z^2 of `sample_standard_normal`: N(0, I) has variance 1 in every coordinate."""
+  del latent_dim
+  return 1.0
+
+
+def gaussian_mixture_variance(
+  latent_dim: int, num_components: int = 10, radius: float = 2.0, std: float = 0.5
+) -> float:
+  """sigma_z^2 = tr Cov(z) / d_z of `sample_gaussian_mixture` (same options and defaults).
+
+  Law of total variance per coordinate j, with the component k uniform on K equal weights:
+    Var z_j = E_k[Var(z_j | k)] + Var_k(E[z_j | k]) = std^2 + Var_k(m_kj),
+  i.e. the mean of the component variances plus the variance of the component means. The means
+  differ only in the first two coordinates, so averaged over the d_z coordinates:
+    sigma_z^2 = std^2 + (1 / d_z) sum_j Var_k(m_kj)   (radius^2 / d_z for K >= 3; less for K <= 2).
+  """
+  angle = 2.0 * math.pi * np.arange(num_components) / num_components
+  means = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)  # [K, 2]; the rest is 0
+  between = float(np.sum(np.var(means, axis=0)))  # population variance over equal weights
+  return std**2 + between / latent_dim
+
+
+def spike_and_slab_variance(latent_dim: int, slab_probability: float = 0.5) -> float:
+  """sigma_z^2 of `sample_spike_and_slab`: z_j has mean 0, so Var z_j = E z_j^2 = alpha * 1."""
+  del latent_dim
+  return float(slab_probability)
+
+
+LATENT_PRIOR_VARIANCES: dict[str, Callable[..., float]] = {
+  "gaussian": standard_normal_variance,
+  "gaussian_mixture": gaussian_mixture_variance,
+  "spike_and_slab": spike_and_slab_variance,
+}
+
+
+def latent_prior_variance(name: str, latent_dim: int, **options) -> float:
+  """sigma_z^2 = tr Cov_p(z) / d_z of the prior `name` with the sampler's `options`; the
+  `prior_variance` of `imq_scales` (see the note above `standard_normal_variance`)."""
+  get_latent_prior(name)  # the same error for an unknown name
+  return LATENT_PRIOR_VARIANCES[name](latent_dim, **options)

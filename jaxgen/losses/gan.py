@@ -190,17 +190,26 @@ def ebgan_generator_loss(fake_energy: Array) -> Array:
   return jnp.mean(fake_energy)
 
 
+# The floor of |S_i| in the pulling-away term: sqrt(||S_i||^2 + eps^2) keeps the value and the
+# gradient at a zero code finite.
+PULLING_AWAY_EPSILON = 1e-6
+
+
 def pulling_away_term(codes: Array) -> Array:
   """EBGAN's pulling-away term, a repelling regulariser (Zhao et al. 2016, sec. 2.4).
 
-  f_PT(S) = 1 / (N (N - 1)) sum_{i != j} (S_i . S_j / (|S_i| |S_j|))^2, with S the
-  encoder's codes of the N generated samples [N, ...], flattened per sample.
+  f_PT(S) = 1 / (N (N - 1)) sum_{i != j} (S_i . S_j / (|S_i| |S_j|))^2 (their eq. 7),
+  with S the encoder's codes of the N generated samples [N, ...], flattened per sample.
+  |S_i| is taken as sqrt(||S_i||^2 + eps^2), eps = PULLING_AWAY_EPSILON, so a zero code has cosine
+  0 with every other code and a finite gradient (the plain norm's is 0/0 there); for codes with
+  ||S_i|| >> eps the value is the formula's (relative change eps^2 / (2 ||S_i||^2)).
   """
   flat = codes.reshape(codes.shape[0], -1)
   num = flat.shape[0]
   if num < 2:
     raise ValueError(f"The pulling-away term needs at least 2 samples; got {num}.")
-  unit = flat / jnp.linalg.norm(flat, axis=1, keepdims=True)
+  norms = jnp.sqrt(jnp.sum(jnp.square(flat), axis=1, keepdims=True) + PULLING_AWAY_EPSILON**2)
+  unit = flat / norms
   cosines = unit @ unit.T
   off_diagonal = jnp.sum(jnp.square(cosines)) - jnp.sum(jnp.square(jnp.diagonal(cosines)))
   return off_diagonal / (num * (num - 1))
