@@ -27,6 +27,7 @@ from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
 from jaxgen.losses import penalties
 from jaxgen.metrics import evaluator
+from jaxgen.nn import registry as networks
 
 _MISSING = object()
 
@@ -54,7 +55,7 @@ class Family:
 def _gan(*keys: str) -> Family:
   return Family(
     (*default.get_config().algorithm, *keys),
-    {"generator": gan.GENERATORS, "discriminator": gan.DISCRIMINATORS},
+    {"generator": networks.GENERATORS, "discriminator": networks.DISCRIMINATORS},
     {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
     {
       "discriminator_steps": gan.check_discriminator_steps,
@@ -66,8 +67,8 @@ def _gan(*keys: str) -> Family:
 
 
 def _autoencoder(keys, choices, critic: bool = True, optional=()) -> Family:
-  players = {"encoder": vae.ENCODERS, "decoder": vae.DECODERS}
-  players |= {"discriminator": gan.DISCRIMINATORS} if critic else {}
+  players = {"encoder": networks.ENCODERS, "decoder": networks.DECODERS}
+  players |= {"discriminator": networks.DISCRIMINATORS} if critic else {}
   validators = {"reconstruction": vae.build_reconstruction}
   return Family(("name", "reconstruction", *keys), players, choices, validators, optional)
 

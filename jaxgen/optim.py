@@ -6,6 +6,8 @@ The semantics of `dampening` and `weight_decay` are those of `torch.optim.SGD` (
 of its documentation): coupled L2 is added to the gradient before it enters the momentum buffer,
 and the first step stores the gradient in the buffer without dampening.
 
+`apply_if(inner)` wraps any transform so that the caller decides, per update, whether it happens.
+
 `make_optimizer(config)` turns a config mapping into a transform; it knows ours and Optax's.
 """
 
@@ -324,6 +326,63 @@ def nesterov(
   return _momentum_family(
     learning_rate, beta, dampening, weight_decay, accumulator_dtype, nesterov=True
   )
+
+
+class ApplyIfState(NamedTuple):
+  """State of `apply_if`: the inner transform's state, left as it was by every skipped update."""
+
+  inner_state: Any
+
+
+def apply_if(inner: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+  """`inner`, applied only when the caller says so: `update(..., apply=flag)`.
+
+  Update rule, with a (traced) boolean `apply` given by the caller at each update::
+
+    apply:      (u_t, s_{t+1}) = inner.update(g_t, s_t, params)
+    not apply:  (u_t, s_{t+1}) = (0, s_t)
+
+  A skipped update moves nothing and counts nothing: the inner state (Adam's moments and step
+  count, RMSProp's accumulator, a schedule's count) stays as it was, so the next applied update is
+  the one the inner transform would have taken had the skipped step never happened. This is
+  `optax.transforms.conditionally_mask` with the condition passed in rather than computed from a
+  step count, so that it can depend on the losses (VAE-GAN's equilibrium gating, Larsen et al.
+  2016, sec. 5: a player pauses while the other wins too clearly). The inner update is computed
+  either way and selected with `jnp.where`, which keeps the applied step bit-identical to `inner`'s
+  (no `lax.cond` branch for XLA to compile apart). Any other extra args go to `inner`.
+
+  Args:
+    inner: the transform to apply; a plain `GradientTransformation` or one with extra args.
+
+  Returns:
+    An `optax.GradientTransformationExtraArgs` with state `ApplyIfState`, whose `update` needs the
+    keyword `apply` (a bool or a boolean array of shape []).
+
+  Example:
+    >>> import jax.numpy as jnp, optax
+    >>> from jaxgen import optim
+    >>> params = {"w": jnp.ones(2)}
+    >>> opt = optim.apply_if(optim.sgd(0.1))
+    >>> state = opt.init(params)
+    >>> updates, state = opt.update({"w": jnp.ones(2)}, state, params, apply=jnp.bool_(False))
+    >>> updates["w"], state.inner_state.count
+    (Array([0., 0.], dtype=float32), Array(0, dtype=int32))
+  """
+  inner = optax.with_extra_args_support(inner)
+
+  def init_fn(params):
+    return ApplyIfState(inner_state=inner.init(params))
+
+  def update_fn(updates, state, params=None, *, apply, **extra_args):
+    new_updates, new_inner_state = inner.update(updates, state.inner_state, params, **extra_args)
+    apply = jnp.asarray(apply, bool)
+    new_updates = jax.tree.map(lambda u: jnp.where(apply, u, jnp.zeros_like(u)), new_updates)
+    new_inner_state = jax.tree.map(
+      lambda new, old: jnp.where(apply, new, old), new_inner_state, state.inner_state
+    )
+    return new_updates, ApplyIfState(inner_state=new_inner_state)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {

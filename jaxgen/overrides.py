@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import difflib
 import functools
-import importlib
 import inspect
 import numbers
 import shlex
@@ -155,13 +154,9 @@ def _optimizer_kind() -> _BlockKind:
   return _BlockKind("optimizer", lambda: sorted(optim.OPTIMIZERS), _optimizer_options)
 
 
-# Where the network registries of each role live (see `jaxgen.algorithms.gan.build_network`).
-_NETWORK_REGISTRIES = {
-  "generator": ("jaxgen.algorithms.gan", "GENERATORS"),
-  "discriminator": ("jaxgen.algorithms.gan", "DISCRIMINATORS"),
-  "encoder": ("jaxgen.algorithms.vae", "ENCODERS"),
-  "decoder": ("jaxgen.algorithms.vae", "DECODERS"),
-}
+# The roles of `jaxgen.nn.registry.NETWORKS`, named here so that finding a config's blocks does
+# not import the networks (and Flax).
+_NETWORK_ROLES = ("generator", "discriminator", "encoder", "decoder")
 # Values for the data facts a registry factory takes by name (build_network passes the real ones).
 # Two example shapes, since a factory refuses the kind of data its network cannot make.
 _PROBE_FACTS = (
@@ -171,8 +166,9 @@ _PROBE_FACTS = (
 
 
 def _network_registry(role: str) -> Mapping[str, Callable[..., Any]]:
-  module, attribute = _NETWORK_REGISTRIES[role]
-  return getattr(importlib.import_module(module), attribute)
+  from jaxgen.nn import registry  # noqa: PLC0415 — the networks import Flax; only load when needed
+
+  return registry.NETWORKS[role]
 
 
 @functools.cache
@@ -277,7 +273,7 @@ def _block_at(path: tuple[str, ...]) -> _Block | None:
   group, key = path
   if group == "optimizer":
     return _Block(path, (*path, "name"), _optimizer_kind)
-  if group == "model" and key in _NETWORK_REGISTRIES:
+  if group == "model" and key in _NETWORK_ROLES:
     return _Block(path, (*path, "name"), functools.partial(_network_kind, key))
   makers = {"penalty": _penalty_kind, "reconstruction": _reconstruction_kind, "prior": _prior_kind}
   if group == "algorithm" and key in makers:
@@ -288,7 +284,7 @@ def _block_at(path: tuple[str, ...]) -> _Block | None:
 def _blocks_in(config) -> dict[tuple[str, ...], _Block]:
   """The named blocks present (as sub-configs) in `config`."""
   candidates = [("data", "options"), ("algorithm", "penalty"), ("algorithm", "reconstruction")]
-  candidates += [("algorithm", "prior")] + [("model", role) for role in _NETWORK_REGISTRIES]
+  candidates += [("algorithm", "prior")] + [("model", role) for role in _NETWORK_ROLES]
   optimizers = _get(config, ("optimizer",))
   if _is_group(optimizers):
     candidates += [("optimizer", key) for key in optimizers]
@@ -541,7 +537,7 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
 def _new_block_allowed(parts: tuple[str, ...]) -> bool:
   block = _block_at(parts)
   # New optimizer blocks only for the players the algorithms have, so a typo is still refused.
-  return block is not None and (parts[0] != "optimizer" or parts[1] in _NETWORK_REGISTRIES)
+  return block is not None and (parts[0] != "optimizer" or parts[1] in _NETWORK_ROLES)
 
 
 def _resolve(block: _Block, name) -> dict[str, Any] | None:

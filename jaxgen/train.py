@@ -27,11 +27,16 @@ from jaxgen.metrics_log import MetricsLog
 from jaxgen.stops import Interrupted, NonFiniteError
 
 
-def phase_batches(dataset, config, step: int, num_phases: int) -> dict[str, np.ndarray]:
-  """The host-local batches of train step `step`: one per phase, stacked on a leading axis."""
+def phase_batches(
+  dataset, config, step: int, num_phases: int, *, seed: int | None = None
+) -> dict[str, np.ndarray]:
+  """The host-local batches of train step `step`: one per phase, stacked on a leading axis.
+
+  `seed` replaces `config.seed`, for callers that train several seeds of one config at once.
+  """
   per_phase = [
     dataset.batch(
-      config.seed,
+      config.seed if seed is None else seed,
       step * num_phases + phase,
       config.batch_size,
       process_index=jax.process_index(),

@@ -37,6 +37,8 @@ import numpy as np
 
 from jaxgen import algorithms, data, metrics
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.overrides import apply_overrides
+from jaxgen.train import phase_batches
 
 matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
@@ -94,12 +96,7 @@ def method_config(method: str, data_name: str, steps: int, width_scale: float, l
   config = importlib.import_module(f"jaxgen.configs.{module}").get_config()
   config.data.name = data_name
   config.num_steps = steps
-  for key, value in overrides.items():
-    *parents, leaf = key.split(".")
-    node = config
-    for part in parents:
-      node = node[part]
-    node[leaf] = value
+  apply_overrides(config, overrides)
   if width_scale != 1.0:
     scaled = lambda widths: tuple(max(1, round(w * width_scale)) for w in widths)
     config.model.generator.hidden = scaled(config.model.generator.hidden)
@@ -110,15 +107,11 @@ def method_config(method: str, data_name: str, steps: int, width_scale: float, l
 
 
 def seed_batches(dataset, config, seeds, start, num_steps, num_phases):
-  """Batches [num_steps, seeds, phases, B, ...] of steps start.. for every seed (as the loop)."""
+  """Batches [num_steps, seeds, phases, B, ...] of steps start.. for every seed: the training
+  loop's own `phase_batches`, so each seed sees exactly the batches of a `scripts/train.py` run."""
   per_step = []
   for step in range(start, start + num_steps):
-    per_seed = []
-    for seed in seeds:
-      phases = [
-        dataset.batch(seed, step * num_phases + p, config.batch_size) for p in range(num_phases)
-      ]
-      per_seed.append({k: np.stack([b[k] for b in phases]) for k in phases[0]})
+    per_seed = [phase_batches(dataset, config, step, num_phases, seed=seed) for seed in seeds]
     per_step.append({k: np.stack([s[k] for s in per_seed]) for k in per_seed[0]})
   return {k: np.stack([s[k] for s in per_step]) for k in per_step[0]}
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.nn import gan
+from jaxgen.nn import build_network, gan
 from jaxgen.nn.gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 BATCH, Z_DIM, NUM_CLASSES = 3, 5, 4
@@ -289,3 +289,26 @@ def test_generator_with_flax_conv_transpose_is_the_same_function():
     variables, z
   )
   np.testing.assert_allclose(samples, their_samples, atol=1e-5)
+
+
+def test_build_network_by_role_and_its_errors():
+  net = build_network(
+    "generator", "generator", {"name": "mlp", "hidden": (4,)}, example_shape=(2,), num_classes=0
+  )
+  assert isinstance(net, MLPGenerator) and net.output_dim == 2
+  with pytest.raises(
+    ValueError, match=r"Unknown decoder network 'nope'; choose one of \['conv', 'mlp'\]"
+  ):
+    build_network("decoder", "decoder", {"name": "nope"}, example_shape=(2,), num_classes=0)
+  with pytest.raises(ValueError, match="Unknown network role 'critic'"):
+    build_network("critic", "critic", {"name": "mlp"}, example_shape=(2,), num_classes=0)
+  with pytest.raises(
+    ValueError, match=r"Bad options \['hidden', 'wings'\] for the 'mlp' discriminator"
+  ):
+    build_network(
+      "discriminator",
+      "discriminator",
+      {"name": "mlp", "hidden": (4,), "wings": 2},
+      example_shape=(2,),
+      num_classes=0,
+    )

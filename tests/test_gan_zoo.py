@@ -12,8 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, data, losses, metrics
-from jaxgen.algorithms import multigen
+from jaxgen import algorithms, data, losses, metrics, train
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.configs import gan_zoo_ring8, unrolled_ring8
 
@@ -305,7 +304,7 @@ def test_madgan_generators_cover_different_modes_of_ring8():
     batches = {k: jnp.stack([jnp.asarray(v)] * 2) for k, v in dataset.batch(0, t, 64).items()}
     state, _ = step(state, batches)
   per_generator = algorithm.fakes_per_generator(state, jax.random.key(1), 500, train=False)
-  histograms = multigen.generator_mode_histograms(per_generator, dataset.centers, dataset.std)
+  histograms = metrics.mode_histograms(per_generator, dataset.centers, dataset.std)
   dominant = {int(np.argmax(h)) for h in histograms if h.sum() > 0}
   assert len(dominant) >= 2, histograms
   coverage = metrics.mode_coverage(
@@ -354,3 +353,20 @@ def test_mode_collapse_benchmark_writes_its_table_and_figure_and_resumes(tmp_pat
   assert not list(stopped.glob("*tmp*"))  # progress is written by rename
   with pytest.raises(ValueError, match="Unknown methods"):
     benchmark.main(["--methods=GAN++", f"--output={tmp_path}"])
+
+
+def test_mode_collapse_benchmark_feeds_each_seed_the_training_loops_batches():
+  path = Path(__file__).resolve().parents[1] / "scripts" / "mode_collapse_benchmark.py"
+  spec = importlib.util.spec_from_file_location("mode_collapse_benchmark", path)
+  benchmark = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(benchmark)
+  config = benchmark.method_config("PacGAN3", "ring8", 10, 1.0, 1.0)
+  assert config.batch_size == 300 and config.algorithm.stabilisers.packing == 3
+  dataset, seeds, phases = data.get("ring8"), [0, 5], 3
+  batches = benchmark.seed_batches(dataset, config, seeds, 2, 3, phases)  # steps 2, 3, 4
+  for t in range(3):
+    for s, seed in enumerate(seeds):
+      config.seed = seed
+      expected = train.phase_batches(dataset, config, 2 + t, phases)
+      for key, value in expected.items():
+        np.testing.assert_array_equal(batches[key][t, s], value)

@@ -666,3 +666,52 @@ def test_every_option_with_a_check_is_taken_by_some_optimizer():
   # A rule for a name no factory takes would never run (e.g. a typo in OPTION_CHECKS).
   taken = {option for name in optim.OPTIMIZERS for option in optim.option_names(name)}
   assert set(optim.OPTION_CHECKS) <= taken
+
+
+# --- apply_if: the caller's flag decides whether the inner update happens. ---
+
+
+def test_apply_if_false_moves_nothing_and_keeps_adams_state_and_count():
+  optimizer = optim.apply_if(optax.adam(0.1))
+  params = {"w": jnp.ones(3)}
+  state = optimizer.init(params)
+  grads = {"w": jnp.array([1.0, -2.0, 0.5])}
+  updates, new_state = optimizer.update(grads, state, params, apply=jnp.bool_(False))
+  np.testing.assert_array_equal(updates["w"], np.zeros(3))
+  np.testing.assert_array_equal(optax.apply_updates(params, updates)["w"], params["w"])
+  chex.assert_trees_all_equal(new_state, state)
+  assert int(new_state.inner_state[0].count) == 0
+
+
+def test_apply_if_true_is_adam_step_by_step():
+  """Two applied Adam steps around a skipped one equal Adam's first two steps in closed form:
+  u_t = -lr m^_t / (sqrt(v^_t) + eps), m^_t = m_t / (1 - b1^t), v^_t = v_t / (1 - b2^t)
+  (Kingma & Ba 2015, Algorithm 1); the skip must not advance t."""
+  lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+  optimizer = jax.jit(optim.apply_if(optax.adam(lr, b1, b2, eps)).update)
+  params = {"w": jnp.zeros(2)}
+  state = optim.apply_if(optax.adam(lr, b1, b2, eps)).init(params)
+  g1, g2 = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+  u1, state = optimizer({"w": jnp.asarray(g1)}, state, params, apply=True)
+  _, state = optimizer({"w": jnp.asarray([9.0, 9.0])}, state, params, apply=False)
+  u2, state = optimizer({"w": jnp.asarray(g2)}, state, params, apply=True)
+  m1, v1 = (1 - b1) * g1, (1 - b2) * g1**2
+  m2, v2 = b1 * m1 + (1 - b1) * g2, b2 * v1 + (1 - b2) * g2**2
+  for t, (m, v), u in ((1, (m1, v1), u1), (2, (m2, v2), u2)):
+    expected = -lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(u["w"], expected, rtol=5e-5)  # float32 bias corrections
+  assert int(state.inner_state[0].count) == 2
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_apply_if_sgd_follows_the_flag_and_its_schedule_count(apply):
+  """SGD with lr_t = 0.1 / (t + 1): a skipped step leaves t, so the next step uses lr_0."""
+  optimizer = optim.apply_if(optim.sgd(lambda count: 0.1 / (count + 1)))
+  params = {"w": jnp.ones(2)}
+  state = optimizer.init(params)
+  grads = {"w": jnp.array([2.0, -4.0])}
+  updates, state = optimizer.update(grads, state, params, apply=jnp.asarray(apply))
+  np.testing.assert_allclose(updates["w"], [-0.2, 0.4] if apply else [0.0, 0.0])
+  updates, _ = optimizer.update(grads, state, params, apply=jnp.bool_(True))
+  lr = 0.1 / 2 if apply else 0.1
+  np.testing.assert_allclose(updates["w"], [-2.0 * lr, 4.0 * lr], rtol=1e-6)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from jaxgen import data, optim
-from jaxgen.algorithms import gan, vae
 from jaxgen.configs import aae_digits, dcgan_digits, gan_ring8, vae_digits
 from jaxgen.errors import ConfigError
-from jaxgen.overrides import apply_overrides, split_config_overrides
+from jaxgen.nn import DECODERS, GENERATORS, NETWORKS, build_network
+from jaxgen.overrides import _NETWORK_ROLES, apply_overrides, split_config_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,13 +183,11 @@ def test_switching_network_drops_the_old_options_and_the_result_builds():
     "model.generator: mlp -> dcgan drops batch_norm=True, hidden=(400, 400, 400, 400) "
     "(not options of dcgan)"
   ]
-  gan.build_network(
-    gan.GENERATORS, "generator", config.model.generator, example_shape=(16, 16, 1), num_classes=0
+  build_network(
+    GENERATORS, "generator", config.model.generator, example_shape=(16, 16, 1), num_classes=0
   )
   config, _ = parsed(vae_digits, {"model.decoder": "{'name': 'mlp', 'hidden': (8,)}"})
-  vae.build_network(
-    vae.DECODERS, "decoder", config.model.decoder, example_shape=(16, 16, 1), num_classes=0
-  )
+  build_network(DECODERS, "decoder", config.model.decoder, example_shape=(16, 16, 1), num_classes=0)
 
 
 def test_switching_the_prior_drops_the_mixture_options():
@@ -363,3 +361,8 @@ def test_command_line_applies_data_options_optimizer_switch_and_config_argument(
   assert saved["data"]["options"] == {"std": 0.02}
   assert saved["optimizer"]["generator"] == {"name": "sgd", "learning_rate": 1e-4}
   assert saved["optimizer"]["discriminator"] == {"name": "momentum", "learning_rate": 0.01}
+
+
+def test_network_roles_are_the_registry_roles():
+  # overrides names the roles itself so that reading a config does not import the networks.
+  assert set(_NETWORK_ROLES) == set(NETWORKS)

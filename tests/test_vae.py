@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from jaxgen import algorithms, data
-from jaxgen.algorithms.base import init_train_state, make_train_step
-from jaxgen.algorithms.vae import shared_noise_key
+from jaxgen.algorithms.base import init_train_state, make_train_step, phase_noise_key
 from jaxgen.configs import cvae_digits, vae_digits
+
+# The rng the tests hand a grad_fn; it draws all the noise (eps, z ~ p(z)) of the player's losses.
+NOISE_KEY = jax.random.key(5)
 
 
 def tiny_config(conditional=False):
@@ -41,7 +43,7 @@ def _negative_elbo(algorithm, state, batch, encoder_params, decoder_params):
   """-ELBO with a Bernoulli decoder and the closed-form KL, written out here (K&W 2014, eq. 10)."""
   x = batch["x"]
   mean, log_variance = algorithm.encoder.apply({"params": encoder_params}, x, train=True)
-  eps = jax.random.normal(shared_noise_key(state, 0), mean.shape)
+  eps = jax.random.normal(NOISE_KEY, mean.shape)
   z = mean + jnp.exp(log_variance / 2) * eps
   logits = algorithm.decoder.apply({"params": decoder_params}, z, train=True)
   p = jax.nn.sigmoid(logits)
@@ -51,10 +53,19 @@ def _negative_elbo(algorithm, state, batch, encoder_params, decoder_params):
   return jnp.mean(kl - log_likelihood)
 
 
+def test_the_train_step_hands_both_players_their_phase_noise_key(vae):
+  """Both players of the one phase get `phase_noise_key(state, 0)`: one draw of eps for both."""
+  algorithm, state, batch, _ = vae
+  _, metrics = jax.jit(make_train_step(algorithm))(state, jax.tree.map(lambda x: x[None], batch))
+  for player in ("encoder", "decoder"):
+    _, _, expected = algorithm.players[player].grad_fn(state, batch, phase_noise_key(state, 0))
+    np.testing.assert_allclose(metrics[f"{player}/loss"], expected["loss"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("player", ["encoder", "decoder"])
 def test_each_player_descends_the_negative_elbo_of_its_own_params(vae, player):
   algorithm, state, batch, _ = vae
-  grads, _, metrics = jax.jit(algorithm.players[player].grad_fn)(state, batch, jax.random.key(5))
+  grads, _, metrics = jax.jit(algorithm.players[player].grad_fn)(state, batch, NOISE_KEY)
   enc, dec = state.players["encoder"].params, state.players["decoder"].params
   if player == "encoder":
     expected = jax.grad(lambda p: _negative_elbo(algorithm, state, batch, p, dec))(enc)

@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.algorithms.gan import DISCRIMINATORS, build_network
 from jaxgen.algorithms.vae import Autoencoder
+from jaxgen.nn.registry import DISCRIMINATORS, build_network
 
 
 def build_prior(config, latent_dim: int):
@@ -79,8 +79,8 @@ class AdversarialAutoencoder(Autoencoder):
       "encoder": {"reconstruction": 1.0, "adversarial": self.penalty_weight},
       "decoder": {"reconstruction": 1.0},
     }
-    phases = {"discriminator": (0, self.discriminator_terms)}
-    phases.update({name: (1, self.autoencoder_terms) for name in ("encoder", "decoder")})
+    terms_fns = {"discriminator": self.discriminator_terms}
+    terms_fns.update({name: self.autoencoder_terms for name in ("encoder", "decoder")})
     modules = {
       "encoder": self.encoder,
       "decoder": self.decoder,
@@ -88,9 +88,9 @@ class AdversarialAutoencoder(Autoencoder):
     }
     self.players = {
       name: self._player(
-        config, name, modules[name], self.weighted_grad_fn(name, terms, self.weights[name], phase)
+        config, name, modules[name], self.weighted_grad_fn(name, terms, self.weights[name])
       )
-      for name, (phase, terms) in phases.items()
+      for name, terms in terms_fns.items()
     }
     self.schedule = (("discriminator",), ("encoder", "decoder"))
 

@@ -53,15 +53,25 @@ class TrainState:
 # grad_fn(state, batch, rng) -> (grads of this player's params, its new model_state, metrics)
 GradFn = Callable[[TrainState, Batch, jax.Array], tuple[Any, Any, Metrics]]
 
+# Folded into the step's key for a phase's shared noise key: far from the small phase indices
+# `make_train_step` folds in for the per-player keys, so the two streams never meet.
+_PHASE_NOISE_TAG = 0x5EED0000
+
 
 @dataclasses.dataclass(frozen=True)
 class Player:
-  """A participant of the game: its network, its optimizer and its gradient function."""
+  """A participant of the game: its network, its optimizer and its gradient function.
+
+  `shares_phase_noise`: the rng its grad_fn receives is `phase_noise_key(state, phase)`, the same
+  for every such player of the phase (e.g. an autoencoder's players see one draw of eps and z, as
+  one forward pass would give them); otherwise it is a key of its own.
+  """
 
   name: str
   module: nn.Module
   optimizer: optax.GradientTransformation
   grad_fn: GradFn
+  shares_phase_noise: bool = False
 
 
 # The ways the training loop judges samples (`Evaluation.kind`).
@@ -112,6 +122,12 @@ class AlgorithmBase(abc.ABC):
     del player
     return params
 
+  def update_args(self, player: str, values: Values) -> dict[str, Any]:
+    """Extra keyword args of `player`'s `optimizer.update`, from `values[player][name]`, what its
+    grad_fn returned at this update (e.g. VAE-GAN's `apply` flag for `optim.apply_if`)."""
+    del player, values
+    return {}
+
   def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
     """`TrainState.extra` after a train step, from the updated state and `values[player][name]`,
     what each player's grad_fn returned at its last update of the step."""
@@ -154,9 +170,13 @@ def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
 
 
-def _apply_update(algorithm: Algorithm, name: str, player_state: PlayerState, grads, model_state):
+def _apply_update(
+  algorithm: Algorithm, name: str, player_state: PlayerState, grads, model_state, values: Values
+):
   player = algorithm.players[name]
-  updates, opt_state = player.optimizer.update(grads, player_state.opt_state, player_state.params)
+  updates, opt_state = player.optimizer.update(
+    grads, player_state.opt_state, player_state.params, **algorithm.update_args(name, values)
+  )
   params = algorithm.constrain(name, optax.apply_updates(player_state.params, updates))
   return PlayerState(params, opt_state, model_state)
 
@@ -166,13 +186,25 @@ def update_names(algorithm: Algorithm) -> tuple[tuple[int, str], ...]:
   return tuple((i, name) for i, phase in enumerate(algorithm.schedule) for name in phase)
 
 
+def phase_noise_key(state: TrainState, phase: int) -> jax.Array:
+  """The rng `make_train_step` hands, at `state.step`, every player of schedule phase `phase` whose
+  `shares_phase_noise` is set."""
+  return _phase_noise_key(jax.random.fold_in(state.rng, state.step), phase)
+
+
+def _phase_noise_key(step_rng: jax.Array, phase: int) -> jax.Array:
+  return jax.random.fold_in(step_rng, _PHASE_NOISE_TAG + phase)
+
+
 def make_train_step(algorithm: Algorithm):
   """Builds `train_step(state, batches) -> (state, metrics)` from the algorithm's schedule.
 
   The phases are unrolled in Python on purpose: on XLA:CPU a rolled `lax.scan` around a conv
   backward pass is 12-15x slower than the unrolled code (measured in the training-core issue).
   Metrics of a player that updates several times per step are those of its last update, and so
-  are the values `algorithm.update_extra` receives.
+  are the values `algorithm.update_extra` receives. A player's rng is its own key, or its phase's
+  shared key when it `shares_phase_noise`; its `optimizer.update` gets
+  `algorithm.update_args(player, values)` as extra args.
   `metrics["first_nonfinite_update"]` is the index into `update_names(algorithm)` of the first
   update whose loss, gradient or new parameters held a NaN/inf (-1: none), so the loop can name
   the update where things first went wrong rather than the last player that saw the damage.
@@ -191,14 +223,19 @@ def make_train_step(algorithm: Algorithm):
     for phase_index, phase in enumerate(algorithm.schedule):
       batch = jax.tree.map(lambda x, i=phase_index: x[i], batches)
       phase_rng = jax.random.fold_in(step_rng, phase_index)
+      shared_rng = _phase_noise_key(step_rng, phase_index)
       results = {}
       for name in phase:  # every gradient of a phase is taken at the same parameter point
-        player_rng = jax.random.fold_in(phase_rng, player_ids[name])
-        results[name] = algorithm.players[name].grad_fn(state, batch, player_rng)
+        player = algorithm.players[name]
+        if player.shares_phase_noise:
+          player_rng = shared_rng
+        else:
+          player_rng = jax.random.fold_in(phase_rng, player_ids[name])
+        results[name] = player.grad_fn(state, batch, player_rng)
       players = dict(state.players)
       for name, (grads, model_state, player_metrics) in results.items():
-        players[name] = _apply_update(algorithm, name, players[name], grads, model_state)
         values[name] = dict(player_metrics)
+        players[name] = _apply_update(algorithm, name, players[name], grads, model_state, values)
         metrics.update({f"{name}/{k}": v for k, v in player_metrics.items()})
         metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
         metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)

@@ -23,7 +23,7 @@ Subclasses (ACGAN, InfoGAN, unrolled GAN, EBGAN, BEGAN, several generators) over
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import flax
@@ -36,59 +36,12 @@ from jaxgen import losses, optim, stabilisers
 from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, Values, apply_module
 from jaxgen.errors import ConfigError
 from jaxgen.losses import penalties
-from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
+from jaxgen.nn.registry import DISCRIMINATORS, GENERATORS, build_network
 
 # fold_in tags that give each random draw of a gradient function its own stream; the rng itself
 # draws the latents, so a test can rebuild z from it.
 NOISE_REAL, NOISE_FAKE, PENALTY, REPLAY, UNROLL = 1, 2, 3, 4, 5
-
-
-def _mlp_generator(example_shape, num_classes, **options):
-  if len(example_shape) != 1:
-    raise ValueError(f"The 'mlp' generator makes vectors; the data has shape {example_shape}.")
-  return gan_nets.MLPGenerator(output_dim=example_shape[0], num_classes=num_classes, **options)
-
-
-def _dcgan_generator(example_shape, num_classes, **options):
-  if len(example_shape) != 3:
-    raise ValueError(f"The 'dcgan' generator makes images; the data has shape {example_shape}.")
-  return gan_nets.DCGANGenerator(
-    image_shape=tuple(example_shape), num_classes=num_classes, **options
-  )
-
-
-def _autoencoder_discriminator(example_shape, num_classes, **options):
-  if num_classes:
-    raise ValueError("The 'autoencoder' discriminator is unconditional; set conditional=False.")
-  return gan_zoo.AutoencoderDiscriminator(**options)
-
-
-GENERATORS: dict[str, Callable[..., nn.Module]] = {
-  "mlp": _mlp_generator,
-  "dcgan": _dcgan_generator,
-}
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
-  "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
-    num_classes=num_classes, **options
-  ),
-  "dcgan": lambda example_shape, num_classes, **options: gan_nets.DCGANDiscriminator(
-    num_classes=num_classes, **options
-  ),
-  "autoencoder": _autoencoder_discriminator,
-}
-
-
-def build_network(registry: Mapping[str, Callable[..., nn.Module]], role: str, config, **data):
-  """Builds the `role` network from `{"name": ..., **options}` and the data's facts."""
-  options = dict(config)
-  name = options.pop("name", None)
-  if name not in registry:
-    raise ValueError(f"Unknown {role} network {name!r}; choose one of {sorted(registry)}.")
-  try:
-    return registry[name](**data, **options)
-  except TypeError as error:  # an unknown keyword in the config
-    raise ValueError(f"Bad options {sorted(options)} for the {name!r} {role}: {error}") from None
 
 
 def check_discriminator_steps(value: Any) -> int:

@@ -139,12 +139,3 @@ class MultiGeneratorGAN(GAN):
     per_generator = -(-num // self.num_generators)
     fakes = self.fakes_per_generator(state, rng, per_generator, train=False)
     return jnp.swapaxes(fakes, 0, 1).reshape(-1, *fakes.shape[2:])[:num]
-
-
-def generator_mode_histograms(samples_per_generator, centers, std) -> np.ndarray:
-  """[k, modes]: per generator, its high-quality samples per mode (the diversity check)."""
-  from jaxgen.metrics.mode_coverage import mode_histogram  # noqa: PLC0415 — metrics pull in scipy
-
-  return np.stack(
-    [mode_histogram(np.asarray(samples), centers, std) for samples in samples_per_generator]
-  )

@@ -14,8 +14,9 @@ Shared pieces (used by `vaegan`, `aae`, `wae`):
   player's parameters. An algorithm states each player's loss as weights over the terms of its
   phase (e.g. VAE-GAN's decoder: {"llike": gamma, "gan": -1}), which is the paper's table read
   literally.
-- `shared_noise_key`: the players of a phase see one draw of the noise (eps, z ~ p(z)), as in
-  reference implementations where one forward pass serves all three VAE-GAN updates.
+- Shared noise: every autoencoder player `shares_phase_noise`, so the players of a phase receive
+  one key from `make_train_step` and see one draw of the noise (eps, z ~ p(z)), as in reference
+  implementations where one forward pass serves all three VAE-GAN updates.
 """
 
 from __future__ import annotations
@@ -29,46 +30,12 @@ import jax.numpy as jnp
 
 from jaxgen import losses, optim
 from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module
-from jaxgen.algorithms.gan import build_network
 from jaxgen.nn import autoencoder as ae_nets
+from jaxgen.nn.registry import DECODERS, ENCODERS, build_network
 
 Terms = dict[str, jax.Array]
 # terms_fn(params by player, state, batch, key) -> (loss terms, model states by player, metrics)
 TermsFn = Callable[[dict[str, Any], TrainState, Mapping[str, jax.Array], jax.Array], tuple]
-
-# Folded into (state.rng, state.step) for a phase's shared noise: far from the small phase and
-# player indices `make_train_step` folds in for the per-player keys, so the streams never meet.
-_SHARED_NOISE_TAG = 0x5EED0000
-
-
-def shared_noise_key(state: TrainState, phase: int) -> jax.Array:
-  """The noise key of schedule phase `phase` at `state.step`, the same for all of its players."""
-  return jax.random.fold_in(jax.random.fold_in(state.rng, state.step), _SHARED_NOISE_TAG + phase)
-
-
-def _mlp_encoder(example_shape, num_classes, latent_dim, stochastic, **options):
-  return ae_nets.MLPEncoder(latent_dim, stochastic=stochastic, num_classes=num_classes, **options)
-
-
-def _conv_encoder(example_shape, num_classes, latent_dim, stochastic, **options):
-  if len(example_shape) != 3:
-    raise ValueError(f"The 'conv' encoder reads images; the data has shape {example_shape}.")
-  return ae_nets.ConvEncoder(latent_dim, stochastic=stochastic, num_classes=num_classes, **options)
-
-
-def _conv_decoder(example_shape, num_classes, **options):
-  if len(example_shape) != 3:
-    raise ValueError(f"The 'conv' decoder makes images; the data has shape {example_shape}.")
-  return ae_nets.ConvDecoder(tuple(example_shape), num_classes=num_classes, **options)
-
-
-ENCODERS = {"mlp": _mlp_encoder, "conv": _conv_encoder}
-DECODERS = {
-  "mlp": lambda example_shape, num_classes, **options: ae_nets.MLPDecoder(
-    tuple(example_shape), num_classes=num_classes, **options
-  ),
-  "conv": _conv_decoder,
-}
 
 
 # --- Reconstruction terms: per-example costs of x given the decoder's logits. ---
@@ -157,23 +124,24 @@ class Autoencoder(AlgorithmBase):
 
   def _player(self, config, name, module, grad_fn, optimizer=None):
     optimizer = optimizer or optim.make_optimizer(config.optimizer[name])
-    return Player(name, module, optimizer, grad_fn)
+    # The players of a phase get the phase's one key: one noise draw serves all their losses.
+    return Player(name, module, optimizer, grad_fn, shares_phase_noise=True)
 
-  def weighted_grad_fn(self, name, terms_fn: TermsFn, weights, phase):
-    """grad_fn of a player whose loss is sum_k weights[k] * terms_fn(...)[k], in phase `phase`."""
+  def weighted_grad_fn(self, name, terms_fn: TermsFn, weights):
+    """grad_fn of a player whose loss is sum_k weights[k] * terms_fn(...)[k]; its rng is the
+    phase's shared noise key (the player `shares_phase_noise`)."""
 
     def grad_fn(state, batch, rng):
-      del rng  # the phase's players share one noise draw: shared_noise_key(state, phase)
-      return self.player_grads(state, batch, name, terms_fn, weights, phase)
+      return self.player_grads(state, batch, name, terms_fn, weights, rng)
 
     grad_fn.__doc__ = f"Gradient of {dict(weights)} w.r.t. the {name}'s parameters only."
     return grad_fn
 
-  def player_grads(self, state, batch, name, terms_fn: TermsFn, weights, phase):
-    """Gradient of sum_k weights[k] * term_k w.r.t. player `name`'s params; the other players'
-    params are constants here. Returns (grads, the player's new model state, metrics)."""
+  def player_grads(self, state, batch, name, terms_fn: TermsFn, weights, key):
+    """Gradient of sum_k weights[k] * term_k w.r.t. player `name`'s params, the terms drawn with
+    noise `key`; the other players' params are constants here. Returns (grads, the player's new
+    model state, metrics)."""
     params = {player: state.players[player].params for player in self.players}
-    key = shared_noise_key(state, phase)
 
     def loss_fn(own):
       terms, model_states, metrics = terms_fn({**params, name: own}, state, batch, key)
@@ -258,7 +226,7 @@ class VAE(Autoencoder):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS)
     self.players = {
       name: self._player(
-        config, name, module, self.weighted_grad_fn(name, self.elbo_terms, self.WEIGHTS, phase=0)
+        config, name, module, self.weighted_grad_fn(name, self.elbo_terms, self.WEIGHTS)
       )
       for name, module in (("encoder", self.encoder), ("decoder", self.decoder))
     }

@@ -37,21 +37,21 @@ Options where the reference and the paper differ (`config.algorithm`), and one t
   with the discriminator's costs real = mean -log D(x) and fake = mean -log(1 - D(fake)) over the
   fakes it sees, skip Dis's update when either cost is below 0.68 - 0.35, skip Dec's update when
   either is above 0.68 + 0.35, and update both when both would be skipped. The decision is made
-  with `jnp.where` inside the jitted step; a skipped player returns exactly-zero gradients, which
-  `skip_on_zero_gradient` turns into no step at all (parameters and optimizer state unchanged, as
-  the reference skips the learning rule), instead of the momentum step Adam or RMSProp would take.
+  inside the jitted step: a gated player's grad_fn returns it as the named value `updated`, which
+  `update_args` hands to the player's optimizer, `optim.apply_if(...)`, as `apply`; a paused player
+  takes no step at all (parameters and optimizer state unchanged, as the reference skips the
+  learning rule) instead of the momentum step Adam or RMSProp would take on a zero gradient.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxgen import losses, optim
-from jaxgen.algorithms.gan import DISCRIMINATORS, build_network
 from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
 from jaxgen.nn import autoencoder as ae_nets
+from jaxgen.nn.registry import DISCRIMINATORS, build_network
 
 # "dcgan": the discriminator's own N(0, 0.02^2) kernels (Radford et al. 2016); "lecun": kernels
 # redrawn with variance 1 / fan_in. Dis_l is a conv output *before* batch norm, so its scale is set
@@ -66,23 +66,6 @@ GENERATOR_LOSSES = {
   "minimax": losses.generator_minimax_loss,
   "non_saturating": losses.generator_non_saturating_loss,
 }
-
-
-def skip_on_zero_gradient(inner: optax.GradientTransformation) -> optax.GradientTransformation:
-  """`inner`, except that an all-zero gradient makes no step: zero updates, state unchanged.
-
-  A gated VAE-GAN player returns exactly-zero gradients to mean "skip this update"; without this
-  wrapper Adam's or RMSProp's accumulators would still decay, move the parameters and count a step.
-  """
-
-  def update(updates, state, params=None):
-    new_updates, new_state = inner.update(updates, state, params)
-    skip = jnp.all(jnp.stack([jnp.all(g == 0) for g in jax.tree.leaves(updates)]))
-    new_updates = jax.tree.map(lambda u: jnp.where(skip, jnp.zeros_like(u), u), new_updates)
-    new_state = jax.tree.map(lambda new, old: jnp.where(skip, old, new), new_state, state)
-    return new_updates, new_state
-
-  return optax.GradientTransformation(inner.init, update)
 
 
 def equilibrium_gates(real_cost, fake_cost, equilibrium: float, margin: float):
@@ -181,14 +164,16 @@ class VAEGAN(Autoencoder):
       "decoder": self.decoder,
       "discriminator": self.discriminator,
     }
+    # The equilibrium gate pauses Dec and Dis, never Enc (the reference's rule).
+    self.gated_players = ("decoder", "discriminator") if self.gating else ()
     self.players = {}
     for name, module in modules.items():
       optimizer = optim.make_optimizer(config.optimizer[name])
-      if self.gating and name != "encoder":
+      if name in self.gated_players:
         grad_fn = self._gated_grad_fn(name)
-        optimizer = skip_on_zero_gradient(optimizer)
+        optimizer = optim.apply_if(optimizer)
       else:
-        grad_fn = self.weighted_grad_fn(name, self.terms, self.weights[name], phase=0)
+        grad_fn = self.weighted_grad_fn(name, self.terms, self.weights[name])
       self.players[name] = self._player(config, name, module, grad_fn, optimizer)
     self.schedule = (("encoder", "decoder", "discriminator"),)
 
@@ -258,23 +243,28 @@ class VAEGAN(Autoencoder):
     )
     return features
 
+  def update_args(self, player, values):
+    """A gated player's optimizer (`optim.apply_if`) applies its update iff the equilibrium gate
+    let it learn, the `updated` value its grad_fn returned."""
+    if player in self.gated_players:
+      return {"apply": values[player]["updated"] > 0}
+    return {}
+
   def _gated_grad_fn(self, name):
-    """The weighted-terms gradient of `name`, zeroed when the equilibrium gate pauses `name`."""
+    """The weighted-terms gradient of `name`, with the equilibrium gate's verdict as `updated`."""
 
     def grad_fn(state, batch, rng):
-      del rng  # the phase's shared noise: shared_noise_key(state, 0)
       grads, model_state, metrics = self.player_grads(
-        state, batch, name, self.terms, self.weights[name], phase=0
+        state, batch, name, self.terms, self.weights[name], rng
       )
       update_dis, update_dec = equilibrium_gates(
         metrics["real_cost"], metrics["fake_cost"], self.equilibrium, self.margin
       )
       update = update_dis if name == "discriminator" else update_dec
-      grads = jax.tree.map(lambda g: jnp.where(update, g, jnp.zeros_like(g)), grads)
       return grads, model_state, {**metrics, "updated": update.astype(jnp.float32)}
 
     grad_fn.__doc__ = (
-      f"Gradient of {dict(self.weights[name])} w.r.t. the {name}'s parameters, exactly zero when "
-      "the equilibrium gate pauses it."
+      f"Gradient of {dict(self.weights[name])} w.r.t. the {name}'s parameters, and `updated`: 1 "
+      "when the equilibrium gate lets it learn, 0 when it pauses (then `update_args` skips it)."
     )
     return grad_fn

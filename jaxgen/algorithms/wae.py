@@ -39,7 +39,7 @@ class WAEMMD(Autoencoder):
     }
     self.players = {
       name: self._player(
-        config, name, module, self.weighted_grad_fn(name, self.terms, self.weights[name], 0)
+        config, name, module, self.weighted_grad_fn(name, self.terms, self.weights[name])
       )
       for name, module in (("encoder", self.encoder), ("decoder", self.decoder))
     }

@@ -27,7 +27,7 @@ from jaxgen.metrics.fid import frechet_distance
 from jaxgen.metrics.inception import FIDInceptionV3, load_fid_inception
 from jaxgen.metrics.inception_score import inception_score
 from jaxgen.metrics.kid import kernel_inception_distance
-from jaxgen.metrics.mode_coverage import mode_coverage, mode_histogram
+from jaxgen.metrics.mode_coverage import mode_coverage, mode_histogram, mode_histograms
 from jaxgen.metrics.precision_recall import precision_recall
 from jaxgen.metrics.statistics import RunningStatistics, cached_statistics, statistics_of
 
@@ -49,6 +49,7 @@ __all__ = [
   "load_fid_inception",
   "mode_coverage",
   "mode_histogram",
+  "mode_histograms",
   "precision_recall",
   "reference_statistics",
   "statistics_of",

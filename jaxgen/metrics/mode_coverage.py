@@ -54,6 +54,14 @@ def mode_histogram(samples, centers, std: float, num_stds: float = HIGH_QUALITY_
   return np.bincount(nearest[high_quality], minlength=centers.shape[0])
 
 
+def mode_histograms(samples_per_group, centers, std: float) -> np.ndarray:
+  """[G, K]: `mode_histogram` of each group of samples, e.g. of each MAD-GAN generator (the check
+  that its generators cover different modes)."""
+  return np.stack(
+    [mode_histogram(np.asarray(samples), centers, std) for samples in samples_per_group]
+  )
+
+
 def reverse_kl_to_uniform(counts) -> float:
   """KL(p || uniform) of the normalised histogram `counts`; log K when the histogram is empty."""
   counts = np.asarray(counts, dtype=np.float64)
