@@ -67,6 +67,12 @@ class AdversarialAutoencoder(Autoencoder):
     algorithm = config.algorithm
     init_prior_matching(self, config, dataset)
     self.objective = losses.get_gan_objective(algorithm.loss)
+    if self.objective.generator_needs_real:
+      names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if not o.generator_needs_real)
+      raise ValueError(
+        f"algorithm.loss = {algorithm.loss!r}: the encoder's adversarial term sees D on the codes "
+        f"only, not on prior samples; choose one of {names}."
+      )
     self.discriminator = build_network(
       DISCRIMINATORS,
       "discriminator",

@@ -9,7 +9,8 @@ Two players, each with its own gradient function over its own parameters:
 
 Schedule: k discriminator phases, then one generator phase (Goodfellow et al. 2014, Algorithm 1),
 each phase on a fresh batch. The objective pair comes from `jaxgen.losses`, so the other
-objectives (WGAN, LSGAN, hinge) reuse this class, and so do the config switches that compose with
+objectives (WGAN, LSGAN, hinge, the relativistic RaSGAN / RaLSGAN, whose G loss also reads D on
+the phase's real batch) reuse this class, and so do the config switches that compose with
 any objective:
 
 - `algorithm.penalty`: {"name": "wgan_gp" | "dragan" | "r1", "weight": ...} added to D's loss
@@ -150,6 +151,14 @@ class GAN(AlgorithmBase):
     if s.label_smoothing and not self.objective.has_real_target:
       names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if o.has_real_target)
       raise ValueError(f"label_smoothing needs an objective with targets, one of {names}.")
+    if s.feature_matching and self.objective.generator_needs_real:
+      # Rule: an objective whose G loss reads D on real data (relativistic) is that G loss;
+      # feature matching would replace it, leaving only D's half of the objective.
+      names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if o.generator_needs_real)
+      raise ValueError(
+        f"feature_matching replaces the generator loss, which for the objectives {names} is part "
+        "of the relativistic game (Jolicoeur-Martineau 2019, sec. 4.3); turn one off."
+      )
     if s.packing > 1 and (self.conditional or self.auxiliary_outputs()):
       raise ValueError(
         "packing > 1 cannot pair labels or per-sample heads with packed samples; "
@@ -368,12 +377,16 @@ class GAN(AlgorithmBase):
     fake_out, fake_features, _ = self.critique(
       state, fake, labels, params=d_params, model_state=d_model_state
     )
-    if self.stabilisers.feature_matching:
+    if self.stabilisers.feature_matching or self.objective.generator_needs_real:
+      # D on the phase's real batch, run as on the fakes (same mode, params and statistics).
       real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
-      _, real_features, _ = self.critique(
+      real_out, real_features, _ = self.critique(
         state, real, labels, params=d_params, model_state=d_model_state
       )
+    if self.stabilisers.feature_matching:
       loss = losses.feature_matching_loss(jax.lax.stop_gradient(real_features), fake_features)
+    elif self.objective.generator_needs_real:
+      loss = self.objective.generator_loss(logits_of(fake_out), logits_of(real_out))
     else:
       loss = self.objective.generator_loss(logits_of(fake_out))
     aux_loss, metrics = self.auxiliary_generator_loss(fake_out, batch, conditioning)

@@ -49,6 +49,12 @@ from jaxgen.losses.gan import (
     pulling_away_term,
     reconstruction_energy,
 )
+from jaxgen.losses.relativistic import (
+    discriminator_ralsgan_loss,
+    discriminator_rasgan_loss,
+    generator_ralsgan_loss,
+    generator_rasgan_loss,
+)
 
 __all__ = [
     "GAN_OBJECTIVES",
@@ -99,4 +105,10 @@ __all__ += [
     "multi_generator_generator_loss",
     "pulling_away_term",
     "reconstruction_energy",
+]
+__all__ += [
+    "discriminator_ralsgan_loss",
+    "discriminator_rasgan_loss",
+    "generator_ralsgan_loss",
+    "generator_rasgan_loss",
 ]

@@ -21,6 +21,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgen.losses.relativistic import (
+  discriminator_ralsgan_loss,
+  discriminator_rasgan_loss,
+  generator_ralsgan_loss,
+  generator_rasgan_loss,
+)
+
 Array = jax.Array
 
 
@@ -102,11 +109,15 @@ class GanObjective(NamedTuple):
 
   `has_real_target`: the discriminator loss regresses on a real target and accepts `real_target`
   (so one-sided label smoothing applies to it).
+  `generator_needs_real`: the generator loss also reads D's outputs on the real batch and is called
+  as `generator_loss(fake_logits, real_logits)` (the relativistic objectives); otherwise it is
+  `generator_loss(fake_logits)`.
   """
 
   discriminator_loss: Callable[..., Array]
-  generator_loss: Callable[[Array], Array]
+  generator_loss: Callable[..., Array]
   has_real_target: bool = False
+  generator_needs_real: bool = False
 
 
 GAN_OBJECTIVES: dict[str, GanObjective] = {
@@ -117,6 +128,13 @@ GAN_OBJECTIVES: dict[str, GanObjective] = {
     discriminator_least_squares_loss, generator_least_squares_loss, True
   ),
   "hinge": GanObjective(discriminator_hinge_loss, generator_hinge_loss),
+  # Jolicoeur-Martineau 2019 (jaxgen.losses.relativistic): RaSGAN and RaLSGAN.
+  "ragan": GanObjective(
+    discriminator_rasgan_loss, generator_rasgan_loss, generator_needs_real=True
+  ),
+  "ralsgan": GanObjective(
+    discriminator_ralsgan_loss, generator_ralsgan_loss, generator_needs_real=True
+  ),
 }
 
 
