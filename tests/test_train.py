@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -80,33 +78,6 @@ def _command(workdir, num_steps):
     "--config.eval.num_samples=100",
   ]
   return args
-
-
-@pytest.mark.slow
-def test_killed_run_resumes_to_the_same_params_as_an_uninterrupted_one(tmp_path):
-  killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
-  process = subprocess.Popen(
-    _command(killed, 4000), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-  )
-  deadline = time.time() + 240
-  while not (killed / "checkpoints" / "40").exists():
-    assert process.poll() is None, "the run ended before it could be killed"
-    assert time.time() < deadline, "no checkpoint appeared"
-    time.sleep(0.2)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  steps = checkpoint.Checkpointer(killed, keep=3).latest_step()
-  assert 40 <= steps < 4000
-  num_steps = steps + 60  # the resumed run must go on past the step it was killed at
-  for workdir in (killed, uninterrupted):
-    subprocess.run(_command(workdir, num_steps), check=True, capture_output=True, timeout=300)
-  run = train.Run(tiny_ring_config())
-  restored = [
-    checkpoint.Checkpointer(w, keep=3).restore(run.init_state()) for w in (killed, uninterrupted)
-  ]
-  assert int(restored[0].step) == int(restored[1].step) == num_steps
-  for a, b in zip(_leaves(restored[0]), _leaves(restored[1]), strict=True):
-    np.testing.assert_array_equal(a, b)
 
 
 def test_non_finite_loss_stops_with_step_and_player_and_keeps_last_checkpoint(
