@@ -23,7 +23,7 @@ import tqdm
 from jaxgen import algorithms, checkpoint, config_check, data, parallel, plots, stops
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
 from jaxgen.errors import CheckpointError, ConfigError
-from jaxgen.evaluation import Evaluator, training_images  # noqa: F401 — train's public API
+from jaxgen.evaluation import Evaluator
 from jaxgen.metrics_log import MetricsLog
 from jaxgen.stops import Interrupted, NonFiniteError
 
