@@ -66,10 +66,15 @@ def _gan(*keys: str) -> Family:
   )
 
 
-def _autoencoder(keys, choices, critic: bool = True, optional=()) -> Family:
+def _autoencoder(keys, choices, critic: bool = True, optional=(), penalty=False) -> Family:
   players = {"encoder": networks.ENCODERS, "decoder": networks.DECODERS}
   players |= {"discriminator": networks.DISCRIMINATORS} if critic else {}
   validators = {"reconstruction": vae.build_reconstruction}
+  if critic:  # the adversarial pieces' switches (jaxgen.algorithms.stabiliser_rules)
+    keys, validators["stabilisers"] = (*keys, "stabilisers"), _stabiliser_fields
+  if penalty:
+    keys, validators["penalty"] = (*keys, "penalty"), gan.make_penalty
+    choices = {**choices, "penalty.name": ("none", *penalties.PENALTIES)}
   return Family(("name", "reconstruction", *keys), players, choices, validators, optional)
 
 
@@ -100,7 +105,7 @@ FAMILIES: dict[str, Family] = {
       "discriminator_init": vaegan.DISCRIMINATOR_INITS,
     },
   ),
-  "aae": _autoencoder(_PRIOR_KEYS, _PRIOR_CHOICES),
+  "aae": _autoencoder(_PRIOR_KEYS, _PRIOR_CHOICES, penalty=True),
   # WAE-MMD has no discriminator; a config keeps its blocks for --config.algorithm.penalty=gan.
   "wae": _autoencoder(
     (*_PRIOR_KEYS, "penalty"),

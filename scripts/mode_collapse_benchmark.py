@@ -53,6 +53,8 @@ METHODS = {
   "LSGAN": ("lsgan_ring8", {}),
   "hinge + SN": ("hinge_ring8", {}),
   "R1": ("r1_ring8", {}),
+  "RaSGAN": ("ragan_ring8", {}),
+  "RaLSGAN": ("ragan_ring8", {"algorithm.loss": "ralsgan"}),
   "Unrolled GAN (K=5)": ("unrolled_ring8", {}),
   "PacGAN2": ("pacgan_ring8", {}),
   "PacGAN3": ("pacgan_ring8", {"algorithm.stabilisers.packing": 3, "batch_size": 300}),

@@ -1,4 +1,5 @@
-"""The GAN as two players: isolated gradient functions, finite differences, the k-step schedule."""
+"""The GAN as two players: isolated gradient functions and the k-step schedule (each player's
+gradient against a hand-built float64 loss: tests/test_registry_gradients.py)."""
 
 import copy
 
@@ -64,73 +65,6 @@ def test_schedule_runs_k_discriminator_updates_per_generator_update(k, setup_alg
   count = lambda p: int(optax.tree_utils.tree_get(state.players[p].opt_state, "count"))
   assert count("discriminator") == 2 * k
   assert count("generator") == 2
-
-
-def _sigmoid_loss_terms(logits):
-  """(log D, log(1 - D)) for logits, written with numpy-style formulas (not jaxgen.losses)."""
-  d = 1 / (1 + jnp.exp(-logits))
-  return jnp.log(d), jnp.log(1 - d)
-
-
-@pytest.mark.parametrize("player", ["discriminator", "generator"])
-def test_player_gradient_equals_finite_differences_of_its_own_loss(player, setup_algorithm):
-  """Directional derivatives of the player's loss, in float64, by central differences."""
-  with jax.enable_x64(True):
-    algorithm, state, batch = setup_algorithm(tiny_config(loss="minimax"))
-    to64 = lambda t: jax.tree.map(lambda x: x.astype(jnp.float64), t)
-    state = state.replace(
-      players={
-        name: p.replace(params=to64(p.params), model_state=to64(p.model_state))
-        for name, p in state.players.items()
-      }
-    )
-    batch = {"x": batch["x"].astype(jnp.float64), "y": batch["y"]}
-    rng = jax.random.key(7)
-    grads, _, _ = jax.jit(algorithm.players[player].grad_fn)(state, batch, rng)
-    g, d = state.players["generator"], state.players["discriminator"]
-    z = algorithm.latents(rng, batch["x"].shape[0])
-
-    def run(module, player_state, params, x):
-      out, _ = module.apply(
-        {"params": params, **player_state.model_state},
-        x,
-        train=True,
-        mutable=list(player_state.model_state),
-      )
-      return out
-
-    def loss(params):  # Goodfellow et al. 2014, eq. 1, built here from the modules directly
-      if player == "discriminator":
-        fake = run(algorithm.generator, g, g.params, z)
-        log_d_real, _ = _sigmoid_loss_terms(run(algorithm.discriminator, d, params, batch["x"]))
-        _, log_1m_d_fake = _sigmoid_loss_terms(run(algorithm.discriminator, d, params, fake))
-        return -(jnp.mean(log_d_real) + jnp.mean(log_1m_d_fake))
-      fake = run(algorithm.generator, g, params, z)
-      _, log_1m_d_fake = _sigmoid_loss_terms(run(algorithm.discriminator, d, d.params, fake))
-      return jnp.mean(log_1m_d_fake)
-
-    loss = jax.jit(loss)
-    params = state.players[player].params
-    leaves, treedef = jax.tree.flatten(params)
-    key = jax.random.key(3)
-    eps = 1e-6
-    for _ in range(3):
-      key, sub = jax.random.split(key)
-      direction = jax.tree.unflatten(
-        treedef,
-        [
-          jax.random.normal(k, x.shape, jnp.float64)
-          for k, x in zip(jax.random.split(sub, len(leaves)), leaves, strict=True)
-        ],
-      )
-      plus = jax.tree.map(lambda p, v: p + 1e-6 * v, params, direction)
-      minus = jax.tree.map(lambda p, v: p - 1e-6 * v, params, direction)
-      numeric = (loss(plus) - loss(minus)) / (2 * eps)
-      analytic = sum(
-        jnp.vdot(a, v)
-        for a, v in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
-      )
-      np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_conditional_gan_feeds_labels_to_both_players(setup_algorithm):

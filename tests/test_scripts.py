@@ -8,8 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(*args, timeout=300):
-  result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+  result = subprocess.run(
+    [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   return result.stdout
 

@@ -12,6 +12,7 @@ import pytest
 
 from jaxgen import algorithms, data, errors, stabilisers
 from jaxgen.algorithms.base import make_train_step
+from jaxgen.algorithms.critic import logits_of
 from jaxgen.configs import gan_zoo_ring8
 from jaxgen.losses import penalties
 
@@ -178,7 +179,7 @@ def test_label_smoothing_adds_s_times_the_mean_real_logit_to_the_discriminator_l
 def test_label_smoothing_is_refused_for_objectives_without_targets(loss, setup_algorithm):
   config = tiny_config(label_smoothing=0.1)
   config.algorithm.loss = loss
-  with pytest.raises(ValueError, match="label_smoothing needs an objective with targets"):
+  with pytest.raises(ValueError, match="label_smoothing = 0.1 is not supported.*real target"):
     setup_algorithm(config)
 
 
@@ -189,10 +190,10 @@ def test_instance_noise_reaches_both_real_and_fake_inputs_and_vanishes_after_ann
     tiny_config(instance_noise=0.5, instance_noise_anneal_steps=10)
   )
   x = jnp.zeros((4096, 2))
-  noisy = algorithm.discriminator_inputs(state, x, jax.random.key(0))
+  noisy = algorithm.critic.inputs(state.step, x, jax.random.key(0))
   np.testing.assert_allclose(np.std(np.asarray(noisy)), 0.5, rtol=0.05)
   later = state.replace(step=jnp.asarray(10))
-  np.testing.assert_array_equal(algorithm.discriminator_inputs(later, x, jax.random.key(0)), x)
+  np.testing.assert_array_equal(algorithm.critic.inputs(later.step, x, jax.random.key(0)), x)
 
 
 def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples(setup_algorithm):
@@ -200,8 +201,9 @@ def test_minibatch_discrimination_makes_a_logit_depend_on_the_other_samples(setu
   changed = x.at[3].set(x[3] + 5.0)
   for kernels, depends in ((0, False), (6, True)):
     algorithm, state, _ = setup_algorithm(tiny_config(minibatch_discrimination=kernels))
-    first = algorithm.discriminate(state, x, None)[0][:3]
-    second = algorithm.discriminate(state, changed, None)[0][:3]
+    d = state.players["discriminator"]
+    first = logits_of(algorithm.critic(d.params, d.model_state, x, None)[0])[:3]
+    second = logits_of(algorithm.critic(d.params, d.model_state, changed, None)[0])[:3]
     assert (not np.allclose(first, second)) == depends
 
 
@@ -223,7 +225,7 @@ def test_a_gradient_penalty_with_minibatch_discrimination_is_refused(penalty):
     f"algorithm.penalty.name = {penalty!r}",
     "algorithm.stabilisers.minibatch_discrimination = 4",
     "per-sample gradients",
-    "mixes samples",
+    "mixes samples in D",
     "Turn one off",
   ):
     assert text in message, message
@@ -303,7 +305,7 @@ def test_generator_ema_is_used_for_sampling(memory_run):
 
 def test_replay_buffer_holds_the_pushed_fakes(memory_run):
   algorithm, state, _, _ = memory_run
-  assert algorithm.replay_push_size == 4  # round(0.25 * 16)
+  assert algorithm.memory.replay_push_size == 4  # round(0.25 * 16)
   buffer = np.asarray(state.extra["replay_buffer"])
   assert np.all(np.any(buffer != 0, axis=1))  # 4 steps x 4 fakes wrapped round 10 slots
 
@@ -325,7 +327,12 @@ def test_spectral_norm_switch_runs_d_on_each_weight_over_its_largest_singular_va
   vectors = d.model_state[stabilisers.SPECTRAL_VECTORS]
   assert set(vectors) == {"Dense_0/kernel", "Maxout_0/Dense_0/kernel"}
   x = jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32)
-  discriminate = jax.jit(lambda ms: algorithm.discriminate(state, x, None, model_state=ms))
+
+  def discriminate(model_state):
+    outputs, _, model_state = algorithm.critic(d.params, model_state, x, None)
+    return logits_of(outputs), model_state
+
+  discriminate = jax.jit(discriminate)
   model_state = d.model_state
   for _ in range(300):
     logits, model_state = discriminate(model_state)

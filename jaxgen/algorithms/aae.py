@@ -28,8 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
+from jaxgen.algorithms import stabiliser_rules as rules
+from jaxgen.algorithms.adversarial import Adversary
 from jaxgen.algorithms.vae import Autoencoder
-from jaxgen.nn.registry import DISCRIMINATORS, build_network
 
 
 def build_prior(config, latent_dim: int):
@@ -58,28 +59,45 @@ def init_prior_matching(autoencoder: Autoencoder, config, dataset) -> None:
     raise ValueError(f"algorithm.penalty_weight must be >= 0; got {algorithm.penalty_weight!r}.")
 
 
+def latent_critic_provides(objective) -> rules.Provides:
+  """What a discriminator on codes offers the stabilisers: its inputs (codes and prior samples)
+  and weights pass through the critic, its logits through the objective; no history, replay,
+  feature matching or generator EMA is wired into the autoencoder's players."""
+  provides = {rules.LOGITS, rules.PER_SAMPLE, rules.INPUTS, rules.WEIGHTS, rules.UNCONDITIONAL}
+  return frozenset(provides | ({rules.TARGETS} if objective.has_real_target else set()))
+
+
 class AdversarialAutoencoder(Autoencoder):
   """AAE; see the module docstring. Config: `algorithm.prior`, `algorithm.penalty_weight`,
-  `algorithm.loss`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`; `model.encoder`,
-  `model.decoder`, `model.discriminator` (an 'mlp' on z); `optimizer.<player>`."""
+  `algorithm.loss`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`,
+  `algorithm.stabilisers` and `algorithm.penalty` (a gradient penalty on D, as in the GAN; WAE-GAN
+  has none: its `algorithm.penalty` names the divergence); `model.encoder`, `model.decoder`,
+  `model.discriminator` (an 'mlp' on z); `optimizer.<player>`."""
 
-  def __init__(self, config, dataset):
+  def __init__(self, config, dataset, *, gradient_penalty: bool = True):
     algorithm = config.algorithm
     init_prior_matching(self, config, dataset)
-    self.objective = losses.get_gan_objective(algorithm.loss)
+    self.adversary = Adversary.from_config(
+      algorithm,
+      config.model.discriminator,
+      example_shape=(self.latent_dim,),
+      num_classes=0,
+      penalty=algorithm.get("penalty") if gradient_penalty else None,
+    )
+    self.objective, self.critic = self.adversary.objective, self.adversary.critic
     if self.objective.generator_needs_real:
       names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if not o.generator_needs_real)
       raise ValueError(
         f"algorithm.loss = {algorithm.loss!r}: the encoder's adversarial term sees D on the codes "
         f"only, not on prior samples; choose one of {names}."
       )
-    self.discriminator = build_network(
-      DISCRIMINATORS,
-      "discriminator",
-      config.model.discriminator,
-      example_shape=(self.latent_dim,),
-      num_classes=0,
+    rules.check_stabilisers(
+      f"algorithm {algorithm.name!r} with loss {algorithm.loss!r}",
+      latent_critic_provides(self.objective),
+      self.adversary.stabilisers,
+      self.adversary.penalty_name,
     )
+    self.discriminator = self.critic.module
     self.weights = {
       "discriminator": {"discriminator": 1.0},
       "encoder": {"reconstruction": 1.0, "adversarial": self.penalty_weight},
@@ -107,39 +125,35 @@ class AdversarialAutoencoder(Autoencoder):
     ae_rng, dis_rng = jax.random.split(rng)
     variables = super().init_variables(ae_rng, batch)
     z = self.prior_samples(dis_rng, batch["x"].shape[0])
-    variables["discriminator"] = self.discriminator.init(dis_rng, z, train=False)
+    spectral_rng = jax.random.fold_in(dis_rng, 1)
+    variables["discriminator"] = self.critic.init(dis_rng, spectral_rng, z, None)
     return variables
 
-  def discriminate(self, params, state, z, model_state=None):
-    return self.run(
-      self.discriminator,
-      params["discriminator"],
-      state,
-      "discriminator",
-      z,
-      model_state=model_state,
-    )
-
   def discriminator_terms(self, params, state, batch, key):
-    """-[E log D(z_p) + E log(1 - D(Enc(x)))] (Makhzani et al. 2015, sec. 2; Goodfellow eq. 1)."""
+    """D's objective with p(z) samples as real and codes Enc(x) as fake, e.g. -[E log D(z_p) +
+    E log(1 - D(Enc(x)))] (Makhzani et al. 2015, sec. 2; Goodfellow et al. 2014, eq. 1)."""
     x, labels = batch["x"], self._labels(batch)
     eps_key, prior_key = jax.random.split(key)
     z, _, encoder_state = self.encode_train(params, state, x, labels, eps_key)
-    prior_logits, dis_state = self.discriminate(
-      params, state, self.prior_samples(prior_key, x.shape[0])
+    z_prior = self.prior_samples(prior_key, x.shape[0])
+    d_state = state.players["discriminator"].model_state
+    loss, _, dis_state, metrics = self.adversary.discriminator_loss(
+      state.step, params["discriminator"], d_state, z_prior, z, None, key
     )
-    code_logits, dis_state = self.discriminate(params, state, z, dis_state)
-    terms = {"discriminator": self.objective.discriminator_loss(prior_logits, code_logits)}
-    return terms, {"discriminator": dis_state, "encoder": encoder_state}, {}
+    terms = {"discriminator": loss}
+    return terms, {"discriminator": dis_state, "encoder": encoder_state}, metrics
 
   def autoencoder_terms(self, params, state, batch, key):
     """c(x, Dec(Enc(x))) and the encoder's generator loss on D(Enc(x)); D's statistics stay."""
     x, labels = batch["x"], self._labels(batch)
     z, _, encoder_state = self.encode_train(params, state, x, labels, key)
     logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
-    code_logits, _ = self.discriminate(params, state, z)
+    d_state = state.players["discriminator"].model_state
+    adversarial, _ = self.adversary.generator_loss(
+      state.step, params["discriminator"], d_state, z, None, None, key
+    )
     terms = {
       "reconstruction": jnp.mean(self.reconstruction(x, logits)),
-      "adversarial": self.objective.generator_loss(code_logits),
+      "adversarial": adversarial,
     }
     return terms, {"encoder": encoder_state, "decoder": decoder_state}, {}

@@ -14,35 +14,20 @@ import jax.numpy as jnp
 
 from jaxgen import losses
 from jaxgen.algorithms.base import TrainState
-from jaxgen.algorithms.gan import GAN
+from jaxgen.algorithms.gan import GAN, Roles
 
 
 class ACGAN(GAN):
   """GAN with a class-conditional G and a class head on D (Odena et al. 2017)."""
 
-  fakes_carry_conditioning = True
-
   def __init__(self, config, dataset):
     if dataset.num_classes == 0:
       raise ValueError(f"ACGAN needs labelled data; {dataset.name!r} has no labels.")
-    self.classes = dataset.num_classes
-    super().__init__(config, dataset)
-    self.num_classes = self.classes  # samples are drawn per class
-
-  def generator_facts(self, dataset):
-    return dict(example_shape=self.example_shape, num_classes=self.classes)
-
-  def discriminator_facts(self, dataset):
-    return dict(example_shape=self.example_shape, num_classes=0)  # D sees x only
-
-  def auxiliary_outputs(self) -> int:
-    return self.classes
-
-  def generator_labels(self, batch):
-    return batch["y"]
-
-  def discriminator_labels(self, batch):
-    return None
+    classes = dataset.num_classes
+    # D sees x only; its class head is the auxiliary output.
+    roles = Roles(classes, 0, aux_outputs=classes, fakes_carry_conditioning=True)
+    super().__init__(config, dataset, roles)
+    self.num_classes = classes  # samples are drawn per class
 
   def make_fakes(self, state: TrainState, rng, batch, *, params=None, player="generator"):
     fake, model_state, _ = super().make_fakes(state, rng, batch, params=params, player=player)
@@ -60,11 +45,3 @@ class ACGAN(GAN):
   def auxiliary_generator_loss(self, fake_outputs, batch, conditioning):
     fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
     return fake_class, {"class_loss": fake_class}
-
-  def sample(self, state: TrainState, rng, num, labels=None):
-    """`num` samples in inference mode; class i % num_classes for sample i unless given."""
-    labels = jnp.arange(num) % self.classes if labels is None else labels
-    samples, _ = self.generate(
-      state, rng, num, labels, train=False, params=self.evaluation_params(state)
-    )
-    return samples

@@ -256,6 +256,13 @@ def make_train_step(algorithm: Algorithm):
   return train_step
 
 
+def player_gradient(loss_fn, params) -> tuple[Any, Any, Metrics]:
+  """A grad_fn's result from `loss_fn(params) -> (loss, (model_state, metrics))`: the gradient
+  w.r.t. `params` only, the model state and metrics the loss returned."""
+  (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  return grads, model_state, metrics
+
+
 def apply_module(module: nn.Module, params, model_state, *args, train: bool, **kwargs):
   """Runs `module` and returns (output, updated model_state).
 

@@ -22,9 +22,16 @@ import jax
 import numpy as np
 
 from jaxgen import losses
+from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.base import TrainState, Values
-from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL
-from jaxgen.nn import gan_zoo
+from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL, Roles
+
+# An autoencoder D has no logits, targets or features for G to match (its output is a
+# reconstruction); what acts on its inputs and weights composes.
+ENERGY_PROVIDES = frozenset(
+  {rules.INPUTS, rules.UNCONDITIONAL, rules.REPLAYABLE, rules.WEIGHTS, rules.HISTORY}
+  | {rules.GENERATORS}
+)
 
 # Zhao et al. 2016, appendix (EBGAN-PT): lambda_PT = 0.1.
 DEFAULT_PULLING_AWAY_WEIGHT = 0.1
@@ -50,31 +57,26 @@ class EnergyGAN(GAN):
   energy_power = EBGAN_POWER
 
   def __init__(self, config, dataset):
-    super().__init__(config, dataset)
-    if not isinstance(self.discriminator, gan_zoo.AutoencoderDiscriminator):
-      raise ValueError(f"{type(self).__name__} needs model.discriminator.name = 'autoencoder'.")
-    s = self.stabilisers
-    refused = {
-      "stabilisers.label_smoothing": s.label_smoothing,
-      "stabilisers.feature_matching": s.feature_matching,
-      "stabilisers.minibatch_discrimination": s.minibatch_discrimination,
-      "algorithm.penalty": self.penalty is not None,
-    }
-    used = sorted(name for name, value in refused.items() if value)
-    if used:
-      raise ValueError(f"{type(self).__name__} has no logits or targets for {used}; turn them off.")
+    name = config.model.discriminator.get("name")
+    if name != "autoencoder":
+      raise ValueError(
+        f"{type(self).__name__} needs model.discriminator.name = 'autoencoder'; got {name!r}."
+      )
+    super().__init__(config, dataset, Roles(provides=ENERGY_PROVIDES))
 
   def energy(self, state: TrainState, x, *, params=None, model_state=None):
     """Per-sample energy [B], the encoder's code and D's updated model state."""
-    (reconstruction, code), _, model_state = self.critique(
-      state, x, None, params=params, model_state=model_state
-    )
+    d = state.players["discriminator"]
+    params = d.params if params is None else params
+    model_state = d.model_state if model_state is None else model_state
+    (reconstruction, code), _, model_state = self.critic(params, model_state, x, None)
     return losses.reconstruction_energy(x, reconstruction, self.energy_power), code, model_state
 
   def energies(self, state: TrainState, params, batch, fake, rng, model_state=None):
     """Energies of the real batch and of the fakes as D sees them."""
-    real, fake, (real_rec, _), (fake_rec, _), model_state = self.critique_real_and_fake(
-      state, params, batch["x"], fake, None, rng, model_state
+    model_state = state.players["discriminator"].model_state if model_state is None else model_state
+    real, fake, (real_rec, _), (fake_rec, _), model_state = self.critic.real_and_fake(
+      state.step, params, model_state, batch["x"], fake, None, self.adversary.noise_keys(rng)
     )
     real_energy = losses.reconstruction_energy(real, real_rec, self.energy_power)
     fake_energy = losses.reconstruction_energy(fake, fake_rec, self.energy_power)
@@ -83,7 +85,7 @@ class EnergyGAN(GAN):
   def fake_energy(self, state: TrainState, params, batch, rng, d_params, d_model_state, player):
     """G's fakes, their energy and code under D's given params, and G's new model state."""
     fake, model_state, _ = self.make_fakes(state, rng, batch, params=params, player=player)
-    fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
+    fake = self.critic.inputs(state.step, fake, jax.random.fold_in(rng, NOISE_FAKE))
     energy, code, _ = self.energy(state, fake, params=d_params, model_state=d_model_state)
     return energy, code, model_state
 
@@ -103,7 +105,7 @@ class EBGAN(EnergyGAN):
       state, params, batch, fake, rng, model_state
     )
     loss = losses.ebgan_discriminator_loss(real_energy, fake_energy, self.margin)
-    loss = loss + self.history_penalty(state, "discriminator", params)
+    loss = loss + self.memory.history_penalty(state, "discriminator", params)
     metrics = {"loss": loss, "real_energy": real_energy.mean(), "fake_energy": fake_energy.mean()}
     return loss, (model_state, metrics)
 
@@ -115,7 +117,7 @@ class EBGAN(EnergyGAN):
     )
     pulling_away = losses.pulling_away_term(code)
     loss = losses.ebgan_generator_loss(energy) + self.pulling_away_weight * pulling_away
-    loss = loss + self.history_penalty(state, player, params)
+    loss = loss + self.memory.history_penalty(state, player, params)
     return loss, (model_state, {"loss": loss, "pulling_away": pulling_away})
 
 
@@ -144,7 +146,7 @@ class BEGAN(EnergyGAN):
     )
     k = state.extra["k"]
     loss = losses.began_discriminator_loss(real_energy, fake_energy, k)
-    loss = loss + self.history_penalty(state, "discriminator", params)
+    loss = loss + self.memory.history_penalty(state, "discriminator", params)
     metrics = {
       "loss": loss,
       "real_energy": real_energy.mean(),
@@ -161,10 +163,10 @@ class BEGAN(EnergyGAN):
     )
     fake_loss = losses.ebgan_generator_loss(energy)  # L(G(z_G)), the mean energy of the fakes
     # L(x) for k_t and M_global, measured where G's loss is (a constant to G).
-    real = self.discriminator_inputs(state, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
+    real = self.critic.inputs(state.step, batch["x"], jax.random.fold_in(rng, NOISE_REAL))
     real_energy, _, _ = self.energy(state, real, params=d_params, model_state=d_model_state)
     real_loss = jax.lax.stop_gradient(real_energy.mean())
-    loss = fake_loss + self.history_penalty(state, player, params)
+    loss = fake_loss + self.memory.history_penalty(state, player, params)
     metrics = {
       "loss": loss,
       "real_energy": real_loss,

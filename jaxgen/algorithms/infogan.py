@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxgen import losses
 from jaxgen.algorithms.base import TrainState
-from jaxgen.algorithms.gan import GAN
+from jaxgen.algorithms.gan import GAN, Roles
 
 # Chen et al. 2016, sec. 6: lambda = 1 for discrete codes; the MNIST model has one 10-way code and
 # two continuous codes.
@@ -32,8 +32,6 @@ def _non_negative_int(name, value):
 
 class InfoGAN(GAN):
   """GAN plus latent codes and their mutual-information term (Chen et al. 2016)."""
-
-  fakes_carry_conditioning = True
 
   def __init__(self, config, dataset):
     algorithm = config.algorithm
@@ -53,14 +51,9 @@ class InfoGAN(GAN):
       raise ValueError(
         f"algorithm.info_weight must be a finite number >= 0; got {self.info_weight!r}."
       )
-    super().__init__(config, dataset)
-
-  def auxiliary_outputs(self) -> int:
-    return self.categorical_codes + self.continuous_codes
-
-  @property
-  def generator_input_dim(self) -> int:
-    return self.latent_dim + self.categorical_codes + self.continuous_codes
+    codes = self.categorical_codes + self.continuous_codes
+    roles = Roles(aux_outputs=codes, code_dim=codes, fakes_carry_conditioning=True)
+    super().__init__(config, dataset, roles)
 
   def sample_codes(self, rng, num) -> dict[str, jax.Array]:
     """c_cat ~ Uniform{0..K-1} and c_cont ~ U[-1, 1]^d (Chen et al. 2016, sec. 7)."""

@@ -14,15 +14,14 @@ real and the fake halves equally, as the two terms of V(D, G). All generators up
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen import losses, optim
-from jaxgen.algorithms.base import Player, TrainState
-from jaxgen.algorithms.gan import GAN, NOISE_FAKE, check_discriminator_steps
+from jaxgen import losses
+from jaxgen.algorithms import stabiliser_rules as rules
+from jaxgen.algorithms.base import TrainState, player_gradient
+from jaxgen.algorithms.gan import GAN, NOISE_FAKE, Roles
 
 # Ghosh et al. 2018 use k = 4 generators for their 1-D mixture and up to 8 on images (sec. 5).
 DEFAULT_NUM_GENERATORS = 4
@@ -31,53 +30,30 @@ DEFAULT_NUM_GENERATORS = 4
 class MultiGeneratorGAN(GAN):
   """MAD-GAN: k generator players and a (k + 1)-class discriminator."""
 
-  fakes_carry_conditioning = True  # each fake carries the index of its generator
-
   def __init__(self, config, dataset):
     k = config.algorithm.get("num_generators", DEFAULT_NUM_GENERATORS)
     if isinstance(k, bool) or not (isinstance(k, int | np.integer) and k >= 2):
       raise ValueError(f"algorithm.num_generators must be an integer >= 2; got {k!r}.")
     if config.batch_size % k:
       raise ValueError(f"batch_size={config.batch_size} must be divisible by num_generators={k}.")
+    if config.conditional:
+      raise ValueError("MAD-GAN takes no labels; set conditional=False.")
     self.num_generators = int(k)
-    super().__init__(config, dataset)
-    s = self.stabilisers
-    if s.label_smoothing or s.feature_matching or self.penalty is not None or self.conditional:
-      raise ValueError("MAD-GAN supports no label smoothing, feature matching, penalty or labels.")
-    names = self.generator_players
-    self.players = {
-      name: Player(
-        name,
-        self.generator,
-        optim.make_optimizer(config.optimizer.generator),
-        functools.partial(self.generator_grads_of, name),
-      )
-      for name in names
-    } | {"discriminator": self.players["discriminator"]}
-    steps = check_discriminator_steps(config.algorithm.discriminator_steps)
-    self.schedule = (("discriminator",),) * steps + (names,)
-
-  @property
-  def generator_players(self) -> tuple[str, ...]:
-    return tuple(f"generator_{i}" for i in range(self.num_generators))
-
-  def auxiliary_outputs(self) -> int:
-    return self.num_generators
+    roles = Roles(
+      aux_outputs=self.num_generators,
+      generator_players=tuple(f"generator_{i}" for i in range(self.num_generators)),
+      # D's k + 1 classes replace the objective's targets and G's loss (Ghosh et al. 2018, eq. 2);
+      # each fake carries the index of its generator.
+      provides=frozenset(
+        {rules.LOGITS, rules.INPUTS, rules.WEIGHTS, rules.HISTORY, rules.GENERATORS}
+      ),
+    )
+    super().__init__(config, dataset, roles)
 
   def class_logits(self, outputs) -> jax.Array:
     """[B, k + 1]: generator i's logit at index i, the real logit last."""
     logits, aux = outputs
     return jnp.concatenate([aux, logits[:, None]], axis=1)
-
-  def init_variables(self, rng, batch):
-    *g_keys, d_key, sn_key = jax.random.split(rng, self.num_generators + 2)
-    z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
-    variables = {
-      name: self.generator.init(key, z, None, train=False)
-      for name, key in zip(self.generator_players, g_keys, strict=True)
-    }
-    variables["discriminator"] = self.init_discriminator(d_key, sn_key, batch)
-    return variables
 
   def fakes_per_generator(self, state: TrainState, rng, num, *, train: bool):
     """[k, num, ...]: `num` samples of each generator (inference mode unless `train`)."""
@@ -91,15 +67,16 @@ class MultiGeneratorGAN(GAN):
     return jnp.stack(samples)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
-    real, _, real_out, fake_out, model_state = self.critique_real_and_fake(
-      state, params, batch["x"], fake, None, rng, model_state
+    model_state = state.players["discriminator"].model_state if model_state is None else model_state
+    real, _, real_out, fake_out, model_state = self.critic.real_and_fake(
+      state.step, params, model_state, batch["x"], fake, None, self.adversary.noise_keys(rng)
     )
     real_sources = jnp.full((real.shape[0],), self.num_generators)
     real_loss = losses.multi_generator_discriminator_loss(self.class_logits(real_out), real_sources)
     fake_loss = losses.multi_generator_discriminator_loss(
       self.class_logits(fake_out), conditioning["sources"]
     )
-    loss = real_loss + fake_loss + self.history_penalty(state, "discriminator", params)
+    loss = real_loss + fake_loss + self.memory.history_penalty(state, "discriminator", params)
     return loss, (model_state, {"loss": loss, "real_loss": real_loss, "fake_loss": fake_loss})
 
   def discriminator_grads(self, state: TrainState, batch, rng):
@@ -108,30 +85,26 @@ class MultiGeneratorGAN(GAN):
     fake = jax.lax.stop_gradient(fakes.reshape(-1, *fakes.shape[2:]))
     sources = jnp.repeat(jnp.arange(self.num_generators), num)
 
-    def loss_fn(params):
-      return self.discriminator_loss(state, params, batch, fake, {"sources": sources}, rng)
+    loss_fn = lambda p: self.discriminator_loss(state, p, batch, fake, {"sources": sources}, rng)
+    return player_gradient(loss_fn, state.players["discriminator"].params)
+
+  def generator_grads(self, state: TrainState, batch, rng, *, player="generator_0"):
+    """Generator `player`'s gradient of -E[log D_real(G_i(z))] on B / k samples."""
+    num = batch["x"].shape[0] // self.num_generators
 
     d = state.players["discriminator"]
-    (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d.params)
-    return grads, model_state, metrics
-
-  def generator_grads_of(self, name: str, state: TrainState, batch, rng):
-    """Generator `name`'s gradient of -E[log D_real(G_i(z))] on B / k samples."""
-    num = batch["x"].shape[0] // self.num_generators
 
     def loss_fn(params):
       fake, model_state = self.generate(
-        state, rng, num, None, train=True, params=params, player=name
+        state, rng, num, None, train=True, params=params, player=player
       )
-      fake = self.discriminator_inputs(state, fake, jax.random.fold_in(rng, NOISE_FAKE))
-      outputs, _, _ = self.critique(state, fake, None)
+      fake = self.critic.inputs(state.step, fake, jax.random.fold_in(rng, NOISE_FAKE))
+      outputs, _, _ = self.critic(d.params, d.model_state, fake, None)
       loss = losses.multi_generator_generator_loss(self.class_logits(outputs))
-      loss = loss + self.history_penalty(state, name, params)
+      loss = loss + self.memory.history_penalty(state, player, params)
       return loss, (model_state, {"loss": loss})
 
-    g = state.players[name]
-    (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
-    return grads, model_state, metrics
+    return player_gradient(loss_fn, state.players[player].params)
 
   def sample(self, state: TrainState, rng, num, labels=None):
     """`num` samples of the mixture of the generators, each chosen uniformly (sample i from

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 import optax
 
-from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.base import TrainState, player_gradient
 from jaxgen.algorithms.gan import GAN, UNROLL
 
 # K = 5 unrolling steps; Metz et al. 2016 (sec. 3.1) show 2-D mixtures covered with a few steps.
@@ -58,18 +58,16 @@ class UnrolledGAN(GAN):
       params = self.constrain("discriminator", optax.apply_updates(params, updates))
     return params, model_state
 
-  def generator_grads(self, state: TrainState, batch, rng):
+  def generator_grads(self, state: TrainState, batch, rng, *, player="generator"):
     """Gradient of the surrogate loss f_K w.r.t. theta_G (Metz et al. 2016, sec. 2.3-2.4)."""
 
     def loss_fn(params):
-      fake, _, conditioning = self.make_fakes(state, rng, batch, params=params)
+      fake, _, conditioning = self.make_fakes(state, rng, batch, params=params, player=player)
       d_params, d_model_state = self.unrolled_discriminator(
         state, batch, fake, conditioning, jax.random.fold_in(rng, UNROLL)
       )
       return self.generator_loss(
-        state, params, batch, rng, d_params=d_params, d_model_state=d_model_state
+        state, params, batch, rng, d_params=d_params, d_model_state=d_model_state, player=player
       )
 
-    g = state.players["generator"]
-    (_, (model_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
-    return grads, model_state, metrics
+    return player_gradient(loss_fn, state.players[player].params)

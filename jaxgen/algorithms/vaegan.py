@@ -48,10 +48,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxgen import losses, optim
+from jaxgen import losses, optim, stabilisers
+from jaxgen.algorithms import stabiliser_rules as rules
+from jaxgen.algorithms.critic import Critic
 from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
 from jaxgen.nn import autoencoder as ae_nets
-from jaxgen.nn.registry import DISCRIMINATORS, build_network
+
+# Dis sees x, x_p and x~ through the critic pipeline (instance noise, spectral norm). Its GAN terms
+# are Larsen et al.'s own cross-entropies (no label smoothing or penalty; batch norm mixes the
+# batch), its features are Dis_l for L_llike (no feature matching), and the three players' losses
+# take no extra terms (no historical averaging, replay or EMA).
+VAEGAN_PROVIDES = frozenset({rules.INPUTS, rules.WEIGHTS})
 
 # "dcgan": the discriminator's own N(0, 0.02^2) kernels (Radford et al. 2016); "lecun": kernels
 # redrawn with variance 1 / fan_in. Dis_l is a conv output *before* batch norm, so its scale is set
@@ -101,6 +108,33 @@ def discriminate_with_features(module, params, model_state, x, labels, train=Tru
   return out, features.reshape((features.shape[0], -1)), updated if train else model_state
 
 
+def check_options(algorithm) -> None:
+  """Raises ValueError naming the first of `config.algorithm`'s VAE-GAN options out of range."""
+  if not float(algorithm.gamma) >= 0:
+    raise ValueError(f"algorithm.gamma must be >= 0; got {algorithm.gamma!r}.")
+  if algorithm.loss not in GENERATOR_LOSSES:
+    raise ValueError(
+      f"Unknown algorithm.loss {algorithm.loss!r} for VAE-GAN's decoder; choose one of "
+      f"{sorted(GENERATOR_LOSSES)} (L_GAN is the sigmoid cross-entropy of Larsen et al. 2016)."
+    )
+  if algorithm.feature_reduction not in losses.FEATURE_REDUCTIONS:
+    raise ValueError(
+      f"Unknown algorithm.feature_reduction {algorithm.feature_reduction!r}; choose one of "
+      f"{losses.FEATURE_REDUCTIONS}."
+    )
+  margin, equilibrium = float(algorithm.equilibrium_margin), float(algorithm.equilibrium)
+  if algorithm.equilibrium_gating and not (0 < margin and 0 < equilibrium):
+    raise ValueError(
+      "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
+      f"{algorithm.equilibrium!r} and {algorithm.equilibrium_margin!r}."
+    )
+  if algorithm.discriminator_init not in DISCRIMINATOR_INITS:
+    raise ValueError(
+      f"Unknown algorithm.discriminator_init {algorithm.discriminator_init!r}; choose one of "
+      f"{DISCRIMINATOR_INITS}."
+    )
+
+
 class VAEGAN(Autoencoder):
   """VAE-GAN with three players in one phase; see the module docstring for the losses and options.
 
@@ -116,43 +150,23 @@ class VAEGAN(Autoencoder):
   def __init__(self, config, dataset):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS)
     algorithm = config.algorithm
-    self.gamma = float(algorithm.gamma)
-    if not self.gamma >= 0:
-      raise ValueError(f"algorithm.gamma must be >= 0; got {algorithm.gamma!r}.")
-    if algorithm.loss not in GENERATOR_LOSSES:
-      raise ValueError(
-        f"Unknown algorithm.loss {algorithm.loss!r} for VAE-GAN's decoder; choose one of "
-        f"{sorted(GENERATOR_LOSSES)} (L_GAN is the sigmoid cross-entropy of Larsen et al. 2016)."
-      )
-    self.generator_loss = GENERATOR_LOSSES[algorithm.loss]
+    check_options(algorithm)
+    self.gamma, self.generator_loss = float(algorithm.gamma), GENERATOR_LOSSES[algorithm.loss]
     self.feed_reconstructions = bool(algorithm.feed_reconstructions)
-    if algorithm.feature_reduction not in losses.FEATURE_REDUCTIONS:
-      raise ValueError(
-        f"Unknown algorithm.feature_reduction {algorithm.feature_reduction!r}; choose one of "
-        f"{losses.FEATURE_REDUCTIONS}."
-      )
     self.feature_reduction = algorithm.feature_reduction
     self.gating = bool(algorithm.equilibrium_gating)
     self.equilibrium = float(algorithm.equilibrium)
     self.margin = float(algorithm.equilibrium_margin)
-    if self.gating and not (0 < self.margin and 0 < self.equilibrium):
-      raise ValueError(
-        "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
-        f"{algorithm.equilibrium!r} and {algorithm.equilibrium_margin!r}."
-      )
-    if algorithm.discriminator_init not in DISCRIMINATOR_INITS:
-      raise ValueError(
-        f"Unknown algorithm.discriminator_init {algorithm.discriminator_init!r}; choose one of "
-        f"{DISCRIMINATOR_INITS}."
-      )
     self.discriminator_init = algorithm.discriminator_init
-    self.discriminator = build_network(
-      DISCRIMINATORS,
-      "discriminator",
+    switches = stabilisers.Stabilisers.from_config(algorithm.get("stabilisers"))
+    self.critic = Critic.build(
       config.model.discriminator,
+      switches,
       example_shape=self.example_shape,
       num_classes=self.num_classes,
     )
+    rules.check_stabilisers(f"algorithm {algorithm.name!r}", VAEGAN_PROVIDES, switches)
+    self.discriminator = self.critic.module
     # Each player's loss as weights over the phase's terms: Larsen et al. 2016, Algorithm 1.
     self.weights = {
       "encoder": {"prior": 1.0, "llike": 1.0},
@@ -181,7 +195,8 @@ class VAEGAN(Autoencoder):
     ae_rng, dis_rng = jax.random.split(rng)
     variables = super().init_variables(ae_rng, batch)
     init_rng, redraw_rng = jax.random.split(dis_rng)
-    dis_variables = self.discriminator.init(init_rng, batch["x"], self._labels(batch), train=False)
+    spectral_rng = jax.random.fold_in(dis_rng, 1)
+    dis_variables = self.critic.init(init_rng, spectral_rng, batch["x"], self._labels(batch))
     if self.discriminator_init == "lecun":
       dis_variables = {
         **dis_variables,
@@ -202,14 +217,19 @@ class VAEGAN(Autoencoder):
     reconstruction_logits, decoder_state = decoder(z)
     prior_logits, decoder_state = decoder(z_prior, decoder_state)
 
-    # Real and fake images pass D separately, each with its own batch statistics (DCGAN).
-    dis = lambda images, model_state: discriminate_with_features(
-      self.discriminator, params["discriminator"], model_state, images, labels
-    )
-    real_logits, real_features, dis_state = dis(x, state.players["discriminator"].model_state)
-    prior_fake_logits, _, dis_state = dis(ae_nets.logits_to_image(prior_logits), dis_state)
+    # Real and fake images pass D separately, each with its own batch statistics (DCGAN), each
+    # with its own instance noise (a stream of `key`'s per input).
+    def dis(images, model_state, stream):
+      images = self.critic.inputs(state.step, images, jax.random.fold_in(key, stream))
+      logits, features, model_state = self.critic(
+        params["discriminator"], model_state, images, labels
+      )
+      return logits, features.reshape((features.shape[0], -1)), model_state
+
+    real_logits, real_features, dis_state = dis(x, state.players["discriminator"].model_state, 1)
+    prior_fake_logits, _, dis_state = dis(ae_nets.logits_to_image(prior_logits), dis_state, 2)
     recon_logits, recon_features, recon_dis_state = dis(
-      ae_nets.logits_to_image(reconstruction_logits), dis_state
+      ae_nets.logits_to_image(reconstruction_logits), dis_state, 3
     )
     fakes = [prior_fake_logits]
     if self.feed_reconstructions:

@@ -6,6 +6,7 @@ latent MLP discriminator, and a mixture of 10 Gaussians as the prior (their Fig.
   python scripts/train.py --config=jaxgen/configs/aae_digits.py --workdir=workdirs/aae_digits
 """
 
+from jaxgen import stabilisers
 from jaxgen.configs import vae_digits
 
 
@@ -24,4 +25,7 @@ def get_config():
   config.model.latent_dim = 8
   config.model.discriminator = {"name": "mlp", "hidden": (256, 256), "maxout_pieces": 0}
   config.optimizer.discriminator = {"name": "adam", "learning_rate": 5e-4, "b1": 0.5}
+  # Every switch of the adversarial pieces off; they act on the discriminator on codes.
+  config.algorithm.stabilisers = stabilisers.default_config()
+  config.algorithm.penalty = {"name": "none", "weight": 0.0}
   return config

@@ -1,6 +1,6 @@
 """GAN on the 5x5 grid of Gaussians with PacGAN's networks (Lin et al. 2018, Table 1 setup).
 
-  python scripts/train.py --config=jaxgen/configs/gan_grid25.py --workdir=workdirs/gan_grid25
+python scripts/train.py --config=jaxgen/configs/gan_grid25.py --workdir=workdirs/gan_grid25
 """
 
 from jaxgen.configs import gan_ring8

@@ -5,6 +5,7 @@ of the reference code (andersbll/autoencoding_beyond_pixels).
   python scripts/train.py --config=jaxgen/configs/vaegan_digits.py --workdir=workdirs/vaegan_digits
 """
 
+from jaxgen import stabilisers
 from jaxgen.configs import vae_digits
 
 
@@ -28,4 +29,6 @@ def get_config():
   config.optimizer.encoder = dict(rmsprop)
   config.optimizer.decoder = dict(rmsprop)
   config.optimizer.discriminator = dict(rmsprop)
+  # Instance noise and spectral norm act on Dis (jaxgen.algorithms.vaegan.VAEGAN_PROVIDES); off.
+  config.algorithm.stabilisers = stabilisers.default_config()
   return config

@@ -5,6 +5,7 @@ WAE-GAN: --config.algorithm.penalty=gan (latent discriminator 4 x 512, Adam 5e-4
   python scripts/train.py --config=jaxgen/configs/wae_digits.py --workdir=workdirs/wae_digits
 """
 
+from jaxgen import stabilisers
 from jaxgen.configs import vae_digits
 
 
@@ -23,4 +24,6 @@ def get_config():
   config.optimizer.encoder = dict(adam)
   config.optimizer.decoder = dict(adam)
   config.optimizer.discriminator = {"name": "adam", "learning_rate": 5e-4, "b1": 0.5}
+  # WAE-GAN's discriminator on codes takes the adversarial pieces' switches (all off).
+  config.algorithm.stabilisers = stabilisers.default_config()
   return config
