@@ -13,6 +13,15 @@ splits:
   autoencoder's phase draws eps from the rng itself;
 - WAE-MMD: (eps_key, prior_key) = split(rng).
 
+The GAN stabilisers and gradient penalties on the discriminators (AAE and WAE-GAN on codes, VAE-GAN
+on images) are written out as in `gradient_cases_gan.py`, whose hand-built spectral normalisation
+and objectives are reused: instance noise x + sigma_t eps then packing on every input of D,
+spectral normalisation with the power-iteration vectors computed from D's stored ones at the
+gradient's point and held fixed, the penalties with per-sample input gradients (vmap of the
+gradient of D on one input). Noise keys: AAE / WAE-GAN fold_in(rng, NOISE_REAL) for the prior
+samples, fold_in(rng, NOISE_FAKE) for the codes (both phases), fold_in(rng, PENALTY) for the
+penalty's points (`jaxgen.algorithms.adversarial`); VAE-GAN fold_in(rng, 1 / 2 / 3) for x, x_p, x~.
+
 Networks are tiny and share their shapes across the cases, so that eager JAX compiles each
 primitive once: linear MLP encoders and decoders (no hidden layer), 4 latents, batch 8, the digits
 at 8 x 8; VAE-GAN's DCGAN discriminator takes two stride-2 convs, so a batch norm (its model state)
@@ -21,14 +30,26 @@ follows Dis_l.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from gradient_cases_gan import (
+  STABILISER_DEFAULTS,
+  SWITCHES,
+  hand_d_objective,
+  power_chain,
+  spectral_normalise,
+)
 from gradient_harness import GradientCase, RefusedCase
 
+from jaxgen.algorithms.adversarial import NOISE_FAKE, NOISE_REAL, PENALTY
 from jaxgen.configs import aae_digits, cvae_digits, vae_digits, vaegan_digits, wae_digits
+from jaxgen.errors import ConfigError
+from jaxgen.stabilisers import Stabilisers
 
 BATCH_SIZE = 8
 LATENT_DIM = 4
@@ -316,14 +337,20 @@ def vae_losses(nll):
   return reference
 
 
-def vaegan_losses(*, gamma, decoder_loss, feed_reconstructions, feature_reduction):
+def vaegan_losses(*, gamma, decoder_loss, feed_reconstructions, feature_reduction, switches=None):
   """Larsen et al. 2016, Algorithm 1: Enc L_prior + L_llike, Dec gamma L_llike - L_GAN (or the
-  non-saturating term), Dis L_GAN; one forward pass, (eps_key, prior_key) = split(rng)."""
+  non-saturating term), Dis L_GAN; one forward pass, (eps_key, prior_key) = split(rng).
+  `switches`: the stabilisers on Dis (instance noise on x, x_p, x~ from fold_in(rng, 1 / 2 / 3);
+  spectral norm with the vectors threading x's, x_p's then x~'s pass)."""
+  s = {**STABILISER_DEFAULTS, **(switches or {})}
 
   def reference(algorithm, state, batch, rng):
     x, labels = batch["x"], labels_of(algorithm, batch)
+    step = int(state.step)
     eps_key, prior_key = jax.random.split(rng)
     z_prior = algorithm.prior_samples(prior_key, x.shape[0])  # z_p ~ N(0, I)
+    d_state, vectors = critic_model_state(state)
+    chain = spectral_chain(s, state.players["discriminator"].params, vectors, 3)
 
     def terms(params):
       z, mean, log_variance = encode(algorithm, state, params, x, labels, eps_key)
@@ -339,12 +366,17 @@ def vaegan_losses(*, gamma, decoder_loss, feed_reconstructions, feature_reductio
         labels,
         model_state=decoder_state,
       )
-      dis = lambda images, model_state: discriminate_with_features(
-        algorithm, params["discriminator"], model_state, images, labels
-      )
-      real, real_features, dis_state = dis(x, state.players["discriminator"].model_state)
-      prior_fake, _, dis_state = dis(image(prior_logits), dis_state)
-      recon_fake, recon_features, _ = dis(image(reconstruction_logits), dis_state)
+
+      def dis(images, model_state, stream):
+        images = critic_input(s, step, images, jax.random.fold_in(rng, stream))
+        weights = params["discriminator"]
+        if chain[stream - 1] is not None:  # W / (u^T W v)  (Miyato et al. 2018, Alg. 1)
+          weights = spectral_normalise(weights, chain[stream - 1])
+        return discriminate_with_features(algorithm, weights, model_state, images, labels)
+
+      real, real_features, dis_state = dis(x, d_state, 1)
+      prior_fake, _, dis_state = dis(image(prior_logits), dis_state, 2)
+      recon_fake, recon_features, _ = dis(image(reconstruction_logits), dis_state, 3)
       fakes = [prior_fake, recon_fake] if feed_reconstructions else [prior_fake]
 
       # L_prior = KL(q(z|x) || p(z))  (Larsen et al. 2016, eq. 3; K&W 2014, App. B)
@@ -385,32 +417,130 @@ def vaegan_losses(*, gamma, decoder_loss, feed_reconstructions, feature_reductio
   return reference
 
 
-def aae_losses(*, objective, penalty_weight, cost):
+def noise_std(switches, step):
+  """sigma_t = sigma max(0, 1 - t / T) (Sonderby et al. 2017; constant sigma when T = 0)."""
+  sigma, anneal = switches["instance_noise"], switches["instance_noise_anneal_steps"]
+  return sigma * max(0.0, 1.0 - step / anneal) if anneal else sigma
+
+
+def critic_input(switches, step, x, key):
+  """What D sees of a batch: instance noise x + sigma_t eps, eps ~ N(0, I) from `key` (Sonderby
+  et al. 2017), then PacGAN packs of m (Lin et al. 2018): pack i concatenates samples i m, ...,
+  i m + m - 1 along the last axis."""
+  if switches["instance_noise"]:
+    x = x + noise_std(switches, step) * jax.random.normal(key, x.shape, x.dtype)
+  m = switches["packing"]
+  if m > 1:
+    x = jnp.concatenate([x[j::m] for j in range(m)], axis=-1)
+  return x
+
+
+def critic_model_state(state):
+  """D's model state without the spectral-norm vectors, and those vectors (None when off)."""
+  model_state = dict(state.players["discriminator"].model_state)
+  return model_state, model_state.pop("spectral_vectors", None)
+
+
+def spectral_chain(switches, d_params, vectors, num):
+  """The power-iteration vectors of `num` successive runs of D (Miyato et al. 2018, Alg. 1),
+  from the stored u at the gradient's point, held fixed; Nones when spectral norm is off."""
+  return power_chain(d_params, vectors, num) if switches["spectral_norm"] else [None] * num
+
+
+def per_sample_penalty(name, weight, logit_of_one, real, fake, key):
+  """A gradient penalty on D's logit with per-sample input gradients (vmap of the gradient of D
+  on one input), at D's inputs as D saw them (noised, packed)."""
+
+  def gradients(points):
+    return jax.vmap(jax.grad(logit_of_one))(points)
+
+  def norms(points):
+    return jnp.sqrt(jnp.sum(gradients(points) ** 2, axis=-1))
+
+  if name == "wgan_gp":
+    # Gulrajani et al. 2017, eq. 3 and Alg. 1 l. 6: lambda E (||grad D(x_hat)|| - 1)^2,
+    # x_hat = eps x + (1 - eps) x_tilde, eps ~ U[0, 1] per sample (here x = z_p, x_tilde = z~).
+    eps = jax.random.uniform(key, (real.shape[0], 1), real.dtype)
+    return weight * jnp.mean((norms(eps * real + (1.0 - eps) * fake) - 1.0) ** 2)
+  if name == "dragan":
+    # Kodali et al. 2017 (authors' code): lambda E (||grad D(x + a (x_p - x))|| - 1)^2 with
+    # x_p = x + 0.5 std(x) U[0, 1), a ~ U[0, 1] per sample, around the "real" z_p.
+    noise_key, alpha_key = jax.random.split(key)
+    std = jnp.sqrt(jnp.mean((real - jnp.mean(real)) ** 2))
+    perturbed = real + 0.5 * std * jax.random.uniform(noise_key, real.shape, real.dtype)
+    alpha = jax.random.uniform(alpha_key, (real.shape[0], 1), real.dtype)
+    return weight * jnp.mean((norms(alpha * perturbed + (1.0 - alpha) * real) - 1.0) ** 2)
+  if name == "r1":
+    # Mescheder et al. 2018, eq. 9: gamma / 2 E_{p_D} ||grad D(x)||^2, on the prior samples.
+    return 0.5 * weight * jnp.mean(jnp.sum(gradients(real) ** 2, axis=-1))
+  raise AssertionError(name)
+
+
+def aae_losses(
+  *, objective, penalty_weight, cost, switches=None, penalty=None, gradient_penalty_weight=None
+):
   """Makhzani et al. 2015, sec. 2 (with Tolstikhin et al. 2018, Algorithm 1 for the encoder's
   lambda-weighted sum): D tells z_p ~ p(z) from z~ = Enc(x); Enc descends c + lambda L_G(D(z~));
-  Dec descends c."""
+  Dec descends c. `switches`: the stabilisers on D (the GAN's, on codes); `penalty`: a gradient
+  penalty on D of weight `gradient_penalty_weight`."""
   discriminator_loss, generator_loss = AAE_OBJECTIVES[objective]
+  s = {**STABILISER_DEFAULTS, **(switches or {})}
 
   def reference(algorithm, state, batch, rng):
     x, labels = batch["x"], labels_of(algorithm, batch)
+    step = int(state.step)
     eps_key, prior_key = jax.random.split(rng)  # the discriminator's phase
     z_prior = algorithm.prior_samples(prior_key, x.shape[0])
+    module = algorithm.players["discriminator"].module
+    d_state, vectors = critic_model_state(state)
+    d_params = state.players["discriminator"].params
+    # D's loss runs D on z_p, on z~, then the penalty's critic; the autoencoder's runs it once.
+    d_chain = spectral_chain(s, d_params, vectors, 3)
+    g_uv = spectral_chain(s, d_params, vectors, 1)[0]
 
-    def dis(params, z, model_state=None):
-      return run(
-        algorithm, state, "discriminator", params["discriminator"], z, model_state=model_state
+    def dis(params, inputs, uv, model_state):
+      """D's logits in training mode (spectrally normalised at the fixed u, v) and its state."""
+      weights = params["discriminator"]
+      if uv is not None:
+        weights = spectral_normalise(weights, uv)  # W / (u^T W v)  (Miyato et al. 2018, Alg. 1)
+      out, updated = module.apply(
+        {"params": weights, **model_state},
+        inputs,
+        None,
+        train=True,
+        mutable=[*model_state, "intermediates"],
       )
+      updated = {k: v for k, v in updated.items() if k != "intermediates"}
+      return (out[0] if isinstance(out, tuple) else out), updated
 
     def discriminator(params):
       z, _, _ = encode(algorithm, state, params, x, labels, eps_key)
-      real, dis_state = dis(params, z_prior)
-      fake, _ = dis(params, z, dis_state)
-      return discriminator_loss(real, fake)
+      real_in = critic_input(s, step, z_prior, jax.random.fold_in(rng, NOISE_REAL))
+      fake_in = critic_input(s, step, z, jax.random.fold_in(rng, NOISE_FAKE))
+      real, dis_state = dis(params, real_in, d_chain[0], d_state)
+      fake, dis_state = dis(params, fake_in, d_chain[1], dis_state)
+      if s["label_smoothing"]:
+        # One-sided: the real target is 1 - s (Salimans et al. 2016, sec. 3.4).
+        loss = hand_d_objective(objective, real, fake, 1.0 - s["label_smoothing"])
+      else:
+        loss = discriminator_loss(real, fake)
+      if penalty is not None:
+        logit_of_one = lambda one: dis(params, one[None], d_chain[2], dis_state)[0][0]
+        loss = loss + per_sample_penalty(
+          penalty,
+          gradient_penalty_weight,
+          logit_of_one,
+          real_in,
+          fake_in,
+          jax.random.fold_in(rng, PENALTY),
+        )
+      return loss
 
     def autoencoder_terms(params):  # the autoencoder's phase: eps from the rng itself
       z, _, _ = encode(algorithm, state, params, x, labels, rng)
       logits, _ = run(algorithm, state, "decoder", params["decoder"], z, labels)
-      code_logits, _ = dis(params, z)
+      code_in = critic_input(s, step, z, jax.random.fold_in(rng, NOISE_FAKE))
+      code_logits, _ = dis(params, code_in, g_uv, d_state)
       return jnp.mean(cost(x, logits)), generator_loss(code_logits)
 
     def encoder(params):
@@ -489,6 +619,177 @@ def case(algorithm, label, config, reference, **fields):
   return GradientCase(algorithm, label, config, reference, prepare=nonzero_biases, **fields)
 
 
+# --- The stabilisers and gradient penalties on the discriminators -------------------------------
+
+# The algorithms with a case for every stabiliser switch, and those with one for every penalty.
+STABILISED = ("aae", "vaegan")
+PENALISED = ("aae",)
+SWITCH_NAMES = tuple(field.name for field in dataclasses.fields(Stabilisers))
+assert set(SWITCHES) == set(STABILISER_DEFAULTS) == set(SWITCH_NAMES), "a switch is missing"
+# The train step of the stabilised cases: > 0, so that annealed instance noise has
+# sigma_t = 0.25 (1 - 3 / 8), exact in binary.
+STABILISED_STEP = 3
+# The weight of the gradient penalties (not 1 or the default 10, so that a missing or doubled
+# weight shows).
+GRADIENT_PENALTY_WEIGHT = 2.5
+PENALTY_NAMES = ("wgan_gp", "dragan", "r1")
+# What the discriminators take (the rest is refused; `jaxgen.algorithms.stabiliser_rules`): on
+# codes every switch that acts on D's inputs, weights and logits; VAE-GAN's Dis, with its own
+# cross-entropies and batch norm, instance noise and spectral norm only.
+ACCEPTS = {
+  "aae": (
+    "label_smoothing",
+    "instance_noise",
+    "instance_noise_anneal_steps",
+    "packing",
+    "minibatch_discrimination",
+    "spectral_norm",
+  ),
+  "vaegan": ("instance_noise", "instance_noise_anneal_steps", "spectral_norm"),
+}
+# The reason in the rule's refusal of each switch (a regex fragment of
+# `stabiliser_rules.REASONS`).
+REFUSAL_REASONS = {
+  "label_smoothing": r"a discriminator loss with a real target to smooth",
+  "packing": r"a discriminator that judges samples alone",
+  "feature_matching": r"a generator loss that matching D's features may replace",
+  "historical_averaging": r"each player's loss open to an extra term",
+  "minibatch_discrimination": r"a discriminator that ends in one real/fake logit",
+  "replay_fraction": r"unconditional fakes, which carry no labels or codes",
+  "generator_ema": r"generator players to average",
+}
+OWNERS = {
+  "aae": "algorithm 'aae' with loss 'non_saturating'",
+  "wae": "algorithm 'wae' with loss 'non_saturating'",
+  "vaegan": "algorithm 'vaegan'",
+}
+
+
+def at_stabilised_step(algorithm, state):
+  """`nonzero_biases`, at train step STABILISED_STEP."""
+  state = nonzero_biases(algorithm, state)
+  return state.replace(step=jnp.asarray(STABILISED_STEP, state.step.dtype))
+
+
+def with_switches(config_fn, switches):
+  """`config_fn` with `config.algorithm.stabilisers` set to `switches`."""
+
+  def config():
+    config = config_fn()
+    for name, value in switches.items():
+      config.algorithm.stabilisers[name] = value
+    return config
+
+  return config
+
+
+def stabilised_case(algorithm, label, config, reference, **fields):
+  return GradientCase(algorithm, label, config, reference, prepare=at_stabilised_step, **fields)
+
+
+def refused_switch(algorithm, switch, config_fn):
+  """The rule's refusal of `switch` (replay_capacity is set with replay_fraction, which the rule
+  names: the capacity alone is only the size of an unused buffer)."""
+  switches = dict(SWITCHES[switch])
+  named = "replay_fraction" if switch == "replay_capacity" else switch
+  value = switches[named]
+  return RefusedCase(
+    algorithm,
+    switch,
+    with_switches(config_fn, switches),
+    match=(
+      rf"algorithm\.stabilisers\.{named} = {re.escape(repr(value))} is not supported by "
+      rf"{re.escape(OWNERS[algorithm])}: it needs {REFUSAL_REASONS[named]}.*\. Turn it off\.$"
+    ),
+    stabiliser=switch,
+    error=ConfigError,
+  )
+
+
+def aae_stabiliser_cases():
+  """AAE: one case per switch around its default (non-saturating, mixture prior, deterministic
+  encoder), then one per gradient penalty."""
+  cases = []
+  for switch in SWITCH_NAMES:
+    if switch in ACCEPTS["aae"]:
+      cases.append(
+        stabilised_case(
+          "aae",
+          switch,
+          with_switches(aae_config(), SWITCHES[switch]),
+          aae_losses(
+            objective="non_saturating",
+            penalty_weight=0.7,
+            cost=bernoulli_nll,
+            switches=SWITCHES[switch],
+          ),
+          stabiliser=switch,
+        )
+      )
+    else:
+      cases.append(refused_switch("aae", switch, aae_config()))
+  for name in PENALTY_NAMES:
+    cases.append(
+      stabilised_case(
+        "aae",
+        f"penalty_{name}",
+        aae_config(penalty={"name": name, "weight": GRADIENT_PENALTY_WEIGHT}),
+        aae_losses(
+          objective="non_saturating",
+          penalty_weight=0.7,
+          cost=bernoulli_nll,
+          penalty=name,
+          gradient_penalty_weight=GRADIENT_PENALTY_WEIGHT,
+        ),
+        penalty=name,
+      )
+    )
+  return cases
+
+
+# Spectral norm at seed 11: the finite-difference step (1e-6 along the seed's direction) crosses a
+# LeakyReLU kink of Dis (the central difference is -16.4572 at 1e-6, -16.4276 at 1e-7, and autodiff
+# of the hand-built loss and the library agree on -16.4276); seed 12's draw is away from any kink.
+VAEGAN_SEEDS = {"spectral_norm": 12}
+
+
+def vaegan_stabiliser_cases():
+  """VAE-GAN: one case per switch around the minimax, feed-reconstructions, feature-sum case."""
+  return [
+    vaegan_case(
+      switch,
+      switches=SWITCHES[switch],
+      stabiliser=switch,
+      rng_seed=VAEGAN_SEEDS.get(switch, 11),
+    )
+    if switch in ACCEPTS["vaegan"]
+    else refused_switch("vaegan", switch, vaegan_config(**VAEGAN_DEFAULT_OPTIONS))
+    for switch in SWITCH_NAMES
+  ]
+
+
+def wae_gan_stabiliser_cases():
+  """WAE-GAN (the AAE without a gradient penalty): spectral norm taken, history refused."""
+  config = wae_config(penalty="gan")
+  return [
+    stabilised_case(
+      "wae",
+      "gan_spectral_norm",
+      with_switches(config, SWITCHES["spectral_norm"]),
+      aae_losses(
+        objective="non_saturating",
+        penalty_weight=10.0,
+        cost=squared_error,
+        switches=SWITCHES["spectral_norm"],
+      ),
+      stabiliser="spectral_norm",
+    ),
+    dataclasses.replace(
+      refused_switch("wae", "historical_averaging", config), label="gan_historical_averaging"
+    ),
+  ]
+
+
 VAE_CASES = [
   case(
     "vae",
@@ -517,15 +818,33 @@ VAE_CASES = [
 ]
 
 
-def vaegan_case(label, **options):
-  settings = dict(
-    loss="minimax", feed_reconstructions=True, feature_reduction="sum", equilibrium_gating=True
-  )
-  settings.update(options)
+VAEGAN_DEFAULT_OPTIONS = dict(
+  loss="minimax", feed_reconstructions=True, feature_reduction="sum", equilibrium_gating=True
+)
+
+
+def vaegan_case(label, *, switches=None, stabiliser=None, rng_seed=11, **options):
+  settings = {**VAEGAN_DEFAULT_OPTIONS, **options}
+  config = vaegan_config(**settings)
+  if switches:
+    return stabilised_case(
+      "vaegan",
+      label,
+      with_switches(config, switches),
+      vaegan_losses(
+        gamma=0.3,
+        decoder_loss=settings["loss"],
+        feed_reconstructions=settings["feed_reconstructions"],
+        feature_reduction=settings["feature_reduction"],
+        switches=switches,
+      ),
+      stabiliser=stabiliser,
+      rng_seed=rng_seed,
+    )
   return case(
     "vaegan",
     label,
-    vaegan_config(**settings),
+    config,
     vaegan_losses(
       gamma=0.3,
       decoder_loss=settings["loss"],
@@ -620,6 +939,10 @@ WAE_CASES = [
     match="Unknown algorithm.penalty 'sliced'",
   ),
 ]
+
+VAEGAN_CASES += vaegan_stabiliser_cases()
+AAE_CASES += aae_stabiliser_cases()
+WAE_CASES += wae_gan_stabiliser_cases()
 
 # test_vae_gradients.py checks that these cover the likelihoods, objectives, priors and switches.
 CASES = VAE_CASES + VAEGAN_CASES + AAE_CASES + WAE_CASES

@@ -5,9 +5,10 @@ The cases live in `gradient_cases_gan.py` (the GAN family) and `gradient_cases_a
 (an algorithm, a GAN objective, a penalty, a stabiliser switch) without a case fails
 `test_every_registry_entry_has_a_case`.
 
-The combinations walked: for each GAN-family algorithm, each objective it takes, each penalty and
-each stabiliser switch, one at a time around the algorithm's default config (accepted: gradient
-case; refused: the error is checked), plus the pairs that interact (see the case modules).
+The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
+objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
+default config (accepted: gradient case; refused: the error is checked), plus the pairs that
+interact (see the case modules).
 """
 
 import dataclasses
@@ -44,10 +45,13 @@ def test_every_registry_entry_has_a_case():
   checked = {c.algorithm for c in GRADIENT_CASES}
   assert set(algorithms.ALGORITHMS) <= checked, set(algorithms.ALGORITHMS) - checked
   switches = [f.name for f in dataclasses.fields(stabilisers.Stabilisers)]
-  for name in gradient_cases_gan.GAN_FAMILY:
+  stabilised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.STABILISED
+  penalised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.PENALISED
+  for name in stabilised:
     cases = [c for c in CASES if c.algorithm == name]
     missing = [s for s in switches if not any(c.stabiliser == s for c in cases)]
-    missing += [p for p in penalties.PENALTIES if not any(c.penalty == p for c in cases)]
+    if name in penalised:
+      missing += [p for p in penalties.PENALTIES if not any(c.penalty == p for c in cases)]
     if name in gradient_cases_gan.TAKES_OBJECTIVE:
       missing += [o for o in losses.GAN_OBJECTIVES if not any(c.objective == o for c in cases)]
     assert not missing, f"{name}: no gradient or refusal case for {missing}"
