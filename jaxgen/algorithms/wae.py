@@ -61,10 +61,12 @@ class WAEMMD(Autoencoder):
     return terms, {"encoder": encoder_state, "decoder": decoder_state}, {}
 
 
-def WAEGAN(config, dataset):  # noqa: N802 — a factory that stands where a class is registered
+class WAEGAN(AdversarialAutoencoder):
   """WAE-GAN: the AAE with cost c and weight lambda (Tolstikhin et al. 2018, sec. 4); no gradient
   penalty (`algorithm.penalty` names the divergence here)."""
-  return AdversarialAutoencoder(config, dataset, gradient_penalty=False)
+
+  def __init__(self, config, dataset):
+    super().__init__(config, dataset, gradient_penalty=False)
 
 
 PENALTIES = {"mmd": WAEMMD, "gan": WAEGAN}
