@@ -16,6 +16,7 @@ import flax.linen as nn
 from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
+from jaxgen.nn import sagan as sagan_nets
 
 Registry = Mapping[str, Callable[..., nn.Module]]
 
@@ -37,6 +38,22 @@ def _dcgan_generator(example_shape, num_classes, **options):
   )
 
 
+def _sagan_generator(example_shape, num_classes, **options):
+  if len(example_shape) != 3:
+    raise ValueError(f"The 'sagan' generator makes images; the data has shape {example_shape}.")
+  module = sagan_nets.SAGANGenerator(
+    image_shape=tuple(example_shape), num_classes=num_classes, **options
+  )
+  return sagan_nets.check_attention_resolution(module, *example_shape[:2])
+
+
+def _sagan_discriminator(example_shape, num_classes, **options):
+  if len(example_shape) != 3:
+    raise ValueError(f"The 'sagan' discriminator reads images; the data has shape {example_shape}.")
+  module = sagan_nets.SAGANDiscriminator(num_classes=num_classes, **options)
+  return sagan_nets.check_attention_resolution(module, *example_shape[:2])
+
+
 def _autoencoder_discriminator(example_shape, num_classes, **options):
   if num_classes:
     raise ValueError("The 'autoencoder' discriminator is unconditional; set conditional=False.")
@@ -46,6 +63,7 @@ def _autoencoder_discriminator(example_shape, num_classes, **options):
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
   "mlp": _mlp_generator,
   "dcgan": _dcgan_generator,
+  "sagan": _sagan_generator,
 }
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
   "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
@@ -54,6 +72,7 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
   "dcgan": lambda example_shape, num_classes, **options: gan_nets.DCGANDiscriminator(
     num_classes=num_classes, **options
   ),
+  "sagan": _sagan_discriminator,
   "autoencoder": _autoencoder_discriminator,
 }
 
