@@ -22,8 +22,22 @@ def _normal(shape, seed=0):
 
 
 def _init(module, seed, inputs, labels):
-  """Jitted init: flax's eager init of these networks takes seconds per module."""
-  return jax.jit(lambda x: module.init(jax.random.key(seed), x, labels, train=False))(inputs)
+  """The module's variables drawn with NumPy: compiling flax's random initialisers takes longer
+  than everything else these tests compile. Kernels ~ N(0, 0.1^2), per-class BN gamma / beta at 1
+  / 0 (their init), BN statistics at 0 / 1, power-iteration vectors u ~ N(0, 1), sigma 1, and the
+  attention blocks' gamma at 0.5 so that attention reaches the output."""
+  shapes = jax.eval_shape(lambda x: module.init(jax.random.key(0), x, labels, train=False), inputs)
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf):
+    name = path[-1].key
+    fills = {"scale": 1.0, "var": 1.0, "sigma": 1.0, "gamma": 0.5, "mean": 0.0}
+    if name in fills or (name == "bias" and len(leaf.shape) == 2):
+      return jnp.full(leaf.shape, fills.get(name, 0.0), leaf.dtype)
+    std = 1.0 if name == "u" else 0.1
+    return jnp.asarray(rng.standard_normal(leaf.shape) * std, leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, shapes)
 
 
 def _apply(module, variables, inputs, labels, train_mode=True):
@@ -42,7 +56,7 @@ def _attention_maps(intermediates):
 
 @pytest.mark.parametrize(
   "image_shape, resolution, labels",
-  [((16, 16, 1), 8, None), ((16, 16, 1), 4, LABELS), ((32, 32, 3), 16, LABELS)],
+  [((16, 16, 1), 8, None), ((32, 32, 3), 16, LABELS)],
 )
 def test_shapes_attention_map_and_features(image_shape, resolution, labels):
   num_classes = 0 if labels is None else NUM_CLASSES
@@ -51,11 +65,16 @@ def test_shapes_attention_map_and_features(image_shape, resolution, labels):
   d = SAGANDiscriminator(base_features=8, num_classes=num_classes, attention_resolution=resolution)
   z = _normal((BATCH, Z_DIM))
   g_vars = _init(g, 0, z, labels)
-  x, g_state = jax.jit(lambda v, z: _apply(g, v, z, labels))(g_vars, z)
+  d_vars = _init(d, 1, jax.ShapeDtypeStruct((BATCH, *image_shape), jnp.float32), labels)
+
+  @jax.jit
+  def g_then_d(g_vars, d_vars):  # one compilation for both networks
+    x, g_state = _apply(g, g_vars, z, labels)
+    return x, g_state, *_apply(d, d_vars, x, labels)
+
+  x, g_state, logits, d_state = g_then_d(g_vars, d_vars)
   assert x.shape == (BATCH, *image_shape)
   assert np.all(np.abs(np.asarray(x)) <= 1.0)
-  d_vars = _init(d, 1, x, labels)
-  logits, d_state = jax.jit(lambda v, x: _apply(d, v, x, labels))(d_vars, x)
   assert logits.shape == (BATCH,)
   assert np.all(np.isfinite(np.asarray(logits)))
   positions = resolution * resolution
@@ -104,16 +123,25 @@ def _check_every_kernel_normalised(variables, expected_layers):
 
 
 def test_every_kernel_of_both_networks_is_spectrally_normalised():
-  # Many power iterations per call, so one training-mode call converges the estimates.
-  steps = 100
-  g = SAGANGenerator((16, 16, 1), base_features=8, num_classes=NUM_CLASSES,
-                     spectral_norm_steps=steps)  # fmt: skip
-  d = SAGANDiscriminator(base_features=8, num_classes=NUM_CLASSES, spectral_norm_steps=steps)
+  # One power iteration per training-mode call (Miyato et al. 2018, Algorithm 1), many calls.
+  calls = 100
+  g = SAGANGenerator((16, 16, 1), base_features=8, num_classes=NUM_CLASSES)
+  d = SAGANDiscriminator(base_features=8, num_classes=NUM_CLASSES)
   z = _normal((BATCH, Z_DIM))
   g_vars = _init(g, 0, z, LABELS)
-  x, g_state = jax.jit(lambda v: _apply(g, v, z, LABELS))(g_vars)
+  x = _normal((BATCH, 16, 16, 1), seed=2)
   d_vars = _init(d, 1, x, LABELS)
-  _, d_state = jax.jit(lambda v: _apply(d, v, x, LABELS))(d_vars)
+
+  def power_iterate(module, variables, inputs):
+    step = jax.jit(lambda stats: _apply(module, {**variables, "batch_stats": stats}, inputs,
+                                        LABELS)[1]["batch_stats"])  # fmt: skip
+    stats = variables["batch_stats"]
+    for _ in range(calls):
+      stats = step(stats)
+    return stats
+
+  g_state = {"batch_stats": power_iterate(g, g_vars, z)}
+  d_state = {"batch_stats": power_iterate(d, d_vars, x)}
   attention = {"f", "g", "h", "v"}
   _check_every_kernel_normalised(
     {**g_vars, "batch_stats": g_state["batch_stats"]}, {"project", "up0", "to_image"} | attention
@@ -134,7 +162,7 @@ def test_conditional_batch_norm_starts_as_batch_norm():
   bn_out, bn_state = bn.apply(bn_vars, x, mutable=["batch_stats"])
   np.testing.assert_allclose(cbn_out, bn_out, rtol=1e-5, atol=1e-5)
   for a, b in zip(
-    jax.tree.leaves(cbn_state["batch_stats"]), jax.tree.leaves(bn_state["batch_stats"])
+    jax.tree.leaves(cbn_state["batch_stats"]), jax.tree.leaves(bn_state["batch_stats"]), strict=True
   ):
     np.testing.assert_allclose(a, b, rtol=1e-6)
   assert cbn_vars["params"]["scale"].shape == (NUM_CLASSES, 6)
@@ -188,15 +216,22 @@ def test_registry_refuses_unknown_options():
 
 def test_sagan_digits_trains_five_steps_with_finite_losses():
   config = sagan_digits.get_config()
-  config.num_steps = 5
+  config.num_steps = 5  # the config's losses, optimizers, attention; narrow nets, small batch
+  config.batch_size = 16
+  config.model.generator.base_features = 8
+  config.model.discriminator.base_features = 8
   run = train.Run(config)
   state = run.init_state()
+  stats = lambda player: {
+    k: np.asarray(v) for k, v in _flat(state.players[player].model_state["batch_stats"]).items()
+  }
+  initial = {player: stats(player) for player in ("generator", "discriminator")}  # before donation
   for step in range(config.num_steps):
     state, metrics = run.step(state, step)
     losses = {k: float(v) for k, v in metrics.items() if "loss" in k}
     assert losses and all(np.isfinite(v) for v in losses.values()), losses
-  # Spectral-norm state moved: the power-iteration vectors of both players are updated.
+  # The power-iteration vectors of both players moved with training.
   for player in ("generator", "discriminator"):
-    stats = _flat(state.players[player].model_state["batch_stats"])
-    assert any(k.endswith("/u") for k in stats)
-  assert jnp.all(jnp.isfinite(jnp.asarray(run.sample(state, 4))))
+    before, after = initial[player], stats(player)
+    vectors = [k for k in after if k.endswith("/u")]
+    assert vectors and any(not np.allclose(before[k], after[k]) for k in vectors), player

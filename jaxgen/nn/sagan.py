@@ -110,9 +110,7 @@ class ConditionalBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array) -> jax.Array:
-    one_hot = gan_nets._one_hot_labels(
-      labels, self.num_classes, x.shape[0], type(self).__name__
-    )
+    one_hot = gan_nets._one_hot_labels(labels, self.num_classes, x.shape[0], type(self).__name__)
     normalised = nn.BatchNorm(
       use_running_average=not self.train,
       momentum=gan_nets.BATCH_NORM_MOMENTUM,
