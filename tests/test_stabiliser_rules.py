@@ -89,3 +89,8 @@ def test_where_each_family_stands(name, key, value, accepted):
   else:
     with pytest.raises(errors.ConfigError, match=f"algorithm.{key} = .* is not supported by"):
       _build(name, **{key: value})
+
+
+def test_a_self_normalised_discriminator_refuses_the_spectral_norm_switch():
+  with pytest.raises(errors.ConfigError, match="already spectrally normalises.*Turn it off"):
+    _build("sagan_digits", **{"stabilisers.spectral_norm": True})

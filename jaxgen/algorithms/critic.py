@@ -72,6 +72,12 @@ class Critic:
         "A gradient penalty needs per-sample gradients, which batch norm in D mixes (Gulrajani "
         "et al. 2017, sec. 4); set model.discriminator.norm to 'layer' or 'none'."
       )
+    if stabilisers.spectral_norm and getattr(base, "self_normalised", False):
+      raise ConfigError(
+        f"model.discriminator.name = {dict(model_config).get('name')!r} already spectrally "
+        "normalises every layer (Zhang et al. 2019, sec. 4.1); a second normalisation by "
+        "algorithm.stabilisers.spectral_norm = True would divide by sigma twice. Turn it off."
+      )
     kernels = stabilisers.minibatch_discrimination
     if aux_outputs or kernels:
       base = gan_zoo.HeadedDiscriminator(base, aux_outputs=aux_outputs, minibatch_kernels=kernels)

@@ -246,6 +246,9 @@ class SAGANDiscriminator(nn.Module):
     dtype: computation dtype (params stay float32).
   """
 
+  # Every layer is spectrally normalised inside (the critic refuses the stabiliser's second pass).
+  self_normalised = True
+
   base_features: int = 64
   num_classes: int = 0
   attention_resolution: int = DEFAULT_ATTENTION_RESOLUTION
