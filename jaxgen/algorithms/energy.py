@@ -66,15 +66,13 @@ class EnergyGAN(GAN):
 
   def energy(self, state: TrainState, x, *, params=None, model_state=None):
     """Per-sample energy [B], the encoder's code and D's updated model state."""
-    d = state.players["discriminator"]
-    params = d.params if params is None else params
-    model_state = d.model_state if model_state is None else model_state
+    params, model_state = self.discriminator_variables(state, params, model_state)
     (reconstruction, code), _, model_state = self.critic(params, model_state, x, None)
     return losses.reconstruction_energy(x, reconstruction, self.energy_power), code, model_state
 
   def energies(self, state: TrainState, params, batch, fake, rng, model_state=None):
     """Energies of the real batch and of the fakes as D sees them."""
-    model_state = state.players["discriminator"].model_state if model_state is None else model_state
+    _, model_state = self.discriminator_variables(state, params, model_state)
     real, fake, (real_rec, _), (fake_rec, _), model_state = self.critic.real_and_fake(
       state.step, params, model_state, batch["x"], fake, None, self.adversary.noise_keys(rng)
     )

@@ -162,6 +162,13 @@ class GAN(AlgorithmBase):
     k = check_discriminator_steps(algorithm.discriminator_steps)
     self.schedule = (("discriminator",),) * k + (self.generator_players,)
 
+  def discriminator_variables(self, state: TrainState, params=None, model_state=None):
+    """D's (params, model_state) in `state`, each replaced where given (params to differentiate,
+    or after the unrolled GAN's lookahead)."""
+    d = state.players["discriminator"]
+    params = d.params if params is None else params
+    return params, d.model_state if model_state is None else model_state
+
   def generator_labels(self, batch):
     return batch["y"] if self.generator_classes else None
 
@@ -210,7 +217,7 @@ class GAN(AlgorithmBase):
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
     """D's loss on a real batch and given fakes: (loss, (D's new model state, metrics))."""
-    model_state = state.players["discriminator"].model_state if model_state is None else model_state
+    _, model_state = self.discriminator_variables(state, params, model_state)
     labels = self.discriminator_labels(batch)
     loss, (real_out, fake_out), new_state, metrics = self.adversary.discriminator_loss(
       state.step, params, model_state, batch["x"], fake, labels, rng
@@ -225,9 +232,7 @@ class GAN(AlgorithmBase):
     self, state, params, batch, rng, *, d_params=None, d_model_state=None, player="generator"
   ):
     """G's loss against D (its params constants here): (loss, (G's new model state, metrics))."""
-    d = state.players["discriminator"]
-    d_params = d.params if d_params is None else d_params
-    d_model_state = d.model_state if d_model_state is None else d_model_state
+    d_params, d_model_state = self.discriminator_variables(state, d_params, d_model_state)
     fake, model_state, conditioning = self.make_fakes(
       state, rng, batch, params=params, player=player
     )

@@ -67,7 +67,7 @@ class MultiGeneratorGAN(GAN):
     return jnp.stack(samples)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
-    model_state = state.players["discriminator"].model_state if model_state is None else model_state
+    _, model_state = self.discriminator_variables(state, params, model_state)
     real, _, real_out, fake_out, model_state = self.critic.real_and_fake(
       state.step, params, model_state, batch["x"], fake, None, self.adversary.noise_keys(rng)
     )
