@@ -376,3 +376,33 @@ def test_module_shapes_jit_grad_and_bfloat16(make, in_shape, out_shape, takes_tr
   assert out16.shape == out_shape
   assert out16.dtype == jnp.bfloat16
   assert np.all(np.isfinite(np.asarray(out16, np.float32)))
+
+
+# Float64 stays float64 through the layers that widen low precision for their statistics
+# (the float64 gradient checks rely on it); bfloat16 comes back bfloat16.
+@pytest.mark.parametrize(
+  ("layer", "bfloat16_result"),
+  [
+    (lambda x: layers.pixel_norm(x), jnp.bfloat16),
+    (lambda x: layers.minibatch_stddev(x, 2), jnp.bfloat16),
+    (lambda x: _attention_map(x), jnp.float32),  # the softmax is taken in float32
+  ],
+  ids=["pixel_norm", "minibatch_stddev", "self_attention"],
+)
+def test_statistics_keep_float64(layer, bfloat16_result):
+  with jax.enable_x64(True):
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3, 3, 4)), jnp.float64)
+    out = layer(x)
+    assert out.dtype == jnp.float64
+    # 1 + 1e-12 survives float64 arithmetic only: a float32 detour rounds the difference away.
+    nudged = layer(x.at[0, 0, 0, 0].multiply(1 + 1e-12))
+    assert np.any(np.asarray(nudged) != np.asarray(out))
+  assert layer(x.astype(jnp.bfloat16)).dtype == bfloat16_result
+
+
+def _attention_map(x):
+  """SelfAttention's sown map (the block's output is x itself at gamma = 0)."""
+  module = layers.SelfAttention(reduction=2)
+  variables = module.init(jax.random.key(0), x)
+  _, sown = module.apply(variables, x, mutable=["intermediates"])
+  return sown["intermediates"]["attention"][0]

@@ -15,13 +15,14 @@ import dataclasses
 
 import gradient_cases_autoencoder
 import gradient_cases_gan
+import gradient_cases_sagan
 import pytest
 from gradient_harness import GradientCase, check_gradient_case, check_refused_case
 
 from jaxgen import algorithms, losses, stabilisers
 from jaxgen.losses import penalties
 
-CASES = gradient_cases_gan.CASES + gradient_cases_autoencoder.CASES
+CASES = gradient_cases_gan.CASES + gradient_cases_sagan.CASES + gradient_cases_autoencoder.CASES
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]
 REFUSED_CASES = [c for c in CASES if not isinstance(c, GradientCase)]
 

@@ -93,7 +93,7 @@ class SelfAttention(nn.Module):
   Attributes:
     reduction: channel reduction of f, g, h (the paper's k; C must be divisible by it).
     spectral_norm: apply spectral normalisation to the four 1x1 convs (SAGAN does, in G and D).
-    dtype: computation dtype; the softmax is computed in float32.
+    dtype: computation dtype; the softmax is computed in at least float32.
   """
 
   reduction: int = 8
@@ -120,7 +120,10 @@ class SelfAttention(nn.Module):
     key = conv1x1(inner, "g")(x).reshape(batch, positions, inner)
     value = conv1x1(inner, "h")(x).reshape(batch, positions, inner)
     # logits[b, j, i] = s_ij = f(x_i)^T g(x_j); softmax over i gives beta_ji (eq. 1).
-    logits = jnp.einsum("bjc,bic->bji", key, query).astype(jnp.float32)
+    # At least float32 for the softmax (bf16 logits lose the small differences it exponentiates);
+    # float64 stays float64, so gradient checks see the function they differentiate.
+    logits = jnp.einsum("bjc,bic->bji", key, query)
+    logits = logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
     attention = jax.nn.softmax(logits, axis=-1)
     self.sow("intermediates", "attention", attention)
     attended = jnp.einsum("bji,bic->bjc", attention.astype(value.dtype), value)
@@ -195,7 +198,9 @@ def minibatch_stddev(x: Array, group_size: int = 4, epsilon: float = 1e-8) -> Ar
     raise ValueError(
       f"minibatch_stddev needs the batch ({batch}) divisible by group_size ({group_size})."
     )
-  grouped = x.astype(jnp.float32).reshape(group, batch // group, *x.shape[1:])
+  # At least float32 for the statistics; float64 stays float64 (gradient checks).
+  grouped = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  grouped = grouped.reshape(group, batch // group, *x.shape[1:])
   # std over the group of every feature (biased, 1/G, as in Karras et al.'s code).
   variance = jnp.mean(jnp.square(grouped - jnp.mean(grouped, axis=0)), axis=0)
   per_group = jnp.mean(jnp.sqrt(variance + epsilon), axis=tuple(range(1, x.ndim)))
@@ -217,9 +222,9 @@ class MinibatchStdDev(nn.Module):
 
 def pixel_norm(x: Array, epsilon: float = 1e-8) -> Array:
   """b = a / sqrt(mean_j a_j^2 + epsilon) over the channel axis (Karras et al. 2018, Sec. 4.2)."""
-  x32 = x.astype(jnp.float32)
-  scale = jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + epsilon)
-  return (x32 * scale).astype(x.dtype)
+  wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # float64 stays float64
+  scale = jax.lax.rsqrt(jnp.mean(jnp.square(wide), axis=-1, keepdims=True) + epsilon)
+  return (wide * scale).astype(x.dtype)
 
 
 class PixelNorm(nn.Module):
