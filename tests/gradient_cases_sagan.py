@@ -3,8 +3,8 @@
 
 The hinge objective (Zhang et al. 2019, eq. 5; built by hand in `gradient_cases_gan`) on the digits
 with the SAGAN G and D of `jaxgen.nn.sagan`, conditional (conditional batch norm in G, projection
-D; every other piece of the unconditional nets runs too): what it checks is the algorithm around networks
-that normalise themselves — their power-iteration vectors live in `batch_stats`, which the
+D; every other piece of the unconditional nets runs too): what it checks is the algorithm around
+networks that normalise themselves — their power-iteration vectors live in `batch_stats`, which the
 algorithm threads through D's real and fake passes.
 
 The networks' spectral norm holds u fixed inside the gradient (Miyato et al. 2018, Algorithm 1). So
