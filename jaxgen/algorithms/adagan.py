@@ -200,7 +200,9 @@ class AdaGAN(AlgorithmBase):
     self.dataset, self.seed = dataset, int(config.seed)
     facts = dict(example_shape=self.example_shape, num_classes=0)
     self.generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
-    self.adversary = Adversary.from_config(algorithm, config.model.discriminator, **facts)
+    self.adversary = Adversary.from_config(
+      algorithm, config.model.discriminator, penalty=algorithm.get("penalty"), **facts
+    )
     owner = f"algorithm {algorithm.name!r}"
     rules.check_stabilisers(
       owner, frozenset(), self.adversary.stabilisers, self.adversary.penalty_name
@@ -237,32 +239,32 @@ class AdaGAN(AlgorithmBase):
 
   # --- rounds, from the step ----------------------------------------------------------------------
 
-  def round_of(self, step):
-    """The 0-based round of train step `step`: `num_steps // rounds` steps each, the last takes the
-    rest."""
-    return jnp.minimum(step // self.round_steps, self.rounds - 1)
+  def round_of(self, extra, step):
+    """The 0-based round of train step `step`: `extra["round_steps"]` steps each, the last round
+    takes the rest."""
+    return jnp.minimum(step // extra["round_steps"], self.rounds - 1)
 
-  def classifier_trains(self, step):
-    """Whether step `step` trains the classifier (the last `classifier_steps` of a round but the
-    last) rather than the GAN."""
-    r = self.round_of(step)
-    return (r < self.rounds - 1) & (
-      step - r * self.round_steps >= self.round_steps - self.classifier_steps
-    )
+  def classifier_trains(self, extra, step):
+    """Whether step `step` trains the classifier (the last `extra["classifier_steps"]` of a round
+    but the last) rather than the GAN."""
+    r, length = self.round_of(extra, step), extra["round_steps"]
+    return (r < self.rounds - 1) & (step - r * length >= length - extra["classifier_steps"])
 
-  def ends_round(self, step):
+  def ends_round(self, extra, step):
     """Whether step `step` is the last of a round after which the data are reweighted."""
-    return (self.round_of(step) < self.rounds - 1) & ((step + 1) % self.round_steps == 0)
+    last = (step + 1) % extra["round_steps"] == 0
+    return (self.round_of(extra, step) < self.rounds - 1) & last
 
   @functools.cached_property
-  def training_set(self) -> jax.Array:
-    """S_N [N, ...]: the first N points the loop serves for `config.seed`, in order."""
+  def training_set(self) -> np.ndarray:
+    """S_N [N, ...]: the first N points the loop serves for `config.seed`, in order (NumPy: a
+    constant of every program that reads it)."""
     batches, served, index = [], 0, 0
     while served < self.training_set_size:
       x = self.dataset.batch(self.seed, index, self.batch_size)["x"]
       batches.append(x)
       served, index = served + x.shape[0], index + 1
-    return jnp.asarray(np.concatenate(batches)[: self.training_set_size])
+    return np.concatenate(batches)[: self.training_set_size]
 
   # --- networks -----------------------------------------------------------------------------------
 
@@ -278,9 +280,15 @@ class AdaGAN(AlgorithmBase):
     }
 
   def init_extra(self) -> dict[str, Any]:
-    """Uniform weights over S_N for the first round (Algorithm 1: W_1 = (1/N, ..., 1/N))."""
+    """Uniform weights over S_N for the first round (Algorithm 1: W_1 = (1/N, ..., 1/N)), and the
+    rounds' lengths: fixed in the state at the start, so that a run resumed with a larger
+    `num_steps` keeps its rounds (the last round takes the extra steps)."""
     n = self.training_set_size
-    return {"data_weights": jnp.full((n,), 1.0 / n, jnp.float32)}
+    return {
+      "data_weights": jnp.full((n,), 1.0 / n, jnp.float32),
+      "round_steps": jnp.int32(self.round_steps),
+      "classifier_steps": jnp.int32(self.classifier_steps),
+    }
 
   def latents(self, rng, num):
     """z ~ N(0, I), as the GAN's (`gan.GAN.latents`)."""
@@ -316,18 +324,18 @@ class AdaGAN(AlgorithmBase):
     """`num` points of S_N drawn with the round's weights (Algorithm 1: the GAN trains on (S_N,
     W_t))."""
     index = jax.random.choice(rng, self.training_set_size, (num,), p=state.extra["data_weights"])
-    return self.training_set[index]
+    return jnp.asarray(self.training_set)[index]
 
   # --- players ------------------------------------------------------------------------------------
 
   def _metrics(self, state, loss, trains, **more):
-    round_ = self.round_of(state.step).astype(jnp.float32)
+    round_ = self.round_of(state.extra, state.step).astype(jnp.float32)
     return {"loss": loss, "round": round_, "trains": trains.astype(jnp.float32), **more}
 
   def discriminator_grads(self, state: TrainState, batch, rng):
     """Round t's D on real points from (S_N, W_t) and G_t's fakes: the config's objective."""
-    r, num = self.round_of(state.step), batch["x"].shape[0]
-    trains = ~self.classifier_trains(state.step)
+    r, num = self.round_of(state.extra, state.step), batch["x"].shape[0]
+    trains = ~self.classifier_trains(state.extra, state.step)
     real = self.real_batch(state, jax.random.fold_in(rng, REAL_DRAW), num)
     fake = jax.lax.stop_gradient(self.generate(state, r, rng, num)[0])
     d = state.players["discriminator"]
@@ -343,8 +351,8 @@ class AdaGAN(AlgorithmBase):
 
   def generator_grads(self, state: TrainState, batch, rng):
     """Round t's G against round t's D (its params constants here)."""
-    r, num = self.round_of(state.step), batch["x"].shape[0]
-    trains = ~self.classifier_trains(state.step)
+    r, num = self.round_of(state.extra, state.step), batch["x"].shape[0]
+    trains = ~self.classifier_trains(state.extra, state.step)
     real = self.real_batch(state, jax.random.fold_in(rng, REAL_DRAW), num)
     d, g = state.players["discriminator"], state.players["generator"]
 
@@ -360,12 +368,12 @@ class AdaGAN(AlgorithmBase):
 
   def classifier_grads(self, state: TrainState, batch, rng):
     """Round t's classifier: cross-entropy of S_N (uniform) against the mixture after round t."""
-    r, num = self.round_of(state.step), batch["x"].shape[0]
-    trains = self.classifier_trains(state.step)
+    r, num = self.round_of(state.extra, state.step), batch["x"].shape[0]
+    trains = self.classifier_trains(state.extra, state.step)
     index = jax.random.randint(
       jax.random.fold_in(rng, REAL_DRAW), (num,), 0, self.training_set_size
     )
-    real = self.training_set[index]
+    real = jnp.asarray(self.training_set)[index]
     fake = jax.lax.stop_gradient(
       self.mixture_samples(state, jax.random.fold_in(rng, MIXTURE), num, r)
     )
@@ -392,7 +400,7 @@ class AdaGAN(AlgorithmBase):
     UpdateTrainingWeights)."""
     c = state.players["classifier"]
     outputs, _, _ = self.classifier(
-      take(c.params, round_), take(c.model_state, round_), self.training_set, None
+      take(c.params, round_), take(c.model_state, round_), jnp.asarray(self.training_set), None
     )
     ratios = density_ratios(logits_of(outputs))
     return data_weights(ratios, self.betas[round_ + 1])[0]
@@ -401,11 +409,13 @@ class AdaGAN(AlgorithmBase):
     """At the end of a round (but the last): the data weights for the next round."""
     del values
     step, old = state.step, state.extra["data_weights"]
-    r = self.round_of(step)
-    new = jax.lax.cond(self.ends_round(step), lambda: self.reweighted(state, r), lambda: old)
+    r = self.round_of(state.extra, step)
+    new = jax.lax.cond(
+      self.ends_round(state.extra, step), lambda: self.reweighted(state, r), lambda: old
+    )
     return {**state.extra, "data_weights": new}
 
   def sample(self, state: TrainState, rng, num, labels=None):
     """`num` samples of the current mixture (after the current round)."""
     del labels
-    return self.mixture_samples(state, rng, num, self.round_of(state.step))
+    return self.mixture_samples(state, rng, num, self.round_of(state.extra, state.step))
