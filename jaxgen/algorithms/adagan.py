@@ -211,8 +211,9 @@ class AdaGAN(AlgorithmBase):
     self.classifier = Critic.build(
       config.model.discriminator, stabilisers_lib.Stabilisers(), **facts
     )
-    self.mixture = jnp.asarray(mixture_table(self.rounds, self.beta), jnp.float32)
-    self.betas = jnp.asarray(betas(self.rounds, self.beta), jnp.float32)
+    # NumPy constants (jnp arrays made while config_check traces the constructor would leak).
+    self.mixture = mixture_table(self.rounds, self.beta).astype(np.float32)
+    self.betas = betas(self.rounds, self.beta).astype(np.float32)
     optimizer = lambda name: per_round(optim.make_optimizer(config.optimizer[name]))
     grads = {
       "generator": self.generator_grads,
@@ -313,7 +314,9 @@ class AdaGAN(AlgorithmBase):
     """`num` samples of the mixture after round `round_`: each picks its generator by the mixture
     weights (authors' `sample_mixture`), generators in inference mode."""
     pick_key, z_key = jax.random.split(rng)
-    components = jax.random.choice(pick_key, self.rounds, (num,), p=self.mixture[round_])
+    components = jax.random.choice(
+      pick_key, self.rounds, (num,), p=jnp.asarray(self.mixture)[round_]
+    )
     z = self.latents(z_key, num)
     g = state.players["generator"]
     run = lambda p, s: apply_module(self.generator, p, s, z, None, train=False)[0]
@@ -403,7 +406,7 @@ class AdaGAN(AlgorithmBase):
       take(c.params, round_), take(c.model_state, round_), jnp.asarray(self.training_set), None
     )
     ratios = density_ratios(logits_of(outputs))
-    return data_weights(ratios, self.betas[round_ + 1])[0]
+    return data_weights(ratios, jnp.asarray(self.betas)[round_ + 1])[0]
 
   def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
     """At the end of a round (but the last): the data weights for the next round."""
