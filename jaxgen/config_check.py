@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, stabilisers
-from jaxgen.algorithms import gan, vae, vaegan, wae
+from jaxgen.algorithms import adagan, gan, vae, vaegan, wae
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
@@ -66,6 +66,17 @@ def _gan(*keys: str) -> Family:
   )
 
 
+def _adagan() -> Family:
+  family = _gan("rounds", "beta", "classifier_fraction", "training_set_size")
+  validators = {
+    "rounds": adagan.check_rounds,
+    "beta": adagan.check_beta,
+    "classifier_fraction": adagan.check_classifier_fraction,
+    "training_set_size": adagan.check_training_set_size,
+  }
+  return dataclasses.replace(family, validators={**family.validators, **validators})
+
+
 def _autoencoder(keys, choices, critic: bool = True, optional=(), penalty=False) -> Family:
   players = {"encoder": networks.ENCODERS, "decoder": networks.DECODERS}
   players |= {"discriminator": networks.DISCRIMINATORS} if critic else {}
@@ -95,6 +106,7 @@ FAMILIES: dict[str, Family] = {
   "ebgan": _gan("margin", "pulling_away_weight"),
   "began": _gan("gamma", "lambda_k"),
   "madgan": _gan("num_generators"),
+  "adagan": _adagan(),
   "vae": _autoencoder((), {"reconstruction.name": vae.LIKELIHOODS}, critic=False),
   "vaegan": _autoencoder(
     _VAEGAN_KEYS,

@@ -60,6 +60,8 @@ METHODS = {
   "PacGAN3": ("pacgan_ring8", {"algorithm.stabilisers.packing": 3, "batch_size": 300}),
   "PacGAN4": ("pacgan_ring8", {"algorithm.stabilisers.packing": 4, "batch_size": 400}),
   "MAD-GAN (k=4)": ("madgan_ring8", {}),
+  # S_N of 2,000 points: the vmapped seeds run the reweighting pass over S_N at every step.
+  "AdaGAN (T=4)": ("adagan_ring8", {"algorithm.training_set_size": 2000}),
   "EBGAN-PT": ("ebgan_ring8", {}),
   "BEGAN": ("began_ring8", {}),
   "GAN + label smoothing 0.1": ("gan_zoo_ring8", {"algorithm.stabilisers.label_smoothing": 0.1}),
@@ -74,7 +76,7 @@ METHODS = {
   "GAN + spectral norm": ("gan_zoo_ring8", {"algorithm.stabilisers.spectral_norm": True}),
   "GAN + TTUR (D 4e-4, G 1e-4)": ("gan_zoo_ring8", {"optimizer.discriminator.learning_rate": 4e-4}),
 }
-QUICK_METHODS = ("GAN", "Unrolled GAN (K=5)", "PacGAN2", "MAD-GAN (k=4)")
+QUICK_METHODS = ("GAN", "Unrolled GAN (K=5)", "PacGAN2", "MAD-GAN (k=4)", "AdaGAN (T=4)")
 
 # PacGAN (Lin et al. 2018), Table 1: mean +- standard error over 10 trials (400 epochs).
 PACGAN_TABLE = {  # method: (ring modes, ring HQ %, ring KL, grid modes, grid HQ %, grid KL)

@@ -2,6 +2,7 @@
 
 from jaxgen.algorithms.aae import AdversarialAutoencoder
 from jaxgen.algorithms.acgan import ACGAN
+from jaxgen.algorithms.adagan import AdaGAN
 from jaxgen.algorithms.base import (
   AlgorithmBase,
   Evaluation,
@@ -29,6 +30,7 @@ ALGORITHMS = {
   "ebgan": EBGAN,
   "began": BEGAN,
   "madgan": MultiGeneratorGAN,
+  "adagan": AdaGAN,
   "vae": VAE,
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
