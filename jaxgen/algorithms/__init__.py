@@ -16,6 +16,7 @@ from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
 from jaxgen.algorithms.multigen import MultiGeneratorGAN
+from jaxgen.algorithms.sparse_vae import SparseVAE
 from jaxgen.algorithms.unrolled import UnrolledGAN
 from jaxgen.algorithms.vae import VAE
 from jaxgen.algorithms.vaegan import VAEGAN
@@ -30,6 +31,7 @@ ALGORITHMS = {
   "began": BEGAN,
   "madgan": MultiGeneratorGAN,
   "vae": VAE,
+  "sparse_vae": SparseVAE,
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
   "wae": WAE,
