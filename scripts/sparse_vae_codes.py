@@ -38,6 +38,7 @@ MODELS = {"VAE": vae_digits, "sparse VAE": sparse_vae_digits}
 ZERO = 0.01  # |code_j| below this counts as zero
 ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al. 2016, sec. 5.2
 IWAE_K = 100
+INFORMATIVE_NATS = 0.1  # a coordinate with KL(q(z_j|x) || p(z_j)) above this carries information
 NUM_SHOWN = 40
 
 
@@ -64,6 +65,10 @@ def measure(algorithm, state, x, seed: int) -> tuple[dict[str, float], np.ndarra
     state, x, jax.random.fold_in(rng, 1), IWAE_K
   )
   zero = np.abs(code) < ZERO
+  posterior = algorithm.encode(state, x)
+  # KL(q(z_j|x) || p(z_j)) per image and coordinate: each coordinate as an example of one latent
+  per_coordinate = [jnp.reshape(a, (-1, 1)) for a in posterior]
+  kl = np.asarray(algorithm.posterior_kl(*per_coordinate)).reshape(code.shape)
   result = {
     "elbo": float(jnp.mean(elbo)),
     f"iwae_{IWAE_K}": float(jnp.mean(iwae)),
@@ -71,10 +76,11 @@ def measure(algorithm, state, x, seed: int) -> tuple[dict[str, float], np.ndarra
     "zero_fraction": float(np.mean(zero)),
     "nonzero_per_image": float(np.mean(np.sum(~zero, axis=1))),
     "active_units": int(np.sum(np.var(code, axis=0) > ACTIVE_UNIT_VARIANCE)),
+    "informative_per_image": float(np.mean(np.sum(kl > INFORMATIVE_NATS, axis=1))),
+    "kl": float(np.mean(np.sum(kl, axis=1))),
   }
   if hasattr(algorithm, "slab_probabilities"):
     gamma = np.asarray(jax.jit(algorithm.slab_probabilities)(state, x))
-    posterior = algorithm.encode(state, x)
     draws = np.asarray(algorithm.posterior_sample(jax.random.fold_in(rng, 2), posterior, 10))
     result["gamma_below_half"] = float(np.mean(gamma < 0.5))
     result["mean_gamma"] = float(np.mean(gamma))
@@ -137,6 +143,8 @@ MEASURES = {
   "zero_fraction": f"|code| < {ZERO}",
   "nonzero_per_image": "non-zero dims / image",
   "active_units": "active units (of 16)",
+  "informative_per_image": f"dims with KL_j > {INFORMATIVE_NATS} / image",
+  "kl": "KL",
   "gamma_below_half": "γ < ½",
   "mean_gamma": "mean γ",
   "draws_exactly_zero": "draws = 0",
