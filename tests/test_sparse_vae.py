@@ -138,15 +138,23 @@ def build(config):
   return algorithm, init_train_state(algorithm, jax.random.key(0), batch), batch
 
 
-def test_codes_are_exactly_sparse_and_prior_samples_follow_alpha():
-  algorithm, state, batch = build(tiny_config())
-  mean, _, logits = algorithm.encode(state, batch["x"])
-  code = algorithm.code(state, batch["x"])
+@pytest.fixture(scope="module")
+def tiny():
+  """A tiny sparse VAE with a 4-step warm-up, its initial state and a batch (built once)."""
+  return build(tiny_config(spike_warmup_steps=4))
+
+
+def test_codes_are_exactly_sparse_and_prior_samples_follow_alpha(tiny):
+  algorithm, state, batch = tiny
+  mean, _, logits = jax.jit(algorithm.encode)(state, batch["x"])
+  code = jax.jit(algorithm.code)(state, batch["x"])
   np.testing.assert_array_equal(code, jnp.where(logits > 0, mean, 0.0))
-  np.testing.assert_array_equal(algorithm.slab_probabilities(state, batch["x"]) < 0.5, code == 0)
-  z = algorithm.prior_samples(jax.random.key(1), 4000)
+  gamma = jax.jit(algorithm.slab_probabilities)(state, batch["x"])
+  np.testing.assert_array_equal(gamma < 0.5, code == 0)
+  z = jax.jit(algorithm.prior_samples, static_argnums=1)(jax.random.key(1), 4000)
   assert abs(float(jnp.mean(z == 0.0)) - (1.0 - algorithm.slab_probability)) < 0.02
-  assert algorithm.sample(state, jax.random.key(2), 3).shape == (3, 8, 8, 1)
+  samples = jax.jit(algorithm.sample, static_argnums=2)(state, jax.random.key(2), 3)
+  assert samples.shape == (3, 8, 8, 1)
   # the IWAE bound on exact draws is finite and, in expectation, above the ELBO
   rng = jax.random.key(4)
   elbo = float(jnp.mean(jax.jit(algorithm.elbo, static_argnums=3)(state, batch["x"], rng, 20)))
@@ -155,10 +163,10 @@ def test_codes_are_exactly_sparse_and_prior_samples_follow_alpha():
   assert np.isfinite(iwae) and iwae > elbo
 
 
-def test_spike_warmup_scales_the_slab_from_unit_noise_to_the_posterior():
+def test_spike_warmup_scales_the_slab_from_unit_noise_to_the_posterior(tiny):
   """lambda = min(step / warmup, 1): at step 0 the slab of the training draw is N(0, 1) (the code
   carries only the selection), from step `warmup` on it is the posterior's."""
-  algorithm, state, batch = build(tiny_config(spike_warmup_steps=4))
+  algorithm, state, batch = tiny
   assert [float(algorithm.slab_scale(s)) for s in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
   params = {name: state.players[name].params for name in algorithm.players}
   key = jax.random.key(7)
