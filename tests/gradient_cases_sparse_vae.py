@@ -2,10 +2,10 @@
 Murray-Smith 2019) for `tests/test_registry_gradients.py`; the harness is `gradient_harness.py`.
 
 Both players descend the negative ELBO, written out here in plain jnp from the paper: the relaxed
-draw z = sigmoid(c (eta - 1 + gamma)) (lambda mu + sigma^lambda eps) (eq. 7, with the authors' spike
-warm-up lambda) and the closed-form KL between spike-and-slabs (eq. 6). None of `jaxgen.losses` is
-called. Noise: (eps_key, eta_key) = split(rng), eps ~ N(0, I) from eps_key, eta ~ U(0, 1) from
-eta_key, one draw shared by both players (as `VAE`).
+draw z = sigmoid(c (eta - 1 + gamma)) (lambda mu + sigma^lambda eps) (the relaxed spike, with the
+authors' spike warm-up lambda) and the closed-form KL between spike-and-slabs (eq. 6). None of
+`jaxgen.losses` is called. Noise: (eps_key, eta_key) = split(rng), eps ~ N(0, I) from eps_key,
+eta ~ U(0, 1) from eta_key, one draw shared by both players (as `VAE`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def sparse_vae_losses(nll, *, alpha, sharpness, warmup_steps=0):
       eps = jax.random.normal(eps_key, mu.shape, mu.dtype)
       eta = jax.random.uniform(eta_key, mu.shape, mu.dtype)
       gamma = 1.0 / (1.0 + jnp.exp(-logits))
-      # z = T(eta - 1 + gamma) (mu + sigma eps), T(y) = sigmoid(c y)  (Tonolini et al., eq. 7)
+      # z = T(eta - 1 + gamma) (mu + sigma eps), T(y) = sigmoid(c y)  (Tonolini et al. 2019)
       selector = 1.0 / (1.0 + jnp.exp(-sharpness * (eta - 1.0 + gamma)))
       z = selector * (lam * mu + jnp.exp(0.5 * lam * log_var) * eps)
       decoded, _ = run(algorithm, state, "decoder", params["decoder"], z, labels)

@@ -1,21 +1,23 @@
 """Variational Sparse Coding: the VAE with spike-and-slab codes (Tonolini, Jensen & Murray-Smith
 2019, arXiv 1903.02819, UAI 2019).
 
-Prior and posterior, per latent coordinate j (sec. 3.1-3.2):
+Prior and posterior, per latent coordinate j:
   p(z_j)   = alpha N(z_j; 0, 1) + (1 - alpha) delta(z_j)
   q(z_j|x) = gamma_j N(z_j; mu_j, sigma_j^2) + (1 - gamma_j) delta(z_j),
 the encoder giving mu, log sigma^2 and the logit of gamma. Both players descend the negative ELBO
   -L(x) = -E_q[log p(x|z)] + KL(q(z|x) || p(z))
 with the KL in closed form (eq. 6, `losses.sparse_coding.spike_and_slab_kl`) and one draw of the
-relaxed reparameterisation z = sigmoid(c (eta - 1 + gamma)) (mu + sigma eps) (eq. 7), exactly as
+relaxed reparameterisation z = sigmoid(c (eta - 1 + gamma)) (mu + sigma eps) (the relaxed spike of
+their code's `_sample_from_gaussian_dist`), exactly as
 `VAE` does with the Gaussian pieces (same players, phase, shared noise).
 
 Config (`algorithm.*`): `slab_probability` alpha in (0, 1); `selector_sharpness` c > 0 (the
 authors' code uses 100); `spike_warmup_steps` >= 0: the authors' spike warm-up, where the slab's
 mean and log-variance are scaled by lambda = min(step / spike_warmup_steps, 1) in the training
 draw, so that early on only the selection carries information (0: off). Left out: the learnt
-pseudo-input prior and its aggregate-sparsity term (sec. 3.3, "recycling" the recognition model as
-the prior); the prior here is the fixed spike-and-slab of sec. 3.1.
+pseudo-input prior and its aggregate-sparsity term of the authors' full model (code
+`vae_ss_ss_vamp_ept_sp.py`: the recognition model "recycled" on pseudo-inputs as the prior); the
+prior here is the fixed spike-and-slab.
 
 Where we differ from the authors' code: gamma = sigmoid(logit) rather than log gamma =
 -relu(-h) (which reaches gamma = 1 exactly, where log(1 - gamma) needs their 1e-6 guard); the KL
@@ -64,7 +66,7 @@ class SparseVAE(VAE):
     return jnp.minimum(step / self.spike_warmup_steps, 1.0)
 
   def encode_train(self, params, state: TrainState, x, labels, key):
-    """z by the relaxed reparameterisation (Tonolini et al. 2019, eq. 7), in training mode; returns
+    """z by the relaxed reparameterisation (Tonolini et al. 2019), in training mode; returns
     (z, (mean, log_variance, spike_logits), the encoder's new model state)."""
     posterior, encoder_state = self.run(
       self.encoder, params["encoder"], state, "encoder", x, labels
@@ -93,7 +95,7 @@ class SparseVAE(VAE):
     return sparse_coding.spike_and_slab_log_density(z, spike_logits=logit, batch_ndims=2)
 
   def prior_samples(self, rng, num):
-    """z ~ p(z) = prod_j (alpha N(0, 1) + (1 - alpha) delta) (Tonolini et al. 2019, sec. 3.1)."""
+    """z ~ p(z) = prod_j (alpha N(0, 1) + (1 - alpha) delta) (Tonolini et al. 2019)."""
     return losses.sample_spike_and_slab(rng, num, self.latent_dim, self.slab_probability)
 
   def slab_probabilities(self, state: TrainState, x, labels=None) -> jax.Array:

@@ -64,7 +64,7 @@ def spike_and_slab_kl(
 def relaxed_selector(uniform: Array, spike_logits: Array, sharpness: float) -> Array:
   """T(eta - 1 + gamma) relaxed to sigmoid(c (eta - 1 + gamma)), eta ~ U(0, 1).
 
-  Tonolini et al. 2019, eq. 7 (c: `sharpness`; the authors' code uses c = 100,
+  Tonolini et al. 2019, the relaxed spike (c: `sharpness`; the authors' code uses c = 100,
   `_sample_from_gaussian_dist(..., 100)`). As c -> inf it is the step [eta > 1 - gamma], a
   Bernoulli(gamma) draw; for finite c it is differentiable in gamma.
   """
@@ -81,7 +81,8 @@ def relaxed_spike_and_slab_sample(
 ) -> Array:
   """z = T_c(eta - 1 + gamma) * (lambda mu + sigma^lambda eps), eps ~ N(0, I), eta ~ U(0, 1).
 
-  The reparameterised draw of Tonolini et al. 2019, eq. 7, differentiable in (mu, sigma, gamma).
+  The reparameterised draw of Tonolini et al. 2019 (as their code's `_sample_from_gaussian_dist`),
+  differentiable in (mu, sigma, gamma).
   `slab_scale` lambda in [0, 1] is the authors' spike warm-up (code `vae_ss_ss_vamp_ept_sp.py`:
   the slab's mean and log-variance multiplied by lam, so at lambda = 0 the slab is N(0, 1) and
   only the selection carries information); lambda = 1 is the posterior itself.

@@ -64,7 +64,7 @@ def _batch_norm(train: bool) -> nn.BatchNorm:
 class GaussianHead(nn.Module):
   """Dense heads to the latent code: (mean, log-variance) of q(z|x) (Kingma & Welling 2014, App.
   C.2), or (z, None) for a deterministic encoder (AAE, WAE); with `spike_and_slab` a third head,
-  the logits of the slab probabilities gamma (Tonolini et al. 2019, sec. 3.2: the recognition
+  the logits of the slab probabilities gamma (Tonolini et al. 2019: the recognition
   model outputs mu, sigma and gamma)."""
 
   latent_dim: int
