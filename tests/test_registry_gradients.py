@@ -2,9 +2,8 @@
 
 The cases live in `gradient_cases_gan.py` (the GAN family), `gradient_cases_autoencoder.py`
 (VAE, CVAE, IWAE, VAE-GAN, AAE, WAE) and `gradient_cases_sparse_vae.py` (the spike-and-slab VAE);
-the harness is `gradient_harness.py`. A registry entry
-(an algorithm, a GAN objective, a penalty, a stabiliser switch) without a case fails
-`test_every_registry_entry_has_a_case`.
+the harness is `gradient_harness.py`. A registry entry (an algorithm, a GAN objective, a penalty, a
+stabiliser switch) without a case fails `test_every_registry_entry_has_a_case`.
 
 The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
 objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
