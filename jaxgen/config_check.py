@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, stabilisers
-from jaxgen.algorithms import adagan, gan, vae, vaegan, wae
+from jaxgen.algorithms import adagan, gan, sparse_vae, vae, vaegan, wae
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
@@ -77,10 +77,12 @@ def _adagan() -> Family:
   return dataclasses.replace(family, validators={**family.validators, **validators})
 
 
-def _autoencoder(keys, choices, critic: bool = True, optional=(), penalty=False) -> Family:
+def _autoencoder(
+  keys, choices, critic: bool = True, optional=(), penalty=False, validators=None
+) -> Family:
   players = {"encoder": networks.ENCODERS, "decoder": networks.DECODERS}
   players |= {"discriminator": networks.DISCRIMINATORS} if critic else {}
-  validators = {"reconstruction": vae.build_reconstruction}
+  validators = {"reconstruction": vae.build_reconstruction, **(validators or {})}
   if critic:  # the adversarial pieces' switches (jaxgen.algorithms.stabiliser_rules)
     keys, validators["stabilisers"] = (*keys, "stabilisers"), _stabiliser_fields
   if penalty:
@@ -108,6 +110,16 @@ FAMILIES: dict[str, Family] = {
   "madgan": _gan("num_generators"),
   "adagan": _adagan(),
   "vae": _autoencoder((), {"reconstruction.name": vae.LIKELIHOODS}, critic=False),
+  "sparse_vae": _autoencoder(
+    ("slab_probability", "selector_sharpness", "spike_warmup_steps"),
+    {"reconstruction.name": vae.LIKELIHOODS},
+    critic=False,
+    validators={
+      "slab_probability": losses.sparse_coding.check_slab_probability,
+      "selector_sharpness": sparse_vae.check_selector_sharpness,
+      "spike_warmup_steps": sparse_vae.check_spike_warmup_steps,
+    },
+  ),
   "vaegan": _autoencoder(
     _VAEGAN_KEYS,
     {

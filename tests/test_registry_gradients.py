@@ -1,9 +1,11 @@
 """Every registered algorithm, objective, penalty and stabiliser against hand-built float64 losses.
 
 The cases live in `gradient_cases_gan.py` (the GAN family), `gradient_cases_autoencoder.py`
-(VAE, CVAE, IWAE, VAE-GAN, AAE, WAE) and `gradient_cases_adagan.py` (AdaGAN's three players);
-the harness is `gradient_harness.py`. A registry entry (an algorithm, a GAN objective, a penalty,
-a stabiliser switch) without a case fails `test_every_registry_entry_has_a_case`.
+(VAE, CVAE, IWAE, VAE-GAN, AAE, WAE), `gradient_cases_sparse_vae.py` (the spike-and-slab VAE),
+`gradient_cases_adagan.py` (AdaGAN's three players) and `gradient_cases_sagan.py` (the GAN with
+SAGAN's networks); the harness is `gradient_harness.py`. A registry entry (an algorithm, a GAN
+objective, a penalty, a stabiliser switch) without a case fails
+`test_every_registry_entry_has_a_case`.
 
 The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
 objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
@@ -17,6 +19,7 @@ import gradient_cases_adagan
 import gradient_cases_autoencoder
 import gradient_cases_gan
 import gradient_cases_sagan
+import gradient_cases_sparse_vae
 import pytest
 from gradient_harness import GradientCase, check_gradient_case, check_refused_case
 
@@ -27,6 +30,7 @@ CASES = [
   *gradient_cases_gan.CASES,
   *gradient_cases_sagan.CASES,
   *gradient_cases_autoencoder.CASES,
+  *gradient_cases_sparse_vae.CASES,
   *gradient_cases_adagan.CASES,
 ]
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]

@@ -160,7 +160,7 @@ CONFIGS = [
   f"{name}_{data}"
   for name in ("vae", "cvae", "vaegan", "aae", "wae")
   for data in ("digits", "mnist")
-]
+] + ["sparse_vae_digits"]
 
 
 @pytest.mark.parametrize("name", CONFIGS)

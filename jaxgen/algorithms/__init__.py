@@ -17,6 +17,7 @@ from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
 from jaxgen.algorithms.multigen import MultiGeneratorGAN
+from jaxgen.algorithms.sparse_vae import SparseVAE
 from jaxgen.algorithms.unrolled import UnrolledGAN
 from jaxgen.algorithms.vae import VAE
 from jaxgen.algorithms.vaegan import VAEGAN
@@ -32,6 +33,7 @@ ALGORITHMS = {
   "madgan": MultiGeneratorGAN,
   "adagan": AdaGAN,
   "vae": VAE,
+  "sparse_vae": SparseVAE,
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
   "wae": WAE,

@@ -97,7 +97,13 @@ class Autoencoder(AlgorithmBase):
   """
 
   def __init__(
-    self, config, dataset, *, reconstructions=tuple(RECONSTRUCTIONS), stochastic_encoder=True
+    self,
+    config,
+    dataset,
+    *,
+    reconstructions=tuple(RECONSTRUCTIONS),
+    stochastic_encoder=True,
+    spike_and_slab=False,
   ):
     self.stochastic_encoder = stochastic_encoder
     self.latent_dim = check_positive_int("model.latent_dim", config.model.latent_dim)
@@ -113,6 +119,7 @@ class Autoencoder(AlgorithmBase):
       config.model.encoder,
       latent_dim=self.latent_dim,
       stochastic=self.stochastic_encoder,
+      spike_and_slab=spike_and_slab,  # the sparse VAE's third head (Tonolini et al. 2019)
       **facts,
     )
     self.decoder = build_network(DECODERS, "decoder", config.model.decoder, **facts)
@@ -194,18 +201,21 @@ class Autoencoder(AlgorithmBase):
     """Images in [-1, 1] decoded from z, in inference mode."""
     return ae_nets.logits_to_image(self.decode_logits(state, z, labels))
 
+  def code(self, state: TrainState, x, labels=None):
+    """The deterministic code of x that figures decode: the mean of q(z|x), or the code of a
+    deterministic encoder; inference mode."""
+    return self.encode(state, x, labels)[0]
+
   def reconstruct(self, state: TrainState, x, labels=None):
-    """Dec(mean of q(z|x)): the deterministic reconstruction shown in figures."""
-    mean, _ = self.encode(state, x, labels)
-    return self.decode(state, mean, labels)
+    """Dec(code(x)): the deterministic reconstruction shown in figures."""
+    return self.decode(state, self.code(state, x, labels), labels)
 
   def transfer_style(self, state: TrainState, x, labels, new_labels):
     """Decode x's code under other labels: same style, another class (Sohn et al. 2015, sec. 5;
     Kingma et al. 2014, sec. 5.2 'analogies'). Needs a conditional model."""
     if not self.conditional:
       raise ValueError("transfer_style needs a conditional model (config.conditional=True).")
-    mean, _ = self.encode(state, x, labels)
-    return self.decode(state, mean, new_labels)
+    return self.decode(state, self.code(state, x, labels), new_labels)
 
   def sample(self, state: TrainState, rng, num, labels=None):
     """`num` images Dec(z), z ~ p(z), in inference mode; labels cycle 0..9 when conditional."""
@@ -222,8 +232,8 @@ class VAE(Autoencoder):
   # Both players descend -ELBO = reconstruction + KL (Kingma & Welling 2014, eq. 3 and 10).
   WEIGHTS = {"reconstruction": 1.0, "kl": 1.0}
 
-  def __init__(self, config, dataset):
-    super().__init__(config, dataset, reconstructions=LIKELIHOODS)
+  def __init__(self, config, dataset, **autoencoder_options):
+    super().__init__(config, dataset, reconstructions=LIKELIHOODS, **autoencoder_options)
     self.players = {
       name: self._player(
         config, name, module, self.weighted_grad_fn(name, self.elbo_terms, self.WEIGHTS)
@@ -234,38 +244,56 @@ class VAE(Autoencoder):
 
   def elbo_terms(self, params, state, batch, key):
     """Batch means of -E_q[log p(x|z)] (one reparameterised sample, K&W 2014 eq. 10) and the
-    closed-form KL(q(z|x) || N(0, I)) (App. B)."""
+    closed-form KL(q(z|x) || p(z)) (`posterior_kl`)."""
     x, labels = batch["x"], self._labels(batch)
-    z, (mean, log_variance), encoder_state = self.encode_train(params, state, x, labels, key)
+    z, posterior, encoder_state = self.encode_train(params, state, x, labels, key)
     logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
     terms = {
       "reconstruction": jnp.mean(self.reconstruction(x, logits)),
-      "kl": jnp.mean(losses.gaussian_kl_standard_normal(mean, log_variance)),
+      "kl": jnp.mean(self.posterior_kl(*posterior)),
     }
     model_states = {"encoder": encoder_state, "decoder": decoder_state}
     return terms, model_states, {"elbo": -(terms["reconstruction"] + terms["kl"])}
 
+  # --- The posterior and prior, per example; a subclass with another family replaces these. ---
+
+  def posterior_kl(self, mean, log_variance):
+    """KL(N(mu, sigma^2) || N(0, I)) in closed form (Kingma & Welling 2014, App. B)."""
+    return losses.gaussian_kl_standard_normal(mean, log_variance)
+
+  def posterior_sample(self, rng, posterior, num_samples: int):
+    """k draws [k, B, d] of q(z|x) = N(mu, sigma^2) given its parameters `posterior`."""
+    mean, log_variance = posterior
+    return losses.reparameterize(
+      rng, jnp.broadcast_to(mean, (num_samples, *mean.shape)), log_variance
+    )
+
+  def posterior_log_density(self, z, posterior):
+    """log q(z|x) of draws z [k, B, d], [k, B]."""
+    mean, log_variance = posterior
+    return losses.gaussian_log_density(z, mean, log_variance, batch_ndims=2)
+
+  def prior_log_density(self, z):
+    """log p(z) = log N(z; 0, I) of draws z [k, B, d], [k, B]."""
+    return losses.gaussian_log_density(z, batch_ndims=2)
+
   def _posterior_draws(self, state: TrainState, x, rng, num_samples: int, labels=None):
-    """q(z|x)'s (mean, log-variance), k draws z [k, B, d] and log p(x|z) [k, B], inference mode."""
+    """q(z|x)'s parameters, k draws z [k, B, d] and log p(x|z) [k, B], inference mode."""
     check_positive_int("num_samples", num_samples)
-    mean, log_variance = self.encode(state, x, labels)
-    z = losses.reparameterize(rng, jnp.broadcast_to(mean, (num_samples, *mean.shape)), log_variance)
+    posterior = self.encode(state, x, labels)
+    z = self.posterior_sample(rng, posterior, num_samples)
     repeat = lambda a: None if a is None else jnp.tile(a, (num_samples,) + (1,) * (a.ndim - 1))
     logits = self.decode_logits(state, z.reshape((-1, self.latent_dim)), repeat(labels))
     log_likelihood = -self.reconstruction(repeat(x), logits).reshape((num_samples, -1))
-    return mean, log_variance, z, log_likelihood
+    return posterior, z, log_likelihood
 
   def log_importance_weights(self, state: TrainState, x, rng, num_samples: int, labels=None):
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x), i = 1..k; [k, B].
 
     The weights of Burda et al. 2016, eq. 8, with the networks in inference mode.
     """
-    mean, log_variance, z, log_likelihood = self._posterior_draws(
-      state, x, rng, num_samples, labels
-    )
-    log_prior = losses.gaussian_log_density(z, batch_ndims=2)
-    log_posterior = losses.gaussian_log_density(z, mean, log_variance, batch_ndims=2)
-    return log_likelihood + log_prior - log_posterior
+    posterior, z, log_likelihood = self._posterior_draws(state, x, rng, num_samples, labels)
+    return log_likelihood + self.prior_log_density(z) - self.posterior_log_density(z, posterior)
 
   def iwae_bound(self, state: TrainState, x, rng, num_samples: int, labels=None):
     """The k-sample importance-weighted bound L_k <= log p(x) per example (Burda et al. 2016,
@@ -276,8 +304,5 @@ class VAE(Autoencoder):
   def elbo(self, state: TrainState, x, rng, num_samples: int = 1, labels=None):
     """ELBO per example, in inference mode: E_q[log p(x|z)] averaged over `num_samples` draws
     minus the closed-form KL (Kingma & Welling 2014, eq. 10 with App. B)."""
-    mean, log_variance, _, log_likelihood = self._posterior_draws(
-      state, x, rng, num_samples, labels
-    )
-    kl = losses.gaussian_kl_standard_normal(mean, log_variance)
-    return jnp.mean(log_likelihood, axis=0) - kl
+    posterior, _, log_likelihood = self._posterior_draws(state, x, rng, num_samples, labels)
+    return jnp.mean(log_likelihood, axis=0) - self.posterior_kl(*posterior)

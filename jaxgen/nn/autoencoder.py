@@ -4,6 +4,8 @@ Uniform call signatures, which the algorithms rely on:
 
   Enc(x, labels=None, *, train) -> (mean [B, d], log_variance [B, d])   Gaussian q(z|x)
                                 -> (z [B, d], None)               deterministic (stochastic=False)
+                                -> (mean, log_variance, spike_logits [B, d])
+                                   spike-and-slab q(z|x) (spike_and_slab=True; sparse_vae)
   Dec(z, labels=None, *, train) -> logits [B, *image_shape]
 
 A decoder returns *logits* l: the Bernoulli decoder's pixel-on probability is sigmoid(l), and the
@@ -34,7 +36,7 @@ from jaxgen.nn.gan import (
   resolution_steps,
 )
 
-Encoded = tuple[jax.Array, jax.Array | None]
+Encoded = tuple[jax.Array, jax.Array | None] | tuple[jax.Array, jax.Array, jax.Array]
 
 
 def logits_to_image(logits: jax.Array) -> jax.Array:
@@ -61,18 +63,27 @@ def _batch_norm(train: bool) -> nn.BatchNorm:
 
 class GaussianHead(nn.Module):
   """Dense heads to the latent code: (mean, log-variance) of q(z|x) (Kingma & Welling 2014, App.
-  C.2), or (z, None) for a deterministic encoder (AAE, WAE)."""
+  C.2), or (z, None) for a deterministic encoder (AAE, WAE); with `spike_and_slab` a third head,
+  the logits of the slab probabilities gamma (Tonolini et al. 2019: the recognition
+  model outputs mu, sigma and gamma)."""
 
   latent_dim: int
   stochastic: bool = True
+  spike_and_slab: bool = False
 
   @nn.compact
   def __call__(self, h: jax.Array) -> Encoded:
-    _check_positive(self.latent_dim, "latent_dim", type(self).__name__)
+    name = type(self).__name__
+    _check_positive(self.latent_dim, "latent_dim", name)
+    if self.spike_and_slab and not self.stochastic:
+      raise ValueError(f"{name}: a spike-and-slab code is stochastic; set stochastic=True.")
     mean = nn.Dense(self.latent_dim, name="mean")(h)
     if not self.stochastic:
       return mean, None
-    return mean, nn.Dense(self.latent_dim, name="log_variance")(h)
+    log_variance = nn.Dense(self.latent_dim, name="log_variance")(h)
+    if not self.spike_and_slab:
+      return mean, log_variance
+    return mean, log_variance, nn.Dense(self.latent_dim, name="spike_logits")(h)
 
 
 class MLPEncoder(nn.Module):
@@ -85,6 +96,7 @@ class MLPEncoder(nn.Module):
   hidden: Sequence[int] = (500,)
   stochastic: bool = True
   num_classes: int = 0
+  spike_and_slab: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
@@ -94,7 +106,7 @@ class MLPEncoder(nn.Module):
     for width in self.hidden:
       _check_positive(width, "every hidden width", name)
       h = nn.relu(nn.Dense(width)(h))
-    return GaussianHead(self.latent_dim, self.stochastic)(h)
+    return GaussianHead(self.latent_dim, self.stochastic, self.spike_and_slab)(h)
 
 
 class MLPDecoder(nn.Module):
@@ -128,6 +140,7 @@ class ConvEncoder(nn.Module):
     hidden: width of the dense layer before the heads.
     stochastic: Gaussian q(z|x) (mean, log-variance) or a deterministic code.
     num_classes: > 0 for a conditional encoder (labels as extra input channels).
+    spike_and_slab: also the logits of the slab probabilities (see `GaussianHead`).
   """
 
   latent_dim: int
@@ -135,6 +148,7 @@ class ConvEncoder(nn.Module):
   hidden: int = 256
   stochastic: bool = True
   num_classes: int = 0
+  spike_and_slab: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
@@ -156,7 +170,7 @@ class ConvEncoder(nn.Module):
       h = nn.relu(_batch_norm(train)(h) if i > 0 else h)
     h = nn.Dense(self.hidden, use_bias=False)(h.reshape((h.shape[0], -1)))
     h = nn.relu(_batch_norm(train)(h))
-    return GaussianHead(self.latent_dim, self.stochastic)(h)
+    return GaussianHead(self.latent_dim, self.stochastic, self.spike_and_slab)(h)
 
 
 class ConvDecoder(nn.Module):

@@ -1,10 +1,10 @@
 """Networks by name: the registries every algorithm builds its players from.
 
 A registry maps a config name ("mlp", "dcgan", ...) to a factory that takes the data's facts
-(`example_shape`, `num_classes`, and for encoders `latent_dim`, `stochastic`) and the block's
-options, and returns the Flax module. They live with the networks, not with an algorithm, so an
-autoencoder that uses a GAN discriminator need not import the GAN algorithm, and `config_check` /
-`overrides` find every network of a role in one place (`NETWORKS`).
+(`example_shape`, `num_classes`, and for encoders `latent_dim`, `stochastic`, `spike_and_slab`) and
+the block's options, and returns the Flax module. They live with the networks, not with an
+algorithm, so an autoencoder that uses a GAN discriminator need not import the GAN algorithm, and
+`config_check` / `overrides` find every network of a role in one place (`NETWORKS`).
 """
 
 from __future__ import annotations
