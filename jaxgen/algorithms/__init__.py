@@ -12,6 +12,7 @@ from jaxgen.algorithms.base import (
   init_train_state,
   make_train_step,
 )
+from jaxgen.algorithms.cyclegan import CycleGAN
 from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
@@ -33,6 +34,7 @@ ALGORITHMS = {
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
   "wae": WAE,
+  "cyclegan": CycleGAN,
 }
 
 
