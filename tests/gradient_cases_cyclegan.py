@@ -97,6 +97,10 @@ def _case(label, *, identity=0.5, adversarial=2.0, prepare=None):
     lambda *args: _references(*args, identity=identity, adversarial=adversarial),
     objective="least_squares",
     prepare=prepare,
+    # The L1 terms have kinks where a translation equals the target pixel: digits pixels v / 8 - 1
+    # are exactly 0 for v = 8 and the freshly initialised translators output about 0, so central
+    # differences (eps 1e-6) can straddle a kink (seen: 3e-5 relative on translator_ab).
+    fd_rtol=1e-3,
   )
 
 
@@ -106,8 +110,7 @@ def _refused(label, key, value, match, **varies):
 
 
 CASES = [
-  _case("empty-pool"),
-  _case("full-pool", prepare=_full_pools),
+  _case("empty-pool"),  # batch 4, capacity 3: three fakes fill it, the fourth may swap
   _case("full-pool-no-identity-w1", identity=0.0, adversarial=1.0, prepare=_full_pools),
   *(
     _refused(

@@ -108,7 +108,8 @@ def test_pool_fills_first_then_swaps_about_half_and_keeps_what_it_showed():
   fakes = jnp.arange(10.0, 410.0).reshape(400, 1, 1, 1)
   shown, new_pool, count = cyclegan.query_pool(pool, count, fakes, jax.random.key(1))
   assert int(count) == 3
-  assert float(shown[0, 0, 0, 0]) == 10.0 and float(new_pool[2, 0, 0, 0]) == 10.0  # the last slot fills
+  # The last empty slot fills.
+  assert float(shown[0, 0, 0, 0]) == 10.0 and float(new_pool[2, 0, 0, 0]) == 10.0
   swapped = np.asarray(shown[1:] != fakes[1:]).ravel()
   assert 0.4 < swapped.mean() < 0.6  # probability 1/2 (399 draws: 5 sigma is 0.125)
   # An image shown in place of a fake was in the pool; the pool ends with fakes and old images.

@@ -11,7 +11,11 @@ from jaxgen.nn.registry import (
 )
 
 __all__ = [
-  "DECODERS", "DISCRIMINATORS", "ENCODERS", "GENERATORS", "NETWORKS",
+  "DECODERS",
+  "DISCRIMINATORS",
+  "ENCODERS",
+  "GENERATORS",
+  "NETWORKS",
   "TRANSLATORS",
   "build_network",
 ]
