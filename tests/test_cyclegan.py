@@ -105,15 +105,18 @@ def test_pool_fills_first_then_swaps_about_half_and_keeps_what_it_showed():
   np.testing.assert_array_equal(shown, fakes)  # filling: the fakes themselves
   np.testing.assert_array_equal(pool[:2], fakes)
   assert int(count) == 2
-  fakes = jnp.arange(10.0, 410.0).reshape(400, 1, 1, 1)
-  shown, new_pool, count = cyclegan.query_pool(pool, count, fakes, jax.random.key(1))
+  shown, pool, count = cyclegan.query_pool(
+    pool, count, jnp.full((1, 1, 1, 1), 9.0), jax.random.key(1)
+  )
+  assert float(shown[0, 0, 0, 0]) == 9.0 and float(pool[2, 0, 0, 0]) == 9.0  # the last slot fills
   assert int(count) == 3
-  # The last empty slot fills.
-  assert float(shown[0, 0, 0, 0]) == 10.0 and float(new_pool[2, 0, 0, 0]) == 10.0
-  swapped = np.asarray(shown[1:] != fakes[1:]).ravel()
-  assert 0.4 < swapped.mean() < 0.6  # probability 1/2 (399 draws: 5 sigma is 0.125)
+  fakes = jnp.arange(10.0, 410.0).reshape(400, 1, 1, 1)
+  shown, new_pool, count = cyclegan.query_pool(pool, count, fakes, jax.random.key(2))
+  assert int(count) == 3
+  swapped = np.asarray(shown != fakes).ravel()
+  assert 0.4 < swapped.mean() < 0.6  # probability 1/2 (400 draws: 4 sigma is 0.1)
   # An image shown in place of a fake was in the pool; the pool ends with fakes and old images.
-  everything = set(np.asarray(fakes).ravel()) | {1.0, 2.0}
+  everything = set(np.asarray(fakes).ravel()) | {1.0, 2.0, 9.0}
   assert set(np.asarray(shown).ravel()) <= everything
   assert set(np.asarray(new_pool).ravel()) <= everything
 
