@@ -174,7 +174,7 @@ def test_resume_from_a_checkpoint_is_bit_exact(tiny_run, tmp_path):
   [
     ("algorithm.pool_size", -1, r"algorithm\.pool_size = -1"),
     ("algorithm.cycle_weight", -10.0, r"algorithm\.cycle_weight = -10\.0"),
-    ("algorithm.identity_weight", "half", r"algorithm\.identity_weight = 'half'"),
+    ("algorithm.identity_weight", -0.5, r"algorithm\.identity_weight = -0\.5"),
     ("algorithm.loss", "least_square", r"algorithm\.loss = 'least_square'.*least_squares"),
     ("model.translator.name", "unet", r"model\.translator\.name = 'unet'"),
     ("data.name", "digits", "two unpaired domains"),
