@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, stabilisers
-from jaxgen.algorithms import adagan, gan, sparse_vae, vae, vaegan, wae
+from jaxgen.algorithms import adagan, cyclegan, gan, sparse_vae, vae, vaegan, wae
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
@@ -137,6 +137,20 @@ FAMILIES: dict[str, Family] = {
     optional=("discriminator",),
   ),
 }
+
+# CycleGAN's G and F share `model.translator` / `optimizer.translator`, its two Ds
+# `model.discriminator` / `optimizer.discriminator`.
+FAMILIES["cyclegan"] = Family(
+  ("name", "loss", "cycle_weight", "identity_weight", "adversarial_weight", "pool_size")
+  + ("stabilisers", "penalty"),
+  {"translator": networks.TRANSLATORS, "discriminator": networks.DISCRIMINATORS},
+  {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
+  {
+    "pool_size": cyclegan.check_pool_size,
+    "penalty": gan.make_penalty,
+    "stabilisers": _stabiliser_fields,
+  },
+)
 
 # The training loop's integers and their least values (data sets' batches need seed >= 0).
 LOOP_INTS = {

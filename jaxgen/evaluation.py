@@ -1,5 +1,6 @@
 """Evaluation in the loop: what the algorithm declares (`algorithm.evaluation()`) decides whether
-samples are scored as points of a 2-D mixture or as images; `scripts/evaluate.py` uses the same."""
+samples are scored as points of a 2-D mixture or as images, or translations are scored
+(`jaxgen.metrics.translation`); `scripts/evaluate.py` uses the same."""
 
 from __future__ import annotations
 
@@ -43,8 +44,13 @@ class Evaluator:
     """Samples from the generator, writes the picture of step `step`, returns eval metrics."""
     run = self.run
     evaluation = run.algorithm.evaluation()
-    samples = run.sample(state, int(run.config.eval.num_samples), seed=run.config.seed + 1)
     picture = workdir / f"samples_{step:07d}.png" if workdir is not None else None
+    if evaluation.kind == "translation":
+      from jaxgen.metrics import translation  # noqa: PLC0415 — loads classifier weights
+
+      scores = translation.evaluate(run, state, evaluation, picture, f"step {step}")
+      return {f"eval/{k}": float(v) for k, v in scores.items()}
+    samples = run.sample(state, int(run.config.eval.num_samples), seed=run.config.seed + 1)
     if evaluation.kind == "points":
       centers = getattr(run.dataset, "centers", None)
       if picture:

@@ -9,12 +9,12 @@ dict; a None-valued field takes a Python literal or else the string).
 
 Some sub-configs are "named blocks", `{"name": ..., **options}`, whose options depend on the name:
 `data.options` (of the data set `data.name`), `optimizer.<player>`, `model.generator|discriminator|
-encoder|decoder`, `algorithm.penalty|reconstruction|prior`. An option is valid there when the named
-thing accepts it, even if the config file does not spell it out; the name used is the one after
-all overrides, so `data.name=grid25 data.options.std=0.1` works on a ring8 config. When an override
-changes a block's name, the options the new one does not take are dropped and a notice line says
-so; such options given explicitly are an error. A block can also be replaced whole by a dict
-(`--config.optimizer.generator="{'name': 'sgd', 'learning_rate': 0.01}"`).
+encoder|decoder|translator`, `algorithm.penalty|reconstruction|prior`. An option is valid there
+when the named thing accepts it, even if the config file does not spell it out; the name used is
+the one after all overrides, so `data.name=grid25 data.options.std=0.1` works on a ring8 config.
+When an override changes a block's name, the options the new one does not take are dropped and a
+notice line says so; such options given explicitly are an error. A block can also be replaced
+whole by a dict (`--config.optimizer.generator="{'name': 'sgd', 'learning_rate': 0.01}"`).
 
 Overrides apply in order (the later of two on the same field wins; a whole-block literal replaces
 the options given before it). On a ConfigError the config may be partly updated.
@@ -156,7 +156,7 @@ def _optimizer_kind() -> _BlockKind:
 
 # The roles of `jaxgen.nn.registry.NETWORKS`, named here so that finding a config's blocks does
 # not import the networks (and Flax).
-_NETWORK_ROLES = ("generator", "discriminator", "encoder", "decoder")
+_NETWORK_ROLES = ("generator", "discriminator", "encoder", "decoder", "translator")
 # Values for the data facts a registry factory takes by name (build_network passes the real ones).
 # Two example shapes, since a factory refuses the kind of data its network cannot make.
 _PROBE_FACTS = (

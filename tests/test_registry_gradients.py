@@ -2,10 +2,10 @@
 
 The cases live in `gradient_cases_gan.py` (the GAN family), `gradient_cases_autoencoder.py`
 (VAE, CVAE, IWAE, VAE-GAN, AAE, WAE), `gradient_cases_sparse_vae.py` (the spike-and-slab VAE),
-`gradient_cases_adagan.py` (AdaGAN's three players) and `gradient_cases_sagan.py` (the GAN with
-SAGAN's networks); the harness is `gradient_harness.py`. A registry entry (an algorithm, a GAN
-objective, a penalty, a stabiliser switch) without a case fails
-`test_every_registry_entry_has_a_case`.
+`gradient_cases_adagan.py` (AdaGAN's three players), `gradient_cases_cyclegan.py` (CycleGAN's
+four players) and `gradient_cases_sagan.py` (the GAN with SAGAN's networks); the harness is
+`gradient_harness.py`. A registry entry (an algorithm, a GAN objective, a penalty, a stabiliser
+switch) without a case fails `test_every_registry_entry_has_a_case`.
 
 The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
 objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
@@ -17,6 +17,7 @@ import dataclasses
 
 import gradient_cases_adagan
 import gradient_cases_autoencoder
+import gradient_cases_cyclegan
 import gradient_cases_gan
 import gradient_cases_sagan
 import gradient_cases_sparse_vae
@@ -32,6 +33,7 @@ CASES = [
   *gradient_cases_autoencoder.CASES,
   *gradient_cases_sparse_vae.CASES,
   *gradient_cases_adagan.CASES,
+  *gradient_cases_cyclegan.CASES,
 ]
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]
 REFUSED_CASES = [c for c in CASES if not isinstance(c, GradientCase)]

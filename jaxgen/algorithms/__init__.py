@@ -13,6 +13,7 @@ from jaxgen.algorithms.base import (
   init_train_state,
   make_train_step,
 )
+from jaxgen.algorithms.cyclegan import CycleGAN
 from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
@@ -37,6 +38,7 @@ ALGORITHMS = {
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
   "wae": WAE,
+  "cyclegan": CycleGAN,
 }
 
 

@@ -75,7 +75,7 @@ class Player:
 
 
 # The ways the training loop judges samples (`Evaluation.kind`).
-EVALUATION_KINDS = ("points", "images")
+EVALUATION_KINDS = ("points", "images", "translation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +84,12 @@ class Evaluation:
 
   kind "points": a scatter plot, and mode coverage when the data set has mixture centres;
   kind "images": a grid of the first `grid_count` samples, `grid_columns` to a row, and the image
-  metrics of the config's `eval.extractor`.
+  metrics of the config's `eval.extractor`;
+  kind "translation": rows of `grid_count` held-out images of each domain and their translations
+  and cycles, and the translation metrics (`jaxgen.metrics.translation`).
   """
 
-  kind: Literal["points", "images"]
+  kind: Literal["points", "images", "translation"]
   grid_columns: int = 8
   grid_count: int = 64
 
@@ -236,7 +238,9 @@ def make_train_step(algorithm: Algorithm):
       for name, (grads, model_state, player_metrics) in results.items():
         values[name] = dict(player_metrics)
         players[name] = _apply_update(algorithm, name, players[name], grads, model_state, values)
-        metrics.update({f"{name}/{k}": v for k, v in player_metrics.items()})
+        # Values that are not scalars (CycleGAN's image pool) reach update_extra, not the log.
+        scalars = {k: v for k, v in player_metrics.items() if jnp.ndim(v) == 0}
+        metrics.update({f"{name}/{k}": v for k, v in scalars.items()})
         metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
         metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)
         finite = (

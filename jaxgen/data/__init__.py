@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
-from jaxgen.data import mixtures, tfds_source
+from jaxgen.data import mixtures, tfds_source, unpaired
 from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
 from jaxgen.data.digits import NUM_CLASSES as DIGITS_NUM_CLASSES
 from jaxgen.data.digits import check_size, digits, load_digits
@@ -27,6 +27,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
   "fashion_mnist": tfds_source.fashion_mnist,
   "cifar10": tfds_source.cifar10,
   "celeb_a": tfds_source.celeb_a,
+  "unpaired": unpaired.unpaired,
 }
 
 
@@ -60,6 +61,8 @@ def facts(name: str, **kwargs) -> Facts:
   if name == "digits":
     size = check_size(merged["size"])
     return Facts((size, size, 1), DIGITS_NUM_CLASSES)
+  if name == "unpaired":
+    return Facts(*unpaired.facts(merged["base"], merged["size"], merged["transform"]))
   if name in tfds_source.PREPARED:
     image_shape, num_classes = tfds_source.PREPARED[name]
     crop, size = merged.get("crop"), merged.get("size")

@@ -6,7 +6,16 @@ from jaxgen.nn.registry import (
   ENCODERS,
   GENERATORS,
   NETWORKS,
+  TRANSLATORS,
   build_network,
 )
 
-__all__ = ["DECODERS", "DISCRIMINATORS", "ENCODERS", "GENERATORS", "NETWORKS", "build_network"]
+__all__ = [
+  "DECODERS",
+  "DISCRIMINATORS",
+  "ENCODERS",
+  "GENERATORS",
+  "NETWORKS",
+  "TRANSLATORS",
+  "build_network",
+]

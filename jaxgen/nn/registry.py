@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 import flax.linen as nn
 
 from jaxgen.nn import autoencoder as ae_nets
+from jaxgen.nn import cyclegan as cyclegan_nets
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
 from jaxgen.nn import sagan as sagan_nets
@@ -60,6 +61,15 @@ def _autoencoder_discriminator(example_shape, num_classes, **options):
   return gan_zoo.AutoencoderDiscriminator(**options)
 
 
+def _patch_discriminator(example_shape, num_classes, **options):
+  if len(example_shape) != 3 or num_classes:
+    raise ValueError(
+      f"The 'patchgan' discriminator judges unlabelled images; got examples of shape "
+      f"{example_shape} with {num_classes} classes (set conditional=False)."
+    )
+  return cyclegan_nets.PatchDiscriminator(**options)
+
+
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
   "mlp": _mlp_generator,
   "dcgan": _dcgan_generator,
@@ -74,7 +84,20 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
   ),
   "sagan": _sagan_discriminator,
   "autoencoder": _autoencoder_discriminator,
+  "patchgan": _patch_discriminator,
 }
+
+
+# --- Image-to-image players (CycleGAN's G and F) ---
+
+
+def _resnet_translator(example_shape, **options):
+  if len(example_shape) != 3:
+    raise ValueError(f"The 'resnet' translator maps images; the data has shape {example_shape}.")
+  return cyclegan_nets.ResnetTranslator(**options)
+
+
+TRANSLATORS: dict[str, Callable[..., nn.Module]] = {"resnet": _resnet_translator}
 
 
 # --- Autoencoder players ---
@@ -110,6 +133,7 @@ NETWORKS: dict[str, dict[str, Callable[..., nn.Module]]] = {
   "discriminator": DISCRIMINATORS,
   "encoder": ENCODERS,
   "decoder": DECODERS,
+  "translator": TRANSLATORS,
 }
 
 

@@ -1,0 +1,281 @@
+"""CycleGAN (Zhu et al. 2017): unpaired image-to-image translation with cycle consistency.
+
+Four players, each with its own gradient function over its own parameters:
+
+- `translator_ab` G: A -> B and `translator_ba` F: B -> A descend the full objective (eq. 3 with the
+  identity term of sec. 5.2), D's params constants:
+      L = w [L_G(D_B(G(a))) + L_G(D_A(F(b)))]                                   (eq. 1, sec. 4)
+        + lambda (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)                            (eq. 2)
+        + lambda_id (|G(b) - b|_1 + |F(a) - a|_1)                               (sec. 5.2)
+  with |.|_1 the mean absolute error over pixels (the reference code's L1Loss), L_G the generator
+  loss of `algorithm.loss` (least squares in the paper, sec. 4: E[(D(G(a)) - 1)^2]) and w =
+  `algorithm.adversarial_weight` (2.0 turns jaxgen's LSGAN generator loss, Mao et al.'s
+  1/2 E[(D - 1)^2], into the paper's E[(D - 1)^2]); lambda = `algorithm.cycle_weight` (10, sec.
+  4), lambda_id = `algorithm.identity_weight` * lambda (the reference code's lambda_identity 0.5).
+- `discriminator_b` D_B and `discriminator_a` D_A descend their objective, e.g. 1/2 E[(D_B(b) -
+  1)^2] + 1/2 E[D_B(x~)^2] for least squares (sec. 4 and the reference code halve D's loss), on the
+  real batch of their domain and x~ = the image pool's answer to the fresh fakes G(a) (D_B) or
+  F(b) (D_A).
+
+One phase: all four gradients at the same parameter point. The reference code updates G and F
+first and then the Ds on fakes computed before that update; since the Ds' params are untouched by
+G's step, their gradients are the same as here.
+
+The image pool (sec. 4, Shrivastava et al. 2017): each D keeps `algorithm.pool_size` (50) earlier
+fakes in `TrainState.extra`; each fresh fake in turn fills the pool while it is not full (and is
+shown); once it is full, with probability 1/2 a random stored fake is shown and the fresh one takes
+its slot, else the fresh fake is shown (`query_pool`). Its
+random numbers come from D's step rng (fold_in tag `POOL`), its new contents reach `update_extra`
+through D's grad_fn's values, so a resumed run continues exactly.
+
+The players' nets: `model.translator` (a `TRANSLATORS` image-to-image net, both G and F) and
+`model.discriminator` (both Ds, run through the `critic.Critic` pipeline by an `Adversary`);
+`optimizer.translator` and `optimizer.discriminator` (Adam 2e-4, b1 0.5 in the paper).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxgen import optim
+from jaxgen.algorithms import stabiliser_rules as rules
+from jaxgen.algorithms.adversarial import Adversary
+from jaxgen.algorithms.base import (
+  AlgorithmBase,
+  Evaluation,
+  Player,
+  TrainState,
+  Values,
+  apply_module,
+  player_gradient,
+)
+from jaxgen.errors import ConfigError
+from jaxgen.nn.registry import TRANSLATORS, build_network
+
+# fold_in tag of the pool's draws in a D's rng (the adversary's own tags are 1..3).
+POOL = 4
+# fold_in tags of the two adversarial terms in the translators' shared rng (instance noise).
+ADVERSARIAL_B, ADVERSARIAL_A = 5, 6
+TRANSLATORS_PLAYERS = ("translator_ab", "translator_ba")
+# discriminator -> (its domain, the translator whose fakes it judges)
+DISCRIMINATORS = {
+  "discriminator_a": ("a", "translator_ba"),
+  "discriminator_b": ("b", "translator_ab"),
+}
+
+
+def query_pool(pool, count, fakes, rng):
+  """The image pool of Shrivastava et al. 2017 / CycleGAN sec. 4, image by image in batch order:
+  while the pool holds fewer than its capacity, the fake is stored in slot `count` and shown; once
+  full, with probability 1/2 (uniform(key_i) > 1/2) the fake takes the slot randint(key_i', 0,
+  capacity) and the image stored there is shown, else the fake is shown. key_i, key_i' =
+  split(fold_in(rng, i)). Returns (shown images, pool, count)."""
+  capacity = pool.shape[0]
+
+  def one(carry, inputs):
+    pool, count = carry
+    index, fake = inputs
+    swap_key, slot_key = jax.random.split(jax.random.fold_in(rng, index))
+    filling = count < capacity
+    swap = ~filling & (jax.random.uniform(swap_key) > 0.5)
+    slot = jnp.where(filling, count, jax.random.randint(slot_key, (), 0, capacity))
+    stored = pool[slot]
+    pool = pool.at[slot].set(jnp.where(filling | swap, fake, stored))
+    return (pool, count + filling.astype(count.dtype)), jnp.where(swap, stored, fake)
+
+  indices = jnp.arange(fakes.shape[0])
+  (pool, count), shown = jax.lax.scan(one, (pool, count), (indices, fakes.astype(pool.dtype)))
+  return shown.astype(fakes.dtype), pool, count
+
+
+def mean_absolute_error(x, y):
+  """|x - y|_1 averaged over all entries (the reference code's nn.L1Loss)."""
+  return jnp.mean(jnp.abs(x - y))
+
+
+def cyclegan_provides(objective) -> rules.Provides:
+  """What CycleGAN offers the stabilisers: D's inputs and weights pass through the critic in every
+  loss, the objective's real target can be smoothed. Not offered: one logit per sample (PatchGAN
+  judges patches: no heads, no gradient penalty written for it), packing, feature matching,
+  historical averaging, a generator EMA and replay (CycleGAN's own image pool is its replay)."""
+  provides = {rules.INPUTS, rules.WEIGHTS}
+  return frozenset(provides | ({rules.TARGETS} if objective.has_real_target else set()))
+
+
+def _non_negative(key: str, value) -> float:
+  if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+    raise ConfigError(f"algorithm.{key} = {value!r} must be a number >= 0; set it to one.")
+  return float(value)
+
+
+def check_pool_size(value) -> int:
+  if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    raise ConfigError(
+      f"algorithm.pool_size = {value!r} must be an integer >= 0 (0: no pool; the paper's 50)."
+    )
+  return int(value)
+
+
+class CycleGAN(AlgorithmBase):
+  """CycleGAN; see the module docstring. Data: a two-domain source (`jaxgen.data.unpaired`)
+  whose batches carry "image_a" and "image_b". Config: `algorithm.loss`, `cycle_weight`,
+  `identity_weight`, `adversarial_weight`, `pool_size`, `stabilisers`, `penalty` (refused)."""
+
+  def __init__(self, config, dataset):
+    algorithm = config.algorithm
+    if len(dataset.example_shape) != 3:
+      raise ValueError(f"CycleGAN translates images; the data has shape {dataset.example_shape}.")
+    if getattr(dataset, "name", None) != "unpaired":
+      raise ValueError(
+        f"CycleGAN needs two unpaired domains; set data.name = 'unpaired' (got {dataset.name!r})."
+      )
+    self.example_shape = tuple(dataset.example_shape)
+    self.cycle_weight = _non_negative("cycle_weight", algorithm.cycle_weight)
+    self.identity_weight = _non_negative("identity_weight", algorithm.identity_weight)
+    self.adversarial_weight = _non_negative("adversarial_weight", algorithm.adversarial_weight)
+    self.pool_size = check_pool_size(algorithm.pool_size)
+    self.translator = build_network(
+      TRANSLATORS, "translator", config.model.translator, example_shape=self.example_shape
+    )
+    self.adversary = Adversary.from_config(
+      algorithm,
+      config.model.discriminator,
+      example_shape=self.example_shape,
+      num_classes=0,
+      penalty=algorithm.get("penalty"),
+    )
+    self.objective, self.critic = self.adversary.objective, self.adversary.critic
+    rules.check_stabilisers(
+      f"algorithm {algorithm.name!r} with loss {algorithm.loss!r}",
+      cyclegan_provides(self.objective),
+      self.adversary.stabilisers,
+      self.adversary.penalty_name,
+    )
+    optimizer = lambda role: optim.make_optimizer(config.optimizer[role])
+    self.players = {
+      name: Player(
+        name,
+        self.translator,
+        optimizer("translator"),
+        functools.partial(self.translator_grads, player=name),
+        shares_phase_noise=True,  # G and F descend one loss, so they see one draw of its noise
+      )
+      for name in TRANSLATORS_PLAYERS
+    }
+    for name in DISCRIMINATORS:
+      grad_fn = functools.partial(self.discriminator_grads, player=name)
+      self.players[name] = Player(name, self.critic.module, optimizer("discriminator"), grad_fn)
+    self.schedule = (tuple(self.players),)
+
+  def init_variables(self, rng, batch):
+    keys = jax.random.split(rng, 6)
+    image = batch["image_a"]
+    variables = {
+      name: self.translator.init(key, image, train=False)
+      for name, key in zip(TRANSLATORS_PLAYERS, keys[:2], strict=True)
+    }
+    for (name, (domain, _)), key, spectral in zip(
+      DISCRIMINATORS.items(), keys[2:4], keys[4:], strict=True
+    ):
+      variables[name] = self.critic.init(key, spectral, batch[f"image_{domain}"], None)
+    return variables
+
+  def init_extra(self) -> dict[str, Any]:
+    """Each D's image pool (zeros, none of it filled yet)."""
+    if not self.pool_size:
+      return {}
+    empty = lambda: {
+      "images": jnp.zeros((self.pool_size, *self.example_shape)),
+      "count": jnp.zeros([], jnp.int32),
+    }
+    return {f"pool_{domain}": empty() for domain, _ in DISCRIMINATORS.values()}
+
+  def translate(self, state: TrainState, images, player: str, *, params=None):
+    """`player`'s translation of `images` (instance norm: the same in training and inference)."""
+    p = state.players[player]
+    params = p.params if params is None else params
+    return apply_module(self.translator, params, p.model_state, images, train=True)[0]
+
+  def translator_loss(self, state: TrainState, params, batch, rng):
+    """The translators' objective L of the module docstring at `params` = {G's, F's}:
+    (loss, metrics)."""
+    a, b = batch["image_a"], batch["image_b"]
+    g = lambda x: self.translate(state, x, "translator_ab", params=params["translator_ab"])
+    f = lambda x: self.translate(state, x, "translator_ba", params=params["translator_ba"])
+    # G on [a; b] and F on [b; a] in one call each: instance norm keeps samples apart, and fewer
+    # calls compile faster. G(b) and F(a) are the identity term's (sec. 5.2).
+    num = a.shape[0]
+    fake_b, same_b = jnp.split(g(jnp.concatenate([a, b])), [num])
+    fake_a, same_a = jnp.split(f(jnp.concatenate([b, a])), [num])
+    adversarial = 0.0
+    for d_name, fake, real, tag in (
+      ("discriminator_b", fake_b, b, ADVERSARIAL_B),
+      ("discriminator_a", fake_a, a, ADVERSARIAL_A),
+    ):
+      d = state.players[d_name]
+      term, _ = self.adversary.generator_loss(
+        state.step, d.params, d.model_state, fake, real, None, jax.random.fold_in(rng, tag)
+      )
+      adversarial = adversarial + term
+    cycle = mean_absolute_error(f(fake_b), a) + mean_absolute_error(g(fake_a), b)  # eq. 2
+    identity = mean_absolute_error(same_b, b) + mean_absolute_error(same_a, a)
+    loss = self.adversarial_weight * adversarial + self.cycle_weight * cycle
+    loss = loss + self.identity_weight * self.cycle_weight * identity
+    return loss, {"loss": loss, "adversarial": adversarial, "cycle": cycle, "identity": identity}
+
+  def translator_grads(self, state: TrainState, batch, rng, *, player: str):
+    """Gradient of L w.r.t. `player`'s params only; the other translator's and D's are constants."""
+    params = {name: state.players[name].params for name in TRANSLATORS_PLAYERS}
+    model_state = state.players[player].model_state
+
+    def loss_fn(own):
+      loss, metrics = self.translator_loss(state, {**params, player: own}, batch, rng)
+      return loss, (model_state, metrics)
+
+    return player_gradient(loss_fn, params[player])
+
+  def discriminator_grads(self, state: TrainState, batch, rng, *, player: str):
+    """Gradient of D's objective on its domain's real batch and the pool's answer to the fresh
+    fakes, w.r.t. D's params only; the fakes are data here (no path back to the translators)."""
+    domain, source = DISCRIMINATORS[player]
+    source_domain = "b" if domain == "a" else "a"
+    fake = jax.lax.stop_gradient(self.translate(state, batch[f"image_{source_domain}"], source))
+    values = {}
+    if self.pool_size:
+      pool = state.extra[f"pool_{domain}"]
+      fake, images, count = query_pool(
+        pool["images"], pool["count"], fake, jax.random.fold_in(rng, POOL)
+      )
+      values = {"pool": images, "pool_count": count}
+    d = state.players[player]
+
+    def loss_fn(params):
+      loss, _, new_state, metrics = self.adversary.discriminator_loss(
+        state.step, params, d.model_state, batch[f"image_{domain}"], fake, None, rng
+      )
+      return loss, (new_state, {"loss": loss, **metrics, **values})
+
+    return player_gradient(loss_fn, d.params)
+
+  def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
+    """The pools after the step: what each D's query left (its grad_fn's values)."""
+    if not self.pool_size:
+      return state.extra
+    return {
+      f"pool_{domain}": {"images": values[name]["pool"], "count": values[name]["pool_count"]}
+      for name, (domain, _) in DISCRIMINATORS.items()
+    }
+
+  def sample(self, state: TrainState, rng, num, labels=None):
+    """CycleGAN draws nothing: it translates given images (`translate`); its evaluation is of
+    kind "translation", which never calls `sample`."""
+    raise NotImplementedError("CycleGAN translates images; call translate(state, images, player).")
+
+  def evaluation(self) -> Evaluation:
+    """Rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of 8 held-out images; label preservation, FID
+    per domain and the cycle error (`jaxgen.metrics.translation`)."""
+    return Evaluation("translation", grid_columns=8, grid_count=8)
