@@ -16,6 +16,7 @@ from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
 from jaxgen.algorithms.multigen import MultiGeneratorGAN
+from jaxgen.algorithms.progan import ProGAN
 from jaxgen.algorithms.unrolled import UnrolledGAN
 from jaxgen.algorithms.vae import VAE
 from jaxgen.algorithms.vaegan import VAEGAN
@@ -29,6 +30,7 @@ ALGORITHMS = {
   "ebgan": EBGAN,
   "began": BEGAN,
   "madgan": MultiGeneratorGAN,
+  "progan": ProGAN,
   "vae": VAE,
   "vaegan": VAEGAN,
   "aae": AdversarialAutoencoder,
