@@ -1,9 +1,9 @@
 """Every registered algorithm, objective, penalty and stabiliser against hand-built float64 losses.
 
-The cases live in `gradient_cases_gan.py` (the GAN family) and `gradient_cases_autoencoder.py`
-(VAE, CVAE, IWAE, VAE-GAN, AAE, WAE); the harness is `gradient_harness.py`. A registry entry
-(an algorithm, a GAN objective, a penalty, a stabiliser switch) without a case fails
-`test_every_registry_entry_has_a_case`.
+The cases live in `gradient_cases_gan.py` (the GAN family), `gradient_cases_autoencoder.py`
+(VAE, CVAE, IWAE, VAE-GAN, AAE, WAE) and `gradient_cases_progan.py` (ProGAN); the harness is
+`gradient_harness.py`. A registry entry (an algorithm, a GAN objective, a penalty, a stabiliser
+switch) without a case fails `test_every_registry_entry_has_a_case`.
 
 The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
 objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
@@ -15,13 +15,14 @@ import dataclasses
 
 import gradient_cases_autoencoder
 import gradient_cases_gan
+import gradient_cases_progan
 import pytest
 from gradient_harness import GradientCase, check_gradient_case, check_refused_case
 
 from jaxgen import algorithms, losses, stabilisers
 from jaxgen.losses import penalties
 
-CASES = gradient_cases_gan.CASES + gradient_cases_autoencoder.CASES
+CASES = gradient_cases_gan.CASES + gradient_cases_autoencoder.CASES + gradient_cases_progan.CASES
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]
 REFUSED_CASES = [c for c in CASES if not isinstance(c, GradientCase)]
 
@@ -46,6 +47,7 @@ def test_every_registry_entry_has_a_case():
   assert set(algorithms.ALGORITHMS) <= checked, set(algorithms.ALGORITHMS) - checked
   switches = [f.name for f in dataclasses.fields(stabilisers.Stabilisers)]
   stabilised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.STABILISED
+  stabilised += gradient_cases_progan.STABILISED
   penalised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.PENALISED
   for name in stabilised:
     cases = [c for c in CASES if c.algorithm == name]

@@ -195,7 +195,9 @@ def minibatch_stddev(x: Array, group_size: int = 4, epsilon: float = 1e-8) -> Ar
     raise ValueError(
       f"minibatch_stddev needs the batch ({batch}) divisible by group_size ({group_size})."
     )
-  grouped = x.astype(jnp.float32).reshape(group, batch // group, *x.shape[1:])
+  # At least float32 (half precision loses the variance), float64 kept (float64 gradient tests).
+  wide = jnp.promote_types(x.dtype, jnp.float32)
+  grouped = x.astype(wide).reshape(group, batch // group, *x.shape[1:])
   # std over the group of every feature (biased, 1/G, as in Karras et al.'s code).
   variance = jnp.mean(jnp.square(grouped - jnp.mean(grouped, axis=0)), axis=0)
   per_group = jnp.mean(jnp.sqrt(variance + epsilon), axis=tuple(range(1, x.ndim)))
@@ -217,7 +219,7 @@ class MinibatchStdDev(nn.Module):
 
 def pixel_norm(x: Array, epsilon: float = 1e-8) -> Array:
   """b = a / sqrt(mean_j a_j^2 + epsilon) over the channel axis (Karras et al. 2018, Sec. 4.2)."""
-  x32 = x.astype(jnp.float32)
+  x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # float64 stays float64
   scale = jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + epsilon)
   return (x32 * scale).astype(x.dtype)
 

@@ -64,8 +64,9 @@ def downsample(x: Array, factor: int = 2) -> Array:
 
 
 def lerp(a: Array, b: Array, t) -> Array:
-  """a + (b - a) t: the fade-in of sec. 3 / Figure 2 (t = alpha: 0 is the old path, 1 the new)."""
-  return a + (b - a) * t
+  """(1 - t) a + t b: the fade-in of sec. 3 / Figure 2 (t = alpha: 0 is the old path, 1 the new),
+  written so that t = 0 gives a and t = 1 gives b exactly."""
+  return (1 - t) * a + t * b
 
 
 def _act(x: Array) -> Array:
