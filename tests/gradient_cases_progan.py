@@ -57,13 +57,24 @@ def make_config(switches=()):
   return config
 
 
+def _nonzero_biases(params):
+  """Biases start at 0 and the digits hold exact zeros (raw 8 -> 0), which would put a 1x1 conv's
+  pre-activation on the leaky ReLU's kink, where finite differences are meaningless."""
+  shift = lambda path, x: x + 0.1 if jax.tree_util.keystr(path).endswith("['bias']") else x
+  return jax.tree_util.tree_map_with_path(shift, params)
+
+
 def at_step(step: int, alpha: float):
-  """prepare: the state at `step`, with the alpha a hand computes for it."""
+  """prepare: the state at `step`, with the alpha a hand computes for it, and non-zero biases."""
 
   def prepare(algorithm, state):
     del algorithm
+    players = {
+      name: player.replace(params=_nonzero_biases(player.params))
+      for name, player in state.players.items()
+    }
     extra = {**state.extra, "alpha": jnp.asarray(alpha, jnp.float64)}
-    return state.replace(step=jnp.asarray(step, state.step.dtype), extra=extra)
+    return state.replace(step=jnp.asarray(step, state.step.dtype), players=players, extra=extra)
 
   return prepare
 
