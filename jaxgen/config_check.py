@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, stabilisers
-from jaxgen.algorithms import adagan, cyclegan, gan, sparse_vae, vae, vaegan, wae
+from jaxgen.algorithms import adagan, cyclegan, gan, progan, sparse_vae, vae, vaegan, wae
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
@@ -109,6 +109,18 @@ FAMILIES: dict[str, Family] = {
   "began": _gan("gamma", "lambda_k"),
   "madgan": _gan("num_generators"),
   "adagan": _adagan(),
+  "progan": Family(
+    ("name", "stable_steps", "fade_steps", "penalty_weight", "drift_weight", "stabilisers"),
+    {"generator": networks.GENERATORS, "discriminator": networks.DISCRIMINATORS},
+    {},
+    {
+      "stable_steps": lambda value: check_int("stable_steps", value, minimum=1),
+      "fade_steps": lambda value: check_int("fade_steps", value, minimum=1),
+      "penalty_weight": lambda value: progan.check_non_negative("penalty_weight", value),
+      "drift_weight": lambda value: progan.check_non_negative("drift_weight", value),
+      "stabilisers": _stabiliser_fields,
+    },
+  ),
   "vae": _autoencoder((), {"reconstruction.name": vae.LIKELIHOODS}, critic=False),
   "sparse_vae": _autoencoder(
     ("slab_probability", "selector_sharpness", "spike_warmup_steps"),

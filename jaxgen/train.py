@@ -2,9 +2,10 @@
 
 The loop knows about the host, the devices and the files; the algorithm knows its players. A step:
 the batches of step t (one per schedule phase, a pure function of (seed, t)) are placed sharded on
-the devices, the jitted `train_step` updates every player, and the host logs the metrics of the
-*previous* step so it never waits on the device. Re-running the same command resumes from the
-latest checkpoint in the workdir and sees exactly the batches an uninterrupted run would.
+the devices, the jitted train step of the step's stage (`Run.train_step_at`) updates every player,
+and the host logs the metrics of the *previous* step so it never waits on the device. Re-running
+the same command resumes from the latest checkpoint in the workdir and sees exactly the batches an
+uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -59,14 +60,27 @@ class Run:
     self.mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(config.batch_size, self.mesh)
     self.num_phases = len(self.algorithm.schedule)
-    replicated = parallel.replicated(self.mesh)
-    self.train_step = jax.jit(
-      make_train_step(self.algorithm),
-      in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes=1)),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
-    )
-    self._sample = jax.jit(self.algorithm.sample, static_argnums=2, out_shardings=replicated)
+    self._train_steps: dict[int, Any] = {}  # stage -> its jitted train step, built on first use
+    self._samplers: dict[int, Any] = {}
+
+  def train_step_at(self, step: int):
+    """The jitted train step of `algorithm.stage(step)`: one compilation per stage (a growing
+    network's resolution), whatever traced values (alpha) change within it."""
+    stage = self.algorithm.stage(step)
+    if stage not in self._train_steps:
+      replicated = parallel.replicated(self.mesh)
+      self._train_steps[stage] = jax.jit(
+        make_train_step(self.algorithm.at_stage(stage)),
+        in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes=1)),
+        out_shardings=(replicated, replicated),
+        donate_argnums=0,
+      )
+    return self._train_steps[stage]
+
+  @property
+  def train_step(self):
+    """The jitted train step of step 0's stage (every step's, for an algorithm without stages)."""
+    return self.train_step_at(0)
 
   def batches(self, step: int):
     return phase_batches(self.dataset, self.config, step, self.num_phases)
@@ -80,10 +94,16 @@ class Run:
     return init(jax.random.key(self.config.seed), first)
 
   def step(self, state: TrainState, step: int):
-    return self.train_step(state, parallel.put_batch(self.batches(step), self.mesh, 1))
+    return self.train_step_at(step)(state, parallel.put_batch(self.batches(step), self.mesh, 1))
 
   def sample(self, state: TrainState, num: int, seed: int = 0) -> np.ndarray:
-    return np.asarray(self._sample(state, jax.random.key(seed), num))
+    """`num` samples at the stage of the state's step (reads `state.step`: a device sync)."""
+    stage = self.algorithm.stage(int(state.step))
+    if stage not in self._samplers:
+      sample = self.algorithm.at_stage(stage).sample
+      replicated = parallel.replicated(self.mesh)
+      self._samplers[stage] = jax.jit(sample, static_argnums=2, out_shardings=replicated)
+    return np.asarray(self._samplers[stage](state, jax.random.key(seed), num))
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
@@ -150,7 +170,7 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
       batches = parallel.put_batch(next_batches.result(), run.mesh, leading_axes=1)
       if step + 1 < config.num_steps:
         next_batches = prefetch.submit(run.batches, step + 1)
-      state, metrics = run.train_step(state, batches)
+      state, metrics = run.train_step_at(step)(state, batches)  # step: a Python int, no sync
       if pending is not None:
         drain(pending)
       pending = (step + 1, metrics)

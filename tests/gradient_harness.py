@@ -129,6 +129,8 @@ def check_gradient_case(case: GradientCase) -> None:
     algorithm, state, batch = build(case.config())
     if case.prepare is not None:
       state = case.prepare(algorithm, state)
+    # The grad_fns the loop runs at this step (a growing network's stage; `self` for most).
+    algorithm = algorithm.at_stage(algorithm.stage(int(state.step)))
     rng = jax.random.key(case.rng_seed)
     references = case.reference_losses(algorithm, state, batch, rng)
     assert set(references) == set(algorithm.players), (

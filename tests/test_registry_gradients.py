@@ -3,9 +3,10 @@
 The cases live in `gradient_cases_gan.py` (the GAN family), `gradient_cases_autoencoder.py`
 (VAE, CVAE, IWAE, VAE-GAN, AAE, WAE), `gradient_cases_sparse_vae.py` (the spike-and-slab VAE),
 `gradient_cases_adagan.py` (AdaGAN's three players), `gradient_cases_cyclegan.py` (CycleGAN's
-four players) and `gradient_cases_sagan.py` (the GAN with SAGAN's networks); the harness is
-`gradient_harness.py`. A registry entry (an algorithm, a GAN objective, a penalty, a stabiliser
-switch) without a case fails `test_every_registry_entry_has_a_case`.
+four players), `gradient_cases_progan.py` (ProGAN) and `gradient_cases_sagan.py` (the GAN with
+SAGAN's networks); the harness is `gradient_harness.py`. A registry entry (an algorithm, a GAN
+objective, a penalty, a stabiliser switch) without a case fails
+`test_every_registry_entry_has_a_case`.
 
 The combinations walked: for each adversarial algorithm (the GAN family, AAE, VAE-GAN), each
 objective it takes, each penalty and each stabiliser switch, one at a time around the algorithm's
@@ -19,6 +20,7 @@ import gradient_cases_adagan
 import gradient_cases_autoencoder
 import gradient_cases_cyclegan
 import gradient_cases_gan
+import gradient_cases_progan
 import gradient_cases_sagan
 import gradient_cases_sparse_vae
 import pytest
@@ -34,6 +36,7 @@ CASES = [
   *gradient_cases_sparse_vae.CASES,
   *gradient_cases_adagan.CASES,
   *gradient_cases_cyclegan.CASES,
+  *gradient_cases_progan.CASES,
 ]
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]
 REFUSED_CASES = [c for c in CASES if not isinstance(c, GradientCase)]
@@ -59,6 +62,7 @@ def test_every_registry_entry_has_a_case():
   assert set(algorithms.ALGORITHMS) <= checked, set(algorithms.ALGORITHMS) - checked
   switches = [f.name for f in dataclasses.fields(stabilisers.Stabilisers)]
   stabilised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.STABILISED
+  stabilised += gradient_cases_progan.STABILISED
   penalised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.PENALISED
   for name in stabilised:
     cases = [c for c in CASES if c.algorithm == name]

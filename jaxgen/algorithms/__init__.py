@@ -18,6 +18,7 @@ from jaxgen.algorithms.energy import BEGAN, EBGAN
 from jaxgen.algorithms.gan import GAN
 from jaxgen.algorithms.infogan import InfoGAN
 from jaxgen.algorithms.multigen import MultiGeneratorGAN
+from jaxgen.algorithms.progan import ProGAN
 from jaxgen.algorithms.sparse_vae import SparseVAE
 from jaxgen.algorithms.unrolled import UnrolledGAN
 from jaxgen.algorithms.vae import VAE
@@ -33,6 +34,7 @@ ALGORITHMS = {
   "began": BEGAN,
   "madgan": MultiGeneratorGAN,
   "adagan": AdaGAN,
+  "progan": ProGAN,
   "vae": VAE,
   "sparse_vae": SparseVAE,
   "vaegan": VAEGAN,

@@ -136,6 +136,20 @@ class AlgorithmBase(abc.ABC):
     del values
     return state.extra
 
+  def stage(self, step: int) -> int:
+    """The stage of the compiled train step the loop runs at Python step `step` (0 throughout
+    here). A stage fixes what the networks' shapes and Python control flow depend on (ProGAN: the
+    resolution that runs), so the loop compiles one train step per stage rather than tracing it
+    on every value that changes inside one (alpha is traced state)."""
+    del step
+    return 0
+
+  def at_stage(self, stage: int) -> AlgorithmBase:
+    """The algorithm whose players' grad_fns and `sample` run `stage` (`self` here). Every stage's
+    params live in one `TrainState` of one shape, so a checkpoint restores at any stage."""
+    del stage
+    return self
+
   def evaluation(self) -> Evaluation:
     """2-D samples are points; anything else is images, one column per class when conditional
     (`sample` cycles through the classes), 10 samples of each."""

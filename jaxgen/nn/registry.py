@@ -17,6 +17,7 @@ from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import cyclegan as cyclegan_nets
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
+from jaxgen.nn import progan as progan_nets
 from jaxgen.nn import sagan as sagan_nets
 
 Registry = Mapping[str, Callable[..., nn.Module]]
@@ -55,6 +56,24 @@ def _sagan_discriminator(example_shape, num_classes, **options):
   return sagan_nets.check_attention_resolution(module, *example_shape[:2])
 
 
+def _progan_generator(example_shape, num_classes, **options):
+  if len(example_shape) != 3 or num_classes:
+    raise ValueError(
+      f"The 'progan' generator makes unconditional images; the data has shape {example_shape}"
+      f" and {num_classes} classes (set conditional=False)."
+    )
+  return progan_nets.ProGANGenerator(image_shape=tuple(example_shape), **options)
+
+
+def _progan_discriminator(example_shape, num_classes, **options):
+  if len(example_shape) != 3 or num_classes:
+    raise ValueError(
+      f"The 'progan' discriminator reads unconditional images; the data has shape {example_shape}"
+      f" and {num_classes} classes (set conditional=False)."
+    )
+  return progan_nets.ProGANDiscriminator(resolution=example_shape[0], **options)
+
+
 def _autoencoder_discriminator(example_shape, num_classes, **options):
   if num_classes:
     raise ValueError("The 'autoencoder' discriminator is unconditional; set conditional=False.")
@@ -74,6 +93,7 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
   "mlp": _mlp_generator,
   "dcgan": _dcgan_generator,
   "sagan": _sagan_generator,
+  "progan": _progan_generator,
 }
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
   "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
@@ -83,6 +103,7 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
     num_classes=num_classes, **options
   ),
   "sagan": _sagan_discriminator,
+  "progan": _progan_discriminator,
   "autoencoder": _autoencoder_discriminator,
   "patchgan": _patch_discriminator,
 }
