@@ -34,8 +34,10 @@ def make_config(conditional: bool):
   config.batch_size = BATCH
   config.conditional = conditional
   config.model.latent_dim = LATENT
-  # 16x16 digits: attention on the 8x8 hidden maps, 8 channels there (reduction 8 -> 1).
-  tiny = {"name": "sagan", "base_features": 8, "attention_resolution": 8}
+  # The digits at their own 8x8 (a quarter of the 16x16 compute): attention on the 4x4 hidden
+  # maps, 8 channels there (reduction 8 -> 1).
+  config.data.options = {"size": 8}
+  tiny = {"name": "sagan", "base_features": 8, "attention_resolution": 4}
   config.model.generator = dict(tiny)
   config.model.discriminator = dict(tiny)
   return config
