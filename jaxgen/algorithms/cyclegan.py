@@ -134,6 +134,7 @@ class CycleGAN(AlgorithmBase):
         f"CycleGAN needs two unpaired domains; set data.name = 'unpaired' (got {dataset.name!r})."
       )
     self.example_shape = tuple(dataset.example_shape)
+    self.dataset = dataset  # `sample` translates its held-out A images (read when traced)
     self.cycle_weight = _non_negative("cycle_weight", algorithm.cycle_weight)
     self.identity_weight = _non_negative("identity_weight", algorithm.identity_weight)
     self.adversarial_weight = _non_negative("adversarial_weight", algorithm.adversarial_weight)
@@ -271,9 +272,14 @@ class CycleGAN(AlgorithmBase):
     }
 
   def sample(self, state: TrainState, rng, num, labels=None):
-    """CycleGAN draws nothing: it translates given images (`translate`); its evaluation is of
-    kind "translation", which never calls `sample`."""
-    raise NotImplementedError("CycleGAN translates images; call translate(state, images, player).")
+    """`num` samples of the model's domain B: G(a) for held-out A images drawn uniformly (with
+    replacement) by `rng`. A translator has no noise input (Zhu et al. 2017), so its samples are
+    its translations of the other domain; the loop's evaluation of kind "translation" scores
+    `translate` itself on both domains."""
+    del labels
+    held_out = jnp.asarray(self.dataset.eval_data()["image_a"])
+    picked = jax.random.randint(rng, (num,), 0, held_out.shape[0])
+    return self.translate(state, held_out[picked], "translator_ab")
 
   def evaluation(self) -> Evaluation:
     """Rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of 8 held-out images; label preservation, FID
