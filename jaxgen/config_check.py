@@ -169,6 +169,7 @@ LOOP_INTS = {
   "seed": 0,
   **dict.fromkeys(("batch_size", "num_steps", "log_every", "eval_every", "checkpoint_every"), 1),
   **dict.fromkeys(("keep_checkpoints", "eval.num_samples", "eval.num_reference"), 1),
+  "steps_per_call": 1,
   "model.latent_dim": 1,  # 0 ends in a ZeroDivisionError inside JAX's initialiser
 }
 BOOLS = ("progress_bar", "conditional")
@@ -204,6 +205,7 @@ def check_config(config) -> None:
     short = key.rpartition(".")[2]
     check = lambda value, short=short, minimum=minimum: check_int(short, value, minimum=minimum)
     _library(key, _get(config, key), check, "is out of range")
+  _check_steps_per_call(config)
   for key in BOOLS:
     value = _get(config, key)
     if value is not _MISSING and not isinstance(value, bool):
@@ -213,6 +215,20 @@ def check_config(config) -> None:
   options = config.data.get("options") or {}
   facts = _library("data.options", options, lambda o: data.facts(data_name, **o))
   _check_fit(config, name, data_name, facts)
+
+
+def _check_steps_per_call(config) -> None:
+  """Evaluations and checkpoints fall at the end of a call: their periods are multiples of it."""
+  count = _get(config, "steps_per_call")
+  if count is _MISSING or count == 1:
+    return
+  for key in ("eval_every", "checkpoint_every"):
+    if config[key] % count:
+      raise ConfigError(
+        f"{key} = {config[key]} is not a multiple of steps_per_call = {count}: evaluations and "
+        f"checkpoints happen between calls of {count} steps. Use a multiple of {count} (e.g. "
+        f"{max(count, config[key] // count * count)}) or another steps_per_call."
+      )
 
 
 def _check_algorithm(section, family: Family) -> None:

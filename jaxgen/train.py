@@ -6,12 +6,18 @@ the devices, the jitted train step of the step's stage (`Run.train_step_at`) upd
 and the host logs the metrics of the *previous* step so it never waits on the device. Re-running
 the same command resumes from the latest checkpoint in the workdir and sees exactly the batches an
 uninterrupted run would.
+
+`config.steps_per_call = N` runs N whole train steps in one compiled call (a `lax.scan` over the
+train step, for small models where per-call dispatch dominates). Calls start at multiples of N, so
+every step runs the same way (in a scan, or alone) whether or not the run was resumed, and
+evaluation, checkpoints (their steps are multiples of N) and the NaN stop land on exact steps.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import sys
 import time
 from pathlib import Path
@@ -60,22 +66,51 @@ class Run:
     self.mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(config.batch_size, self.mesh)
     self.num_phases = len(self.algorithm.schedule)
-    self._train_steps: dict[int, Any] = {}  # stage -> its jitted train step, built on first use
+    self.steps_per_call = config.get("steps_per_call", 1)
+    # (stage, steps in one call) -> its jitted train step(s), built on first use
+    self._train_steps: dict[tuple[int, int], Any] = {}
     self._samplers: dict[int, Any] = {}
 
-  def train_step_at(self, step: int):
-    """The jitted train step of `algorithm.stage(step)`: one compilation per stage (a growing
-    network's resolution), whatever traced values (alpha) change within it."""
+  def train_step_at(self, step: int, count: int = 1):
+    """The jitted function running `count` train steps from step `step`, all of the stage
+    `algorithm.stage(step)`: one compilation per stage (a growing network's resolution) and
+    count, whatever traced values (alpha) change within it. With `count` > 1 the batches carry a
+    leading axis of steps and the metrics come back stacked along it."""
     stage = self.algorithm.stage(step)
-    if stage not in self._train_steps:
+    if (stage, count) not in self._train_steps:
       replicated = parallel.replicated(self.mesh)
-      self._train_steps[stage] = jax.jit(
-        make_train_step(self.algorithm.at_stage(stage)),
-        in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes=1)),
+      train_step = make_train_step(self.algorithm.at_stage(stage))
+      if count > 1:
+        # A rolled loop: fine around MLP steps, 22-24x slower around a conv backward on XLA:CPU
+        # (../shared/reference/measured-cpu.md), hence a config switch and not the default.
+        train_step = functools.partial(jax.lax.scan, train_step)
+      leading_axes = 1 if count == 1 else 2  # (steps,) phases, batch
+      self._train_steps[stage, count] = jax.jit(
+        train_step,
+        in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes)),
         out_shardings=(replicated, replicated),
         donate_argnums=0,
       )
-    return self._train_steps[stage]
+    return self._train_steps[stage, count]
+
+  def steps_in_call(self, step: int) -> int:
+    """How many steps the loop's call at `step` runs: `steps_per_call` from a multiple of it when
+    they all lie before `num_steps` and in one stage, else 1 (a resumed run that stopped between
+    multiples takes single steps up to the next one)."""
+    count = self.steps_per_call
+    if count == 1 or step % count or step + count > self.config.num_steps:
+      return 1
+    stage = self.algorithm.stage(step)
+    if any(self.algorithm.stage(s) != stage for s in range(step + 1, step + count)):
+      return 1
+    return count
+
+  def call_batches(self, step: int, count: int):
+    """The host batches of the call running steps `step` .. `step + count - 1`."""
+    if count == 1:
+      return self.batches(step)
+    per_step = [self.batches(s) for s in range(step, step + count)]
+    return {key: np.stack([b[key] for b in per_step]) for key in per_step[0]}
 
   @property
   def train_step(self):
@@ -106,6 +141,54 @@ class Run:
     return np.asarray(self._samplers[stage](state, jax.random.key(seed), num))
 
 
+class Progress:
+  """What a run shows on stderr: a tqdm bar on a terminal; off a terminal (a job's log file) one
+  line per logged step, so logs stay short and every line is complete."""
+
+  def __init__(self, config, start: int):
+    self.enabled = config.get("progress_bar", True)
+    self.interactive = sys.stderr.isatty()
+    self.total = config.num_steps
+    self.desc = f"{config.algorithm.name} on {config.data.name}"
+    self.start, self.started = start, time.perf_counter()
+    self.bar = tqdm.tqdm(
+      total=config.num_steps,
+      initial=start,
+      disable=not (self.enabled and self.interactive),
+      desc=self.desc,
+      file=sys.stderr,
+      mininterval=0.1,
+    )
+
+  def update(self, steps: int) -> None:
+    self.bar.update(steps)
+
+  def show(self, scalars: dict[str, float]) -> None:
+    """The losses beside the bar, shown at its next refresh."""
+    self.bar.set_postfix(_losses(scalars), refresh=False)
+
+  def logged(self, step: int, scalars: dict[str, float]) -> None:
+    """Off a terminal: one line per logged step, with the losses and the mean speed so far."""
+    if self.enabled and not self.interactive:
+      rate = (step - self.start) / max(time.perf_counter() - self.started, 1e-9)
+      losses = " ".join(f"{k}={v}" for k, v in _losses(scalars).items())
+      print(
+        f"{self.desc}: step {step}/{self.total} {losses} ({rate:.1f} steps/s)",
+        file=sys.stderr,
+        flush=True,
+      )
+
+  def write(self, line: str) -> None:
+    self.bar.write(line, file=sys.stderr)
+
+  def close(self) -> None:
+    self.bar.close()
+
+
+def _losses(scalars: dict[str, float]) -> dict[str, str]:
+  return {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")}
+
+
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
   return {
     k: float(v)
@@ -131,51 +214,55 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   restored = checkpointer.restore_latest(state)
   if restored.step is not None:
     state = restored.state
+    print(
+      f"resumed from step {restored.step} ({checkpointer.directory / str(restored.step)})",
+      file=sys.stderr,
+      flush=True,
+    )
   last_checkpoint = restored.step
   start = int(state.step)
   logger = MetricsLog(workdir, start)
   updates = update_names(run.algorithm)
   players = list(dict.fromkeys(name for _, name in updates))
-  bar = tqdm.tqdm(
-    total=config.num_steps,
-    initial=start,
-    disable=not config.get("progress_bar", True),
-    desc=f"{config.algorithm.name} on {config.data.name}",
-    file=sys.stderr,
-    mininterval=0.1 if sys.stderr.isatty() else 30.0,  # keep logs of non-interactive runs short
-  )
+  progress = Progress(config, start)
   prefetch = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-  pending, next_batches = None, prefetch.submit(run.batches, start)
+  count = run.steps_in_call(start)
+  pending, next_batches = None, prefetch.submit(run.call_batches, start, count)
   started = time.perf_counter()
   evaluate = Evaluator(run)
 
   def drain(pending):
-    """Brings the previous step's metrics to the host: checks, logs, shows them."""
-    step, metrics = pending
+    """Brings a previous call's metrics to the host: checks, logs, shows them, step by step."""
+    first, count, metrics = pending
     host = jax.device_get(metrics)
-    if int(host["first_nonfinite_update"]) >= 0:
-      raise NonFiniteError(stops.nonfinite_message(step, host, updates, last_checkpoint))
-    scalars = _scalars(host)
-    if step % config.get("log_every", 50) == 0 or step == config.num_steps:
-      logger.write(step, scalars)
-    bar.set_postfix(  # shown at the bar's next refresh: mininterval keeps job logs short
-      {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")},
-      refresh=False,
-    )
+    for i in range(count):
+      step = first + i + 1  # steps done after this one
+      row = host if count == 1 else jax.tree.map(lambda x, i=i: x[i], host)
+      if int(row["first_nonfinite_update"]) >= 0:
+        raise NonFiniteError(stops.nonfinite_message(step, row, updates, last_checkpoint))
+      scalars = _scalars(row)
+      if step % config.get("log_every", 50) == 0 or step == config.num_steps:
+        logger.write(step, scalars)
+        progress.logged(step, scalars)
+      progress.show(scalars)
 
   try:
     if stop.received:  # during start-up: no step was taken, so there is nothing new to save
       raise Interrupted(stop.received, start, False, checkpointer.directory)
-    for step in range(start, config.num_steps):
-      batches = parallel.put_batch(next_batches.result(), run.mesh, leading_axes=1)
-      if step + 1 < config.num_steps:
-        next_batches = prefetch.submit(run.batches, step + 1)
-      state, metrics = run.train_step_at(step)(state, batches)  # step: a Python int, no sync
+    step = start
+    while step < config.num_steps:
+      leading_axes = 1 if count == 1 else 2
+      batches = parallel.put_batch(next_batches.result(), run.mesh, leading_axes)
+      done = step + count
+      if done < config.num_steps:
+        next_count = run.steps_in_call(done)
+        next_batches = prefetch.submit(run.call_batches, done, next_count)
+      # step: a Python int, no sync
+      state, metrics = run.train_step_at(step, count)(state, batches)
       if pending is not None:
         drain(pending)
-      pending = (step + 1, metrics)
-      bar.update(1)
-      done = step + 1
+      pending = (step, count, metrics)
+      progress.update(count)
       evaluate_now = done % config.eval_every == 0 or done == config.num_steps
       save_now = done % config.checkpoint_every == 0 or done == config.num_steps or stop.received
       if evaluate_now or save_now:
@@ -186,7 +273,7 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
         results = evaluate(state, done, workdir)
         if results:
           logger.write(done, results)
-          bar.write(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+          progress.write(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
       if save_now:
         checkpointer.save(done, state)
         last_checkpoint = done
@@ -194,6 +281,9 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
       if stop.received:
         checkpointer.wait()
         raise Interrupted(stop.received, done, True, checkpointer.directory)
+      step = done
+      if step < config.num_steps:
+        count = next_count
     if pending is not None:
       drain(pending)
   except BaseException:
@@ -205,7 +295,7 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   finally:
     checkpointer.close()
     prefetch.shutdown(wait=False, cancel_futures=True)
-    bar.close()
+    progress.close()
     logger.close()
   records = logger.records()
   loss_keys = [f"{p}/loss" for p in players]
