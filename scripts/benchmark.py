@@ -1,10 +1,25 @@
-"""Times the jitted train step of jaxgen configs: compile time, median ms/iteration, GFLOP/s.
+"""Times jaxgen's real train step per config, and PyTorch eager's same step in the same run.
 
-  python scripts/benchmark.py [--configs=gan_ring8,dcgan_digits,dcgan_mnist] [--iters=20]
+  python scripts/benchmark.py [--configs=gan_ring8,dcgan_mnist] [--rounds=5] [--iters=10]
+      [--steps-per-call=N] [--seeds=S] [--precision=bfloat16] [--compare-torch] [--torch-threads=T]
+
+Per config and contender it prints: compile s; ms per train step (the median over all timed
+steps after warm-up, each waited for with `block_until_ready`, and in brackets the spread of the
+per-round medians); samples/s; achieved GFLOP/s from XLA's cost analysis of the compiled step;
+and on a GPU or TPU the MFU against the device's peak (`PEAK_TFLOPS`, by device kind). The
+contenders take turns round by round, so load from other processes on a shared machine falls on
+all of them alike; the ratio column is per round, its spread printed beside it.
+
+Contenders: `jaxgen` (one step per call, as `scripts/train.py` runs by default); `jaxgen xN`
+(`--steps-per-call=N`: N steps in one `lax.scan` call, the config switch `steps_per_call`);
+`jaxgen S seeds` (`--seeds=S`: the step vmapped over S seeds, as the mode-collapse benchmark
+trains);
+`torch` (`--compare-torch`, the `bench` extra: `pip install -e .[bench]`): the same networks,
+optimizer and algorithm in PyTorch eager, for the GAN configs whose networks are rebuilt in torch
+(`mlp` players and `dcgan` players at 28x28x1).
 
 Batches are random arrays of each config's data shape, so a config whose data set is not prepared
-here (dcgan_mnist: 28x28x1, batch 64, the PyTorch comparison of scripts/benchmark_torch.py) still
-runs. FLOPs come from XLA's cost analysis of the compiled step.
+here (dcgan_mnist: 28x28x1, batch 64) still runs.
 """
 
 from __future__ import annotations
@@ -14,11 +29,13 @@ import importlib
 import statistics
 import time
 import types
+from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxgen import algorithms, data
+from jaxgen import algorithms, config_check, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
 
 SHAPES = {
@@ -27,6 +44,36 @@ SHAPES = {
   "cifar10": ((32, 32, 3), 10),
   "celeb_a": ((64, 64, 3), 0),
 }
+
+# Dense peak TFLOP/s per chip by device kind (a substring of `device.device_kind`), from the
+# vendors' data sheets: (bfloat16, float32 as XLA runs it by default: TF32 on NVIDIA Ampere and
+# later, bf16 passes on TPU). MFU = achieved FLOP/s / peak; CPUs have no entry (no MFU printed).
+PEAK_TFLOPS = {
+  "H200": (989.4, 494.7),  # H200 SXM: as H100 SXM
+  "H100": (989.4, 494.7),  # H100 SXM5
+  "A100": (312.0, 156.0),
+  "L4": (121.0, 60.0),
+  "A10G": (70.0, 35.0),
+  "V100": (125.0, 15.7),  # fp16 tensor cores; no TF32
+  "TPU v4": (275.0, 275.0),
+  "TPU v5 lite": (197.0, 197.0),  # v5e
+  "TPU v5p": (459.0, 459.0),
+  "TPU v6 lite": (918.0, 918.0),  # v6e (Trillium)
+}
+
+
+def peak_flops(device_kind: str, precision: str) -> float | None:
+  for kind, (bf16, fp32) in PEAK_TFLOPS.items():
+    if kind.lower() in device_kind.lower():
+      return 1e12 * (bf16 if precision == "bfloat16" else fp32)
+  return None
+
+
+def load_config(name: str, args):
+  config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
+  if args.precision != "float32":
+    config.precision = args.precision
+  return config
 
 
 def data_facts(config):
@@ -37,57 +84,153 @@ def data_facts(config):
   return data.get(config.data.name, **dict(config.data.options))
 
 
-def benchmark(name: str, iters: int) -> dict[str, float]:
-  config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
+def random_batches(config, dataset, leading: tuple[int, ...], rng) -> dict[str, np.ndarray]:
+  shape = (*leading, config.batch_size)
+  return {
+    "x": rng.uniform(-1, 1, (*shape, *dataset.example_shape)).astype(np.float32),
+    "y": rng.integers(0, max(dataset.num_classes, 1), shape).astype(np.int32),
+  }
+
+
+class Contender:
+  """A compiled step and its state: `run_once()` runs one call and waits for it."""
+
+  def __init__(self, name, steps_per_call, samples_per_call, compile_s, flops, run_once):
+    """`flops`: of one train step (XLA counts a loop's body once, so a scanned call's cost
+    analysis is not multiplied out here)."""
+    self.name, self.steps_per_call, self.samples_per_call = name, steps_per_call, samples_per_call
+    self.compile_s, self.flops, self.run_once = compile_s, flops, run_once
+    self.round_ms: list[float] = []  # the median ms per step of each round
+    self.all_ms: list[float] = []
+
+
+def jax_contender(config, *, steps_per_call: int = 1, seeds: int = 1) -> Contender:
+  """jaxgen's train step of `config` as the loop compiles it, optionally N per call or vmapped."""
+  config_check.check_config(config)
   dataset = data_facts(config)
   algorithm = algorithms.get(config.algorithm.name)(config, dataset)
   phases = len(algorithm.schedule)
   rng = np.random.default_rng(0)
-  batches = {
-    "x": rng.uniform(-1, 1, (phases, config.batch_size, *dataset.example_shape)).astype(np.float32),
-    "y": rng.integers(0, max(dataset.num_classes, 1), (phases, config.batch_size)).astype(np.int32),
-  }
-  first = jax.tree.map(lambda x: x[0], batches)
-  state = jax.jit(lambda key: init_train_state(algorithm, key, first))(jax.random.key(0))
-  step = jax.jit(make_train_step(algorithm), donate_argnums=0)
+  step = make_train_step(algorithm)
+  init = lambda key, batch: init_train_state(algorithm, key, batch)
+  leading = (phases,)
+  if seeds > 1:
+    step, init, leading = jax.vmap(step), jax.vmap(init), (seeds, *leading)
+  if steps_per_call > 1:
+    step, leading = _scan(step), (steps_per_call, *leading)
+  batches = jax.tree.map(jnp.asarray, random_batches(config, dataset, leading, rng))
+  first = jax.tree.map(lambda x: x[0] if steps_per_call > 1 else x, batches)
+  first = jax.tree.map(lambda x: x[:, 0] if seeds > 1 else x[0], first)
+  keys = jnp.stack([jax.random.key(s) for s in range(seeds)]) if seeds > 1 else jax.random.key(0)
+  state = jax.jit(init)(keys, first)
   started = time.perf_counter()
-  compiled = step.lower(state, batches).compile()
+  compiled = jax.jit(step, donate_argnums=0).lower(state, batches).compile()
   compile_s = time.perf_counter() - started
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, list | tuple) else cost
   flops = float(cost.get("flops", float("nan")))
-  for _ in range(3):  # warm-up
-    state, metrics = compiled(state, batches)
-  jax.block_until_ready(metrics)
+  box = [state]
+
+  def run_once():
+    box[0], metrics = compiled(box[0], batches)
+    jax.block_until_ready((box[0], metrics))
+
+  name = "jaxgen" + (f" x{steps_per_call}" if steps_per_call > 1 else "")
+  name += f", {seeds} seeds" if seeds > 1 else ""
+  samples = config.batch_size * seeds * steps_per_call
+  return Contender(name, steps_per_call, samples, compile_s, flops, run_once)
+
+
+def _scan(step: Callable) -> Callable:
+  return lambda state, batches: jax.lax.scan(step, state, batches)
+
+
+def torch_contender(config, threads: int) -> Contender | None:
+  """The same GAN step in PyTorch eager, or None when its networks have no torch twin here."""
+  import torch_reference  # noqa: PLC0415 — torch is optional (the `bench` extra)
+
+  dataset = data_facts(config)
+  run_once = torch_reference.gan_step(config, dataset, threads)
+  if run_once is None:
+    return None
+  return Contender("torch", 1, config.batch_size, float("nan"), float("nan"), run_once)
+
+
+def time_round(contender: Contender, iters: int) -> None:
   times = []
   for _ in range(iters):
     started = time.perf_counter()
-    state, metrics = compiled(state, batches)
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - started)
-  median = statistics.median(times)
-  return {
-    "compile_s": compile_s,
-    "ms": 1e3 * median,
-    "gflops": flops / median / 1e9,
-    "steps_per_s": 1 / median,
-  }
+    contender.run_once()
+    times.append(1e3 * (time.perf_counter() - started) / contender.steps_per_call)
+  contender.round_ms.append(statistics.median(times))
+  contender.all_ms.extend(times)
+
+
+def benchmark(name: str, args) -> list[Contender]:
+  config = load_config(name, args)
+  contenders = [jax_contender(config)]
+  if args.steps_per_call > 1:
+    scanned = jax_contender(config, steps_per_call=args.steps_per_call)
+    scanned.flops = contenders[0].flops  # the same steps; the scan's analysis counts one body
+    contenders.append(scanned)
+  if args.seeds > 1:
+    contenders.append(jax_contender(config, seeds=args.seeds))
+  if args.compare_torch:
+    torch_side = torch_contender(config, args.torch_threads)
+    if torch_side is None:
+      print(f"({name}: no PyTorch twin of its networks; torch column left out)")
+    else:
+      contenders.append(torch_side)
+  for contender in contenders:  # warm-up: caches, allocators, torch's first-call work
+    for _ in range(3):
+      contender.run_once()
+  for _ in range(args.rounds):
+    for contender in contenders:
+      time_round(contender, args.iters)
+  return contenders
+
+
+def report(name: str, contenders: list[Contender], precision: str) -> None:
+  device = jax.devices()[0]
+  peak = peak_flops(device.device_kind, precision)
+  torch_side = next((c for c in contenders if c.name == "torch"), None)
+  print(f"\n{name} ({precision})")
+  header = "| contender | compile s | ms/step (round medians) | samples/s | GFLOP/s |"
+  header += " MFU |" if peak else ""
+  header += " time / torch (rounds) |" if torch_side else ""
+  print(header)
+  print("|---" * (header.count("|") - 1) + "|")
+  for c in contenders:
+    ms = statistics.median(c.all_ms)
+    flops_per_s = c.flops / (ms / 1e3)
+    row = (
+      f"| {c.name} | {c.compile_s:.1f} | {ms:.2f} ({min(c.round_ms):.2f}-{max(c.round_ms):.2f}) "
+      f"| {c.samples_per_call / c.steps_per_call / (ms / 1e3):,.0f} | {flops_per_s / 1e9:.1f} |"
+    )
+    if peak:
+      row += f" {100 * flops_per_s / peak:.1f}% |"
+    if torch_side:
+      ratios = [a / b for a, b in zip(c.round_ms, torch_side.round_ms, strict=True)]
+      row += f" {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |"
+    print(row.replace("| nan |", "| - |"))
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--configs", default="gan_ring8,dcgan_digits,cgan_digits,dcgan_mnist")
-  parser.add_argument("--iters", type=int, default=20)
+  parser.add_argument("--configs", default="gan_ring8,dcgan_digits,dcgan_mnist")
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--iters", type=int, default=10, help="timed calls per contender per round")
+  parser.add_argument("--steps-per-call", type=int, default=1)
+  parser.add_argument("--seeds", type=int, default=1)
+  parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
+  parser.add_argument("--compare-torch", action="store_true")
+  parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
   args = parser.parse_args()
-  print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} x{jax.device_count()}")
-  print("| config | compile s | median ms/step | steps/s | GFLOP/s |")
-  print("|---|---|---|---|---|")
+  device = jax.devices()[0]
+  print(f"jax {jax.__version__} on {device.device_kind} x{jax.device_count()}; ", end="")
+  print(f"{args.rounds} rounds x {args.iters} calls per contender, taking turns")
   for name in args.configs.split(","):
-    r = benchmark(name, args.iters)
-    print(
-      f"| {name} | {r['compile_s']:.1f} | {r['ms']:.1f} | {r['steps_per_s']:.1f} | "
-      f"{r['gflops']:.1f} |"
-    )
+    report(name, benchmark(name, args), args.precision)
 
 
 if __name__ == "__main__":
