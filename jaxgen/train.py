@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -314,6 +315,22 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   return state
 
 
+COMPILATION_CACHE = Path("~/.cache/jaxgen/xla")
+
+
+def enable_compilation_cache() -> None:
+  """Keeps compiled train steps on disk (JAX's persistent compilation cache), so a resumed or
+  repeated run of a config loads them instead of compiling again. JAX_COMPILATION_CACHE_DIR, when
+  set, is the place; JAXGEN_COMPILATION_CACHE=off turns it off; else `COMPILATION_CACHE`."""
+  choice = os.environ.get("JAXGEN_COMPILATION_CACHE", "")
+  if choice.lower() in ("off", "0", "false") or jax.config.jax_compilation_cache_dir:
+    return
+  jax.config.update(
+    "jax_compilation_cache_dir", str(Path(choice or COMPILATION_CACHE).expanduser())
+  )
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def main(argv=None) -> None:
   """Console entry point: `jaxgen-train --config=<file> --workdir=<dir> [--config.key=value]`."""
   from typing import NoReturn  # noqa: PLC0415
@@ -368,6 +385,7 @@ def main(argv=None) -> None:
       for notice in overrides.apply_overrides(config, raw_overrides, parse_strings=True):
         print(notice, file=sys.stderr, flush=True)
       parallel.initialize_multihost()
+      enable_compilation_cache()
       train_and_evaluate(config, workdir_flag.value)
     except tuple(exit_statuses) as error:
       fail(error)

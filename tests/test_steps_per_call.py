@@ -4,6 +4,9 @@ their steps) and the loop's terminal output (one line per logged step off a term
 "resumed from" line)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -107,3 +110,25 @@ def test_off_a_terminal_the_progress_is_one_line_per_logged_step(tmp_path, capsy
   assert [line.split()[4] for line in lines] == ["4/12", "8/12", "12/12"]
   assert all("generator=" in line and "steps/s)" in line for line in lines)
   assert "\r" not in err  # no bar redraws in a log file
+
+
+def test_the_command_line_keeps_compiled_steps_on_disk(tmp_path):
+  """jaxgen-train enables JAX's persistent compilation cache (JAXGEN_COMPILATION_CACHE names the
+  folder), so a resumed run loads its executables instead of compiling them again."""
+  from test_train import ROOT  # noqa: PLC0415
+
+  cache = tmp_path / "cache"
+  environment = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXGEN_COMPILATION_CACHE": str(cache)}
+  environment.pop("JAX_COMPILATION_CACHE_DIR", None)
+  command = [
+    sys.executable,
+    str(ROOT / "scripts" / "train.py"),
+    f"--config={ROOT / 'tests' / 'tiny_ring8_config.py'}",
+    f"--workdir={tmp_path / 'run'}",
+    "--config.num_steps=2",
+    "--config.batch_size=32",
+    "--config.eval.num_samples=100",
+  ]
+  result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert any(path.is_file() for path in cache.rglob("*")), "nothing was cached"
