@@ -110,6 +110,7 @@ def test_off_a_terminal_the_progress_is_one_line_per_logged_step(tmp_path, capsy
   assert [line.split()[4] for line in lines] == ["4/12", "8/12", "12/12"]
   assert all("generator=" in line and "steps/s)" in line for line in lines)
   assert "\r" not in err  # no bar redraws in a log file
+  assert "12 steps in " in err and "compiling 1 train step(s) took " in err
 
 
 def test_the_command_line_keeps_compiled_steps_on_disk(tmp_path):
