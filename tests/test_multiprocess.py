@@ -4,8 +4,11 @@ where one process with 8 devices ends; only process 0 writes the run's files.
 Each run is `tests/multiprocess_worker.py` in a subprocess (a process holds one JAX backend, and
 `jax.distributed.initialize` must come before any computation). The workers of the two-process
 run share one workdir, as on a cluster's shared disk. Who wrote what is told by each worker's
-record of the paths it opened for writing (a Python audit hook), and double writers would show on
-disk too: every step once in `metrics.jsonl`, one TensorBoard events file.
+record of the paths it opened for writing (a Python audit hook on `open`, renames, removals and new
+folders). The hook sees Python's writes, which are all of jaxgen's; it misses only tensorstore's
+C++ writes of orbax's array data, which stay under `checkpoints/`. That the hook does see the run's
+files is checked on process 0's record, and double writers would show on disk as well: every
+record once in `metrics.jsonl`, one TensorBoard events file per run.
 """
 
 import json
@@ -13,10 +16,14 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from jaxgen import parallel
+from jaxgen.errors import ConfigError
 
 WORKER = Path(__file__).with_name("multiprocess_worker.py")
 REPO = WORKER.parent.parent
@@ -50,13 +57,19 @@ def start(workdir: Path, out: Path, devices: int, distributed: dict[str, str]):
 
 
 def finish(processes, outs) -> None:
+  """Waits for every process; the first failure (or the timeout) kills the others, whose peers
+  would otherwise wait for it until JAX's own timeouts."""
+  deadline = time.monotonic() + TIMEOUT_S
   try:
-    for process in processes:
-      process.wait(timeout=TIMEOUT_S)
+    while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
+      if any(p.returncode for p in processes):
+        break
+      time.sleep(0.5)
   finally:
     for process in processes:
       if process.poll() is None:
         process.kill()
+        process.wait()
   for process, out in zip(processes, outs, strict=True):
     assert process.returncode == 0, (out / "log.txt").read_text()[-4000:]
 
@@ -86,6 +99,7 @@ def load(out: Path) -> dict[str, np.ndarray]:
     return dict(f)
 
 
+@pytest.mark.slow  # three JAX processes compiling two models each: minutes on 2 busy cores
 def test_two_processes_end_where_one_process_of_eight_devices_ends(runs):
   single = load(runs / "single")
   processes = [load(runs / f"process_{i}") for i in range(2)]
@@ -101,6 +115,7 @@ def test_two_processes_end_where_one_process_of_eight_devices_ends(runs):
     np.testing.assert_array_equal(processes[0][key], processes[1][key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_only_process_0_writes_the_run_files(runs):
   shared = runs / "shared_workdir"
   writes = [json.loads((runs / f"process_{i}" / f"writes_{i}.json").read_text()) for i in range(2)]
@@ -127,3 +142,13 @@ def test_only_process_0_writes_the_run_files(runs):
     assert len(list((shared / run / "tensorboard").iterdir())) == 1
     for step in (2, 4):
       assert (shared / run / "checkpoints" / str(step) / "commit_success.txt").exists()
+
+
+def test_initialize_multihost_needs_a_variable_and_names_a_bad_one(monkeypatch):
+  for name in ("JAX_COORDINATOR_ADDRESS", "JAXGEN_MULTIHOST", "JAX_NUM_PROCESSES"):
+    monkeypatch.delenv(name, raising=False)
+  assert parallel.initialize_multihost() is False  # a single-process run: nothing to do
+  monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "127.0.0.1:1")
+  monkeypatch.setenv("JAX_NUM_PROCESSES", "two")
+  with pytest.raises(ConfigError, match="JAX_NUM_PROCESSES='two' is not an integer"):
+    parallel.initialize_multihost()  # raised before jax.distributed is called
