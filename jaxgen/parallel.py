@@ -47,8 +47,8 @@ def initialize_multihost() -> bool:
     for one process per GPU.
 
   Collectives across CPU processes need an implementation (`jax_cpu_collectives_implementation`):
-  gloo is the default of the JAX we test with (0.10.2); older JAX defaulted to "none", which fails
-  the first cross-process step, so gloo is chosen here when no implementation is.
+  gloo is the default of the JAX we test with (0.10.2); where a JAX has none ("none", with which
+  the first cross-process step fails), gloo is chosen here.
   """
   address = os.environ.get("JAX_COORDINATOR_ADDRESS") or None
   if not (address or os.environ.get("JAXGEN_MULTIHOST")):
