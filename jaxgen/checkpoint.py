@@ -103,8 +103,10 @@ def check_config_matches(workdir: str | Path, config_json: str) -> None:
         "Use a new --workdir, or delete this one to start over."
       )
   # Unchanged content is not rewritten, so a kill during a restart cannot touch the file; a
-  # change (e.g. a longer num_steps) is recorded atomically.
-  write_text_if_changed(path, config_json)
+  # change (e.g. a longer num_steps) is recorded atomically. Every process checks; process 0
+  # alone writes (processes of a multi-process run share the workdir).
+  if jax.process_index() == 0:
+    write_text_if_changed(path, config_json)
 
 
 def _read_config_record(path: Path) -> dict | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from jaxgen import files
+from jaxgen import files, parallel
 
 
 class MetricsLog:
@@ -17,10 +17,16 @@ class MetricsLog:
   A run resumed from step s first drops the records past s that a killed run had written (and a
   torn last line), so every step is in `metrics.jsonl` exactly once and in step order; records up
   to s are complete, because the loop logs and evaluates a step before it checkpoints it.
+
+  In a multi-process run only process 0 writes (every process logs the same replicated metrics);
+  on the others the log is empty and writes nothing.
   """
 
   def __init__(self, workdir: Path, resumed_step: int):
     self.path = workdir / "metrics.jsonl"
+    self.writer = None
+    if not parallel.is_writer():
+      return
     if self.path.exists():
       kept = [r for r in self._read() if r["step"] <= resumed_step]
       files.write_text_if_changed(self.path, "".join(json.dumps(r) + "\n" for r in kept))
@@ -38,13 +44,17 @@ class MetricsLog:
     return records
 
   def write(self, step: int, scalars: dict[str, float]) -> None:
+    if self.writer is None:
+      return
     with self.path.open("a") as f:
       f.write(json.dumps({"step": step, **scalars}) + "\n")
     for key, value in scalars.items():
       self.writer.add_scalar(key, value, step)
 
   def records(self) -> list[dict[str, float]]:
-    return self._read() if self.path.exists() else []
+    """The records written so far; none on processes that do not write."""
+    return self._read() if self.writer is not None and self.path.exists() else []
 
   def close(self) -> None:
-    self.writer.close()
+    if self.writer is not None:
+      self.writer.close()

@@ -14,17 +14,64 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxgen.errors import ConfigError
+
 DATA_AXIS = "data"
 
 
-def initialize_multihost() -> None:
-  """Calls `jax.distributed.initialize()` when launched as one process of a multi-host job.
+def _env_int(name: str) -> int | None:
+  value = os.environ.get(name)
+  if value is None or value == "":
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError(
+      f"The environment variable {name}={value!r} is not an integer; set it to one, or unset it "
+      "on a cluster that jax.distributed detects (SLURM, Open MPI, Cloud TPU)."
+    ) from None
 
-  The coordinator address, process count and id come from the environment (JAX_COORDINATOR_ADDRESS,
-  JAX_NUM_PROCESSES, JAX_PROCESS_ID) or from the cluster (SLURM, TPU pods), as JAX documents.
+
+def initialize_multihost() -> bool:
+  """Calls `jax.distributed.initialize` when launched as one process of a multi-process job;
+  returns whether it did. Call it before any JAX computation.
+
+  The environment says which job (the names are JAX's own, so a launcher can set them once):
+
+  * `JAX_COORDINATOR_ADDRESS` (`host:port` of process 0, the same for every process),
+    `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID` (0 .. n-1): an explicit launch. JAX reads only the
+    address from the environment; the count and the id are read here and passed on.
+  * `JAXGEN_MULTIHOST=1` alone: JAX detects all three from the cluster (SLURM's srun, Open MPI's
+    mpirun, a Cloud TPU slice); any of the variables above that is set wins over detection.
+  * `JAX_LOCAL_DEVICE_IDS` (optional, read by JAX): the local devices of this process, e.g. `0`
+    for one process per GPU.
+
+  Collectives across CPU processes need an implementation (`jax_cpu_collectives_implementation`):
+  gloo is the default of the JAX we test with (0.10.2); where a JAX has none ("none", with which
+  the first cross-process step fails), gloo is chosen here.
   """
-  if os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("JAXGEN_MULTIHOST"):
-    jax.distributed.initialize()
+  address = os.environ.get("JAX_COORDINATOR_ADDRESS") or None
+  if not (address or os.environ.get("JAXGEN_MULTIHOST")):
+    return False
+  num_processes, process_id = _env_int("JAX_NUM_PROCESSES"), _env_int("JAX_PROCESS_ID")
+  if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  try:
+    jax.distributed.initialize(address, num_processes=num_processes, process_id=process_id)
+  except ValueError as error:  # JAX says e.g. "Number of processes must be defined."
+    raise ConfigError(
+      f"Cannot start the multi-process run: {error} Set JAX_COORDINATOR_ADDRESS, "
+      "JAX_NUM_PROCESSES and JAX_PROCESS_ID, or launch under SLURM, Open MPI or on a Cloud TPU "
+      "slice with JAXGEN_MULTIHOST=1 (see the README, 'Multi-process and multi-host')."
+    ) from error
+  return True
+
+
+def is_writer() -> bool:
+  """Whether this process writes the run's files (logs, pictures, config record): process 0 only,
+  so that processes sharing a workdir never write one file twice. Checkpoints are different: every
+  process takes part in orbax's save."""
+  return jax.process_index() == 0
 
 
 def make_mesh(devices=None) -> Mesh:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from jaxgen import files
+from jaxgen import files, parallel
 
 
 def _pyplot():
@@ -20,6 +21,18 @@ def _pyplot():
   import matplotlib.pyplot as plt  # noqa: PLC0415
 
   return plt
+
+
+def _writer_only(save):
+  """Makes a `save_*` function do nothing on processes other than 0 of a multi-process run: the
+  processes share the workdir, and every one of them evaluates the same state."""
+
+  @functools.wraps(save)
+  def save_on_process_0(*args, **kwargs) -> None:
+    if parallel.is_writer():
+      save(*args, **kwargs)
+
+  return save_on_process_0
 
 
 def _save(fig, path: str | Path) -> None:
@@ -44,6 +57,7 @@ def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray
   return np.clip(grid, 0, 1)
 
 
+@_writer_only
 def save_image_grid(
   images: np.ndarray, path: str | Path, num_columns: int | None = None, title: str | None = None
 ) -> None:
@@ -56,6 +70,7 @@ def save_image_grid(
   _save(fig, path)
 
 
+@_writer_only
 def save_scatter(
   samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None, title: str | None = None
 ) -> None:
@@ -74,6 +89,7 @@ def save_scatter(
   _save(fig, path)
 
 
+@_writer_only
 def save_curves(
   records: Sequence[Mapping[str, float]],
   keys: Sequence[str],
