@@ -112,3 +112,17 @@ def put_batch(local_batch, mesh: Mesh, leading_axes: int = 0):
   return jax.tree.map(
     lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch
   )
+
+
+def any_process(received: str | None) -> str | None:
+  """A stop request agreed by every process: this process's signal name, or when only another
+  process received one, a name saying so; None when none did. A collective (every process must
+  call it at the same step), so that all processes save the same step and stop together."""
+  if jax.process_count() == 1:
+    return received
+  from jax.experimental import multihost_utils  # noqa: PLC0415 — only multi-process runs need it
+
+  flags = multihost_utils.process_allgather(np.int32(received is not None))
+  if received is None and np.any(flags):
+    return "a signal to another process"
+  return received

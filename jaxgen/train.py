@@ -147,7 +147,7 @@ class Progress:
   line per logged step, so logs stay short and every line is complete."""
 
   def __init__(self, config, start: int):
-    self.enabled = config.get("progress_bar", True)
+    self.enabled = config.get("progress_bar", True) and parallel.is_writer()
     self.interactive = sys.stderr.isatty()
     self.total = config.num_steps
     self.desc = f"{config.algorithm.name} on {config.data.name}"
@@ -180,7 +180,8 @@ class Progress:
       )
 
   def write(self, line: str) -> None:
-    self.bar.write(line, file=sys.stderr)
+    if parallel.is_writer():
+      self.bar.write(line, file=sys.stderr)
 
   def close(self) -> None:
     self.bar.close()
@@ -215,6 +216,7 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   restored = checkpointer.restore_latest(state)
   if restored.step is not None:
     state = restored.state
+  if restored.step is not None and parallel.is_writer():
     print(
       f"resumed from step {restored.step} ({checkpointer.directory / str(restored.step)})",
       file=sys.stderr,
@@ -233,6 +235,14 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   compiled: dict[Any, float] = {}  # train step -> seconds of its first call (compile, dispatch)
   evaluate = Evaluator(run)
 
+  def stop_after(done: int) -> str | None:
+    """The signal that stops the run after step `done`. One process acts on its own at once;
+    several agree at each logged step (a small collective, not one per step), so that all of
+    them save the same step: a process that stopped alone would leave the others hanging."""
+    if jax.process_count() > 1 and done % config.get("log_every", 50):
+      return None
+    return parallel.any_process(stop.received)
+
   def drain(pending):
     """Brings a previous call's metrics to the host: checks, logs, shows them, step by step."""
     first, count, metrics = pending
@@ -249,8 +259,8 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
       progress.show(scalars)
 
   try:
-    if stop.received:  # during start-up: no step was taken, so there is nothing new to save
-      raise Interrupted(stop.received, start, False, checkpointer.directory)
+    if parallel.any_process(stop.received):  # during start-up: no step, nothing new to save
+      raise Interrupted(parallel.any_process(stop.received), start, False, checkpointer.directory)
     step = start
     while step < config.num_steps:
       leading_axes = 1 if count == 1 else 2
@@ -270,7 +280,8 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
       pending = (step, count, metrics)
       progress.update(count)
       evaluate_now = done % config.eval_every == 0 or done == config.num_steps
-      save_now = done % config.checkpoint_every == 0 or done == config.num_steps or stop.received
+      stopping = stop_after(done)
+      save_now = done % config.checkpoint_every == 0 or done == config.num_steps or stopping
       if evaluate_now or save_now:
         drain(pending)  # never evaluate or save a state whose step produced non-finite values
         pending = None
@@ -284,9 +295,9 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
         checkpointer.save(done, state)
         last_checkpoint = done
       checkpointer.check_for_errors()  # a failed background save stops the run now
-      if stop.received:
+      if stopping:
         checkpointer.wait()
-        raise Interrupted(stop.received, done, True, checkpointer.directory)
+        raise Interrupted(stopping, done, True, checkpointer.directory)
       step = done
       if step < config.num_steps:
         count = next_count
@@ -310,7 +321,7 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
   if eval_keys:
     plots.save_curves(records, eval_keys, workdir / "eval_metrics.png", "evaluation")
   steps_done = config.num_steps - start
-  if steps_done:
+  if steps_done and parallel.is_writer():
     elapsed = time.perf_counter() - started
     compile_s = sum(compiled.values())
     print(

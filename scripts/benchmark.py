@@ -37,6 +37,7 @@ import numpy as np
 
 from jaxgen import algorithms, config_check, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.train import phase_batches
 
 SHAPES = {
   "mnist": ((28, 28, 1), 10),
@@ -84,12 +85,22 @@ def data_facts(config):
   return data.get(config.data.name, **dict(config.data.options))
 
 
-def random_batches(config, dataset, leading: tuple[int, ...], rng) -> dict[str, np.ndarray]:
-  shape = (*leading, config.batch_size)
-  return {
-    "x": rng.uniform(-1, 1, (*shape, *dataset.example_shape)).astype(np.float32),
-    "y": rng.integers(0, max(dataset.num_classes, 1), shape).astype(np.int32),
-  }
+def make_batches(config, dataset, leading: tuple[int, ...]) -> dict[str, np.ndarray]:
+  """Batches [*leading, phases, B, ...]: the data set's own when it is bundled, else random
+  arrays of its shape (a TFDS set not prepared here)."""
+  count = int(np.prod(leading, dtype=int))
+  phases = len(algorithms.get(config.algorithm.name)(config, dataset).schedule)
+  if config.data.name in SHAPES:
+    rng = np.random.default_rng(0)
+    shape = (count, phases, config.batch_size)
+    batches = {
+      "x": rng.uniform(-1, 1, (*shape, *dataset.example_shape)).astype(np.float32),
+      "y": rng.integers(0, max(dataset.num_classes, 1), shape).astype(np.int32),
+    }
+  else:
+    per_call = [phase_batches(dataset, config, step, phases) for step in range(count)]
+    batches = {k: np.stack([b[k] for b in per_call]) for k in per_call[0]}
+  return {k: v.reshape(*leading, *v.shape[1:]) for k, v in batches.items()}
 
 
 class Contender:
@@ -109,18 +120,17 @@ def jax_contender(config, *, steps_per_call: int = 1, seeds: int = 1) -> Contend
   config_check.check_config(config)
   dataset = data_facts(config)
   algorithm = algorithms.get(config.algorithm.name)(config, dataset)
-  phases = len(algorithm.schedule)
-  rng = np.random.default_rng(0)
   step = make_train_step(algorithm)
   init = lambda key, batch: init_train_state(algorithm, key, batch)
-  leading = (phases,)
+  leading = ()
   if seeds > 1:
-    step, init, leading = jax.vmap(step), jax.vmap(init), (seeds, *leading)
+    step, init, leading = jax.vmap(step), jax.vmap(init), (seeds,)
   if steps_per_call > 1:
     step, leading = _scan(step), (steps_per_call, *leading)
-  batches = jax.tree.map(jnp.asarray, random_batches(config, dataset, leading, rng))
+  batches = make_batches(config, dataset, leading or (1,))
+  batches = jax.tree.map(lambda x: jnp.asarray(x if leading else x[0]), batches)
   first = jax.tree.map(lambda x: x[0] if steps_per_call > 1 else x, batches)
-  first = jax.tree.map(lambda x: x[:, 0] if seeds > 1 else x[0], first)
+  first = jax.tree.map(lambda x: x[:, 0] if seeds > 1 else x[0], first)  # phase 0
   keys = jnp.stack([jax.random.key(s) for s in range(seeds)]) if seeds > 1 else jax.random.key(0)
   state = jax.jit(init)(keys, first)
   started = time.perf_counter()
