@@ -1,6 +1,7 @@
 """Times the jitted train step of jaxgen configs: compile time, median ms/iteration, GFLOP/s.
 
   python scripts/benchmark.py [--configs=gan_ring8,dcgan_digits,dcgan_mnist] [--iters=20]
+      [--precision=float32|bfloat16]
 
 Batches are random arrays of each config's data shape, so a config whose data set is not prepared
 here (dcgan_mnist: 28x28x1, batch 64, the PyTorch comparison of scripts/benchmark_torch.py) still
@@ -37,8 +38,9 @@ def data_facts(config):
   return data.get(config.data.name, **dict(config.data.options))
 
 
-def benchmark(name: str, iters: int) -> dict[str, float]:
+def benchmark(name: str, iters: int, precision: str = "float32") -> dict[str, float]:
   config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
+  config.precision = precision  # jaxgen.nn.precision: the dtype the networks compute in
   dataset = data_facts(config)
   algorithm = algorithms.get(config.algorithm.name)(config, dataset)
   phases = len(algorithm.schedule)
@@ -78,12 +80,14 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--configs", default="gan_ring8,dcgan_digits,cgan_digits,dcgan_mnist")
   parser.add_argument("--iters", type=int, default=20)
+  parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
   args = parser.parse_args()
   print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} x{jax.device_count()}")
+  print(f"precision {args.precision}")
   print("| config | compile s | median ms/step | steps/s | GFLOP/s |")
   print("|---|---|---|---|---|")
   for name in args.configs.split(","):
-    r = benchmark(name, args.iters)
+    r = benchmark(name, args.iters, args.precision)
     print(
       f"| {name} | {r['compile_s']:.1f} | {r['ms']:.1f} | {r['steps_per_s']:.1f} | "
       f"{r['gflops']:.1f} |"

@@ -16,6 +16,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.keep_checkpoints = 3
   config.progress_bar = True
   config.conditional = False
+  # The dtype networks compute in: "float32", or "bfloat16" with float32 params, optimizer state,
+  # batch statistics and losses (jaxgen.nn.precision).
+  config.precision = "float32"
 
   config.data = ml_collections.ConfigDict()
   config.data.name = "digits"
