@@ -6,6 +6,7 @@ parameter change is -lr * gradient and comparing steps compares gradients.
 """
 
 import functools
+import json
 import re
 
 import jax
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, config_check, data
+from jaxgen import algorithms, checkpoint, config_check, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.configs import dcgan_digits, gan_ring8
 from jaxgen.errors import ConfigError
@@ -154,3 +155,15 @@ def test_the_wrapper_reads_through_and_float32_builds_the_plain_module():
   assert isinstance(wrapped, precision_lib.MixedPrecision)
   assert wrapped.norm == "layer" and wrapped.inner.dtype == jnp.bfloat16  # `dtype` set on the net
   assert plain.dtype is None
+
+
+def test_a_workdir_recorded_before_the_switch_resumes_in_float32_only(tmp_path):
+  """A config.json without `precision` ran in float32: it resumes as float32, not as bfloat16."""
+  config = _config("ring8_mlp", "float32")
+  record = json.loads(config.to_json_best_effort(sort_keys=True))
+  del record["precision"]
+  (tmp_path / "config.json").write_text(json.dumps(record))
+  checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
+  config.precision = "bfloat16"
+  with pytest.raises(ConfigError, match="precision: 'float32' -> 'bfloat16'"):
+    checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
