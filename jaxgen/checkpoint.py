@@ -65,6 +65,10 @@ RESUMABLE_KEYS = frozenset(
   {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
 )
 
+# Keys added to the config after runs were recorded without them: a record that lacks one ran
+# with this value (so such workdirs still resume).
+ADDED_KEY_DEFAULTS = {"precision": "float32"}
+
 DIGEST_FORMAT = 1
 _STATE, _DIGEST, _LEGACY = "state", "digest", "default"  # item folders inside a step folder
 _TMP_SUFFIX = ".orbax-checkpoint-tmp"  # orbax writes `<step>.orbax-checkpoint-tmp`, then renames
@@ -88,7 +92,8 @@ def check_config_matches(workdir: str | Path, config_json: str) -> None:
   path = Path(workdir) / "config.json"
   saved = _read_config_record(path)
   if saved is not None:
-    flat_saved, flat_current = _flatten(saved), _flatten(json.loads(config_json))
+    flat_saved = {**ADDED_KEY_DEFAULTS, **_flatten(saved)}
+    flat_current = {**ADDED_KEY_DEFAULTS, **_flatten(json.loads(config_json))}
     differing = sorted(
       key
       for key in flat_saved.keys() | flat_current.keys()

@@ -27,6 +27,7 @@ from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
 from jaxgen.losses import penalties
 from jaxgen.metrics import evaluator
+from jaxgen.nn import precision
 from jaxgen.nn import registry as networks
 
 _MISSING = object()
@@ -188,6 +189,7 @@ def check_config(config) -> None:
     _require(config, key)
   name = _choose("algorithm.name", config.algorithm.name, algorithms.ALGORITHMS)
   data_name = _choose("data.name", config.data.name, data.DATASETS)
+  _library("precision", _get(config, "precision"), precision.check_precision)
   family = FAMILIES[name]
   algorithm = dict.fromkeys(family.keys)
   if "stabilisers" in algorithm:

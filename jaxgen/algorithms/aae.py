@@ -31,6 +31,7 @@ from jaxgen import losses
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.adversarial import Adversary
 from jaxgen.algorithms.vae import Autoencoder
+from jaxgen.nn import precision as precision_lib
 
 
 def build_prior(config, latent_dim: int):
@@ -83,6 +84,7 @@ class AdversarialAutoencoder(Autoencoder):
       example_shape=(self.latent_dim,),
       num_classes=0,
       penalty=algorithm.get("penalty") if gradient_penalty else None,
+      precision=precision_lib.from_config(config),
     )
     self.objective, self.critic = self.adversary.objective, self.adversary.critic
     if self.objective.generator_needs_real:

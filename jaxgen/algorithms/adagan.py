@@ -64,6 +64,7 @@ from jaxgen.algorithms.base import (
 from jaxgen.algorithms.critic import Critic, logits_of
 from jaxgen.algorithms.gan import check_discriminator_steps, check_weight_clip
 from jaxgen.data.base import check_int
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import GENERATORS, build_network
 
 # fold_in tags of the grad_fns' draws beyond the adversary's (1-3): the real batch from S_N and the
@@ -199,9 +200,16 @@ class AdaGAN(AlgorithmBase):
     self.example_shape, self.num_classes = tuple(dataset.example_shape), 0
     self.dataset, self.seed = dataset, int(config.seed)
     facts = dict(example_shape=self.example_shape, num_classes=0)
-    self.generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
+    precision = precision_lib.from_config(config)
+    self.generator = build_network(
+      GENERATORS, "generator", config.model.generator, precision=precision, **facts
+    )
     self.adversary = Adversary.from_config(
-      algorithm, config.model.discriminator, penalty=algorithm.get("penalty"), **facts
+      algorithm,
+      config.model.discriminator,
+      penalty=algorithm.get("penalty"),
+      precision=precision,
+      **facts,
     )
     owner = f"algorithm {algorithm.name!r}"
     rules.check_stabilisers(
@@ -209,7 +217,7 @@ class AdaGAN(AlgorithmBase):
     )
     self.critic = self.adversary.critic
     self.classifier = Critic.build(
-      config.model.discriminator, stabilisers_lib.Stabilisers(), **facts
+      config.model.discriminator, stabilisers_lib.Stabilisers(), precision=precision, **facts
     )
     # NumPy constants (jnp arrays made while config_check traces the constructor would leak).
     self.mixture = mixture_table(self.rounds, self.beta).astype(np.float32)

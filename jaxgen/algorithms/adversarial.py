@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jaxgen import losses, stabilisers
 from jaxgen.algorithms.critic import Critic, logits_of
 from jaxgen.losses import penalties
+from jaxgen.nn import precision as precision_lib
 
 # fold_in tags of the adversary's random draws (a test rebuilds them from the rng).
 NOISE_REAL, NOISE_FAKE, PENALTY = 1, 2, 3
@@ -156,11 +157,19 @@ class Adversary:
 
   @classmethod
   def from_config(
-    cls, algorithm, discriminator, *, example_shape, num_classes, aux_outputs=0, penalty=None
+    cls,
+    algorithm,
+    discriminator,
+    *,
+    example_shape,
+    num_classes,
+    aux_outputs=0,
+    penalty=None,
+    precision=precision_lib.DEFAULT,
   ):
     """From `config.algorithm` (`loss`, `stabilisers`), the network config `discriminator` and
     the gradient penalty's config `penalty` ({"name": ..., **options}; None: no penalty);
-    `aux_outputs`: the width of D's auxiliary head (0: none)."""
+    `aux_outputs`: the width of D's auxiliary head (0: none); `precision`: `config.precision`."""
     switches = stabilisers.Stabilisers.from_config(algorithm.get("stabilisers"))
     penalty_name, penalty = penalty_from_config(penalty)
     critic = Critic.build(
@@ -170,6 +179,7 @@ class Adversary:
       num_classes=num_classes,
       aux_outputs=aux_outputs,
       per_sample=penalty is not None,
+      precision=precision,
     )
     objective = losses.get_gan_objective(algorithm.get("loss", "non_saturating"))
     return cls(critic, objective, switches, penalty, penalty_name)

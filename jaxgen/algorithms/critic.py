@@ -22,6 +22,7 @@ import jax
 from jaxgen import stabilisers as stabilisers_lib
 from jaxgen.errors import ConfigError
 from jaxgen.nn import gan_zoo
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import DISCRIMINATORS, build_network
 
 
@@ -54,11 +55,14 @@ class Critic:
     num_classes: int,
     aux_outputs: int = 0,
     per_sample: bool = False,
+    precision: str = precision_lib.DEFAULT,
   ) -> Critic:
     """D from `model.discriminator`, with heads for `aux_outputs` and minibatch discrimination.
 
     `per_sample`: a loss term needs D's gradient per sample (a gradient penalty), which batch
     norm mixes across the batch (Gulrajani et al. 2017, sec. 4), so such a D is refused.
+    `precision`: `config.precision`; the whole D, heads included, computes in it (the base is
+    built in float32 because the heads module takes it as a flax submodule).
     """
     base = build_network(
       DISCRIMINATORS,
@@ -81,7 +85,7 @@ class Critic:
     kernels = stabilisers.minibatch_discrimination
     if aux_outputs or kernels:
       base = gan_zoo.HeadedDiscriminator(base, aux_outputs=aux_outputs, minibatch_kernels=kernels)
-    return cls(base, stabilisers)
+    return cls(precision_lib.wrap(base, precision), stabilisers)
 
   def init(self, rng, spectral_rng, x, labels):
     """D's variables for inputs like `x` (packed as D will see them), plus the power-iteration

@@ -54,6 +54,7 @@ from jaxgen.algorithms.base import (
   player_gradient,
 )
 from jaxgen.errors import ConfigError
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import TRANSLATORS, build_network
 
 # fold_in tag of the pool's draws in a D's rng (the adversary's own tags are 1..3).
@@ -139,8 +140,13 @@ class CycleGAN(AlgorithmBase):
     self.identity_weight = _non_negative("identity_weight", algorithm.identity_weight)
     self.adversarial_weight = _non_negative("adversarial_weight", algorithm.adversarial_weight)
     self.pool_size = check_pool_size(algorithm.pool_size)
+    precision = precision_lib.from_config(config)
     self.translator = build_network(
-      TRANSLATORS, "translator", config.model.translator, example_shape=self.example_shape
+      TRANSLATORS,
+      "translator",
+      config.model.translator,
+      example_shape=self.example_shape,
+      precision=precision,
     )
     self.adversary = Adversary.from_config(
       algorithm,
@@ -148,6 +154,7 @@ class CycleGAN(AlgorithmBase):
       example_shape=self.example_shape,
       num_classes=0,
       penalty=algorithm.get("penalty"),
+      precision=precision,
     )
     self.objective, self.critic = self.adversary.objective, self.adversary.critic
     rules.check_stabilisers(

@@ -48,6 +48,7 @@ from jaxgen.algorithms.base import (
   player_gradient,
 )
 from jaxgen.losses import penalties
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import GENERATORS, build_network
 
 # fold_in tags that give each random draw of a gradient function its own stream; the rng itself
@@ -132,7 +133,10 @@ class GAN(AlgorithmBase):
     algorithm = config.algorithm
     self.weight_clip = check_weight_clip(algorithm.get("weight_clip", 0.0))
     facts = dict(example_shape=self.example_shape, num_classes=self.generator_classes)
-    self.generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
+    precision = precision_lib.from_config(config)
+    self.generator = build_network(
+      GENERATORS, "generator", config.model.generator, precision=precision, **facts
+    )
     self.adversary = adversary = Adversary.from_config(
       algorithm,
       config.model.discriminator,
@@ -140,6 +144,7 @@ class GAN(AlgorithmBase):
       num_classes=self.discriminator_classes,
       aux_outputs=roles.aux_outputs,
       penalty=algorithm.get("penalty"),
+      precision=precision,
     )
     self.objective, self.critic = adversary.objective, adversary.critic
     self.penalty, self.stabilisers = adversary.penalty, adversary.stabilisers

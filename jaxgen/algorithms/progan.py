@@ -37,6 +37,7 @@ from jaxgen.algorithms.adversarial import PENALTY, StabiliserMemory
 from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, Values, player_gradient
 from jaxgen.data.base import check_int
 from jaxgen.losses import penalties
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn import progan as nets
 from jaxgen.nn.registry import DISCRIMINATORS, GENERATORS, build_network
 
@@ -124,6 +125,9 @@ class ProGAN(AlgorithmBase):
     for role, module in (("generator", self.generator), ("discriminator", self.discriminator)):
       if not isinstance(module, nets.ProGANGenerator | nets.ProGANDiscriminator):
         raise ValueError(f"ProGAN grows its networks; set model.{role}.name = 'progan'.")
+    precision = precision_lib.from_config(config)  # wrapped once the type checks above passed
+    self.generator = precision_lib.wrap(self.generator, precision)
+    self.discriminator = precision_lib.wrap(self.discriminator, precision)
     if self.generator.start_resolution != self.discriminator.start_resolution:
       raise ValueError(
         "model.generator.start_resolution and model.discriminator.start_resolution differ "

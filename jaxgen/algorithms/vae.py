@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jaxgen import losses, optim
 from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module
 from jaxgen.nn import autoencoder as ae_nets
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import DECODERS, ENCODERS, build_network
 
 Terms = dict[str, jax.Array]
@@ -113,6 +114,7 @@ class Autoencoder(AlgorithmBase):
     self.num_classes = dataset.num_classes if self.conditional else 0
     self.example_shape = tuple(dataset.example_shape)
     facts = dict(example_shape=self.example_shape, num_classes=self.num_classes)
+    precision = precision_lib.from_config(config)
     self.encoder = build_network(
       ENCODERS,
       "encoder",
@@ -120,9 +122,12 @@ class Autoencoder(AlgorithmBase):
       latent_dim=self.latent_dim,
       stochastic=self.stochastic_encoder,
       spike_and_slab=spike_and_slab,  # the sparse VAE's third head (Tonolini et al. 2019)
+      precision=precision,
       **facts,
     )
-    self.decoder = build_network(DECODERS, "decoder", config.model.decoder, **facts)
+    self.decoder = build_network(
+      DECODERS, "decoder", config.model.decoder, precision=precision, **facts
+    )
     self.reconstruction_name = config.algorithm.reconstruction.get("name")
     self.reconstruction = build_reconstruction(config.algorithm.reconstruction, reconstructions)
 

@@ -53,6 +53,7 @@ from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.critic import Critic
 from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
 from jaxgen.nn import autoencoder as ae_nets
+from jaxgen.nn import precision as precision_lib
 
 # Dis sees x, x_p and x~ through the critic pipeline (instance noise, spectral norm). Its GAN terms
 # are Larsen et al.'s own cross-entropies (no label smoothing or penalty; batch norm mixes the
@@ -164,6 +165,7 @@ class VAEGAN(Autoencoder):
       switches,
       example_shape=self.example_shape,
       num_classes=self.num_classes,
+      precision=precision_lib.from_config(config),
     )
     rules.check_stabilisers(f"algorithm {algorithm.name!r}", VAEGAN_PROVIDES, switches)
     self.discriminator = self.critic.module

@@ -19,6 +19,9 @@ def get_config() -> ml_collections.ConfigDict:
   # dominated by dispatch; keep 1 for conv nets (a scan around a conv backward is slow on XLA:CPU).
   config.steps_per_call = 1
   config.conditional = False
+  # The dtype networks compute in: "float32", or "bfloat16" with float32 params, optimizer state,
+  # batch statistics and losses (jaxgen.nn.precision).
+  config.precision = "float32"
 
   config.data = ml_collections.ConfigDict()
   config.data.name = "digits"

@@ -17,6 +17,7 @@ from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import cyclegan as cyclegan_nets
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn import gan_zoo
+from jaxgen.nn import precision as precision_lib
 from jaxgen.nn import progan as progan_nets
 from jaxgen.nn import sagan as sagan_nets
 
@@ -158,17 +159,26 @@ NETWORKS: dict[str, dict[str, Callable[..., nn.Module]]] = {
 }
 
 
-def build_network(registry: Registry | str, role: str, config, **data) -> nn.Module:
+def build_network(
+  registry: Registry | str,
+  role: str,
+  config,
+  *,
+  precision: str = precision_lib.DEFAULT,
+  **data,
+) -> nn.Module | precision_lib.MixedPrecision:
   """Builds the `role` network from `config`, `{"name": ..., **options}`, and the data's facts.
 
   Args:
     registry: a registry, or the role whose registry in `NETWORKS` to use.
     role: what the network is, for the error messages ("generator", ...).
     config: the `model.<role>` block.
+    precision: `config.precision`, the dtype the network computes in (`jaxgen.nn.precision`).
     **data: the facts the registry's factories take (`example_shape`, `num_classes`, ...).
 
   Raises:
     ValueError: an unknown name (with the valid ones) or options the network does not take.
+    ConfigError: an unknown precision.
   """
   if isinstance(registry, str):
     if registry not in NETWORKS:
@@ -179,6 +189,7 @@ def build_network(registry: Registry | str, role: str, config, **data) -> nn.Mod
   if name not in registry:
     raise ValueError(f"Unknown {role} network {name!r}; choose one of {sorted(registry)}.")
   try:
-    return registry[name](**data, **options)
+    module = registry[name](**data, **options)
   except TypeError as error:  # an unknown keyword in the config
     raise ValueError(f"Bad options {sorted(options)} for the {name!r} {role}: {error}") from None
+  return precision_lib.wrap(module, precision)
