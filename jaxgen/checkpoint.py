@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 # Keys that may change between a run and its resumption without making it a different experiment.
 RESUMABLE_KEYS = frozenset(
   {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
+  | {"steps_per_call"}  # how steps are batched into calls: the same steps, the same batches
 )
 
 # Keys added to the config after runs were recorded without them: a record that lacks one ran

@@ -133,3 +133,17 @@ def test_the_command_line_keeps_compiled_steps_on_disk(tmp_path):
   result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   assert any(path.is_file() for path in cache.rglob("*")), "nothing was cached"
+
+
+def test_a_workdir_resumes_with_another_steps_per_call(tmp_path):
+  """steps_per_call groups the same steps into calls: changing it (or a record from before it
+  existed) is no different experiment."""
+  config = tiny_ring_config()
+  before = json.loads(config.to_json_best_effort(sort_keys=True))
+  del before["steps_per_call"]
+  checkpoint.check_config_matches(tmp_path, json.dumps(before))
+  config.steps_per_call = 4
+  checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
+  config.seed = 1
+  with pytest.raises(ConfigError, match="different config"):
+    checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
