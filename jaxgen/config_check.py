@@ -61,6 +61,7 @@ def _gan(*keys: str) -> Family:
     {
       "discriminator_steps": gan.check_discriminator_steps,
       "weight_clip": gan.check_weight_clip,
+      "generator_reuses_fakes": gan.check_generator_reuses_fakes,
       "penalty": gan.make_penalty,
       "stabilisers": _stabiliser_fields,
     },

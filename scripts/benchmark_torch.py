@@ -8,35 +8,37 @@ The same networks in both: jaxgen's DCGANGenerator / DCGANDiscriminator (base_fe
 -> 7x7x128 -> 14x14x64 -> 28x28x1; 28x28x1 -> 14x14x64 -> 7x7x128 -> logit), rebuilt layer for layer
 in torch (parameter counts checked equal), Adam(2e-4, beta1=0.5) per player. One step: a
 discriminator update on a real and a fake batch, then a non-saturating generator update against the
-updated discriminator, as in the PyTorch DCGAN example. JAX runs it as one jitted function holding
-two `jax.grad`s over the two players' parameters, twice: with jaxgen's ConvTranspose (fast kernel
-gradient) and with flax's. The generator's gradient runs G forward again, as jaxgen's loop does,
-where torch reuses the fake batch (sharing it through `jax.vjp` measured 9% faster on one thread
-here, 212 -> 193 ms).
+updated discriminator. JAX runs jaxgen's own jitted train step (`make_train_step` of the `gan`
+algorithm with dcgan_mnist's config, metrics and finite checks included, state donated), twice:
+by default (Goodfellow et al.'s Algorithm 1: G's step draws fresh z, a second G forward) and with
+`algorithm.generator_reuses_fakes=True` (G's step on the D step's z, as the PyTorch DCGAN example
+reuses its fake batch).
 
-Reported: median ms per step after warm-up (`block_until_ready`), over `--rounds` rounds of
-`--iters` steps that take turns between the three, so that load from other processes on a shared
-machine falls on all three alike. On a loaded machine torch's OpenMP threads suffer most (measured
-here: 151 ms with 1 thread, 763 ms with 2 while other jobs ran); pass `--torch-threads=1` there,
-and to compare one thread with one thread run JAX under
-XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
+Reported: the median over `--rounds` rounds of each round's median ms per step after warm-up, and
+jaxgen's time over PyTorch's per round (median, min-max), the rounds taking turns between the
+contenders so that load from other processes on a shared machine falls on all alike. On a loaded
+machine torch's OpenMP threads suffer most (measured here: 151 ms with 1 thread, 763 ms with 2 while
+other jobs ran); pass `--torch-threads=1` there, and to compare one thread with one thread run JAX
+under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
+import types
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import torch
 from benchmark_layers import sample_ms  # scripts/ is on sys.path when this file runs
 
+from jaxgen import algorithms
+from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.configs import dcgan_mnist
 from jaxgen.nn import gan
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -127,65 +129,37 @@ def torch_stepper(x: np.ndarray, z: np.ndarray, base_features: int):
 
 
 # ---------------------------------------------------------------------------------------------
-# JAX: jaxgen's modules, the step written out.
+# JAX: jaxgen's own train step (make_train_step of the `gan` algorithm, dcgan_mnist's config).
 # ---------------------------------------------------------------------------------------------
 
 
-def jax_stepper(x: np.ndarray, z: np.ndarray, base_features: int, conv_transpose):
-  """(a function running one jitted JAX D + G step, compile s, G params, D params)."""
-  generator = gan.DCGANGenerator(IMAGE_SHAPE, base_features, conv_transpose=conv_transpose)
-  discriminator = gan.DCGANDiscriminator(base_features)
-  optimizer = optax.adam(LEARNING_RATE, b1=BETA1, b2=BETA2)
-  g_key, d_key = jax.random.split(jax.random.key(0))
-  g_vars = generator.init(g_key, z, train=False)
-  d_vars = discriminator.init(d_key, x, train=False)
-  state = {
-    "g": (g_vars["params"], g_vars["batch_stats"], optimizer.init(g_vars["params"])),
-    "d": (d_vars["params"], d_vars["batch_stats"], optimizer.init(d_vars["params"])),
-  }
-
-  def run(module, params, stats, inputs):
-    out, updated = module.apply(
-      {"params": params, "batch_stats": stats}, inputs, train=True, mutable=["batch_stats"]
-    )
-    return out, updated["batch_stats"]
-
-  def d_loss(d_params, d_stats, real, fake):
-    # -E[log D(x)] - E[log(1 - D(G(z)))] from logits: log sigmoid(l) = -softplus(-l) and
-    # log(1 - sigmoid(l)) = -softplus(l) (Goodfellow et al. 2014, eq. 1).
-    real_logits, d_stats = run(discriminator, d_params, d_stats, real)
-    fake_logits, d_stats = run(discriminator, d_params, d_stats, fake)
-    loss = jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
-    return loss, d_stats
-
-  def g_loss(g_params, g_stats, d_params, d_stats, z):
-    fake, g_stats = run(generator, g_params, g_stats, z)
-    logits, _ = run(discriminator, d_params, d_stats, fake)
-    return jnp.mean(jax.nn.softplus(-logits)), g_stats  # non-saturating: -E[log D(G(z))]
-
-  def update(grads, params, opt_state):
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-  def step(state, x, z):
-    (g_params, g_stats, g_opt), (d_params, d_stats, d_opt) = state["g"], state["d"]
-    fake, _ = run(generator, g_params, g_stats, z)
-    d_grads, d_stats = jax.grad(d_loss, has_aux=True)(d_params, d_stats, x, fake)
-    d_params, d_opt = update(d_grads, d_params, d_opt)
-    g_grads, g_stats = jax.grad(g_loss, has_aux=True)(g_params, g_stats, d_params, d_stats, z)
-    g_params, g_opt = update(g_grads, g_params, g_opt)
-    return {"g": (g_params, g_stats, g_opt), "d": (d_params, d_stats, d_opt)}
-
+def jaxgen_stepper(x: np.ndarray, base_features: int, **algorithm_options):
+  """(a function running one jitted jaxgen train step, compile s, G params, D params): the real
+  step `jaxgen.train` runs, with `config.algorithm` updated by `algorithm_options`."""
+  config = dcgan_mnist.get_config()
+  config.batch_size = x.shape[0]
+  config.model.latent_dim = LATENT_DIM
+  config.model.generator.base_features = base_features
+  config.model.discriminator.base_features = base_features
+  config.algorithm.update(algorithm_options)
+  dataset = types.SimpleNamespace(name="mnist", example_shape=IMAGE_SHAPE, num_classes=10)
+  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  phases = len(algorithm.schedule)  # a fresh batch per phase; the same images here
+  batches = {"x": np.stack([x] * phases), "y": np.zeros((phases, x.shape[0]), np.int32)}
+  first = jax.tree.map(lambda b: b[0], batches)
+  state = jax.jit(lambda key: init_train_state(algorithm, key, first))(jax.random.key(0))
   started = time.perf_counter()
-  compiled = jax.jit(step, donate_argnums=0).lower(state, x, z).compile()
+  step = jax.jit(make_train_step(algorithm), donate_argnums=0)
+  compiled = step.lower(state, batches).compile()
   compile_s = time.perf_counter() - started
 
   def run_once():
     nonlocal state
-    state = jax.block_until_ready(compiled(state, x, z))
+    state, metrics = compiled(state, batches)
+    jax.block_until_ready((state, metrics))
 
-  count = lambda params: sum(p.size for p in jax.tree.leaves(params))
-  return run_once, compile_s, count(g_vars["params"]), count(d_vars["params"])
+  count = lambda name: sum(p.size for p in jax.tree.leaves(state.players[name].params))
+  return run_once, compile_s, count("generator"), count("discriminator")
 
 
 def main() -> None:
@@ -203,28 +177,38 @@ def main() -> None:
   z = rng.standard_normal((args.batch, LATENT_DIM)).astype(np.float32)
 
   torch_step, torch_g, torch_d = torch_stepper(x, z, args.base_features)
-  ours_step, ours_compile, jax_g, jax_d = jax_stepper(x, z, args.base_features, gan.ConvTranspose)
-  flax_step, flax_compile, _, _ = jax_stepper(x, z, args.base_features, nn.ConvTranspose)
+  ours_step, ours_compile, jax_g, jax_d = jaxgen_stepper(x, args.base_features)
+  reuse_step, reuse_compile, _, _ = jaxgen_stepper(
+    x, args.base_features, generator_reuses_fakes=True
+  )
   if (torch_g, torch_d) != (jax_g, jax_d):
     raise RuntimeError(f"parameter counts differ: torch {torch_g, torch_d}, jax {jax_g, jax_d}")
-  steps = {"torch": torch_step, "ours": ours_step, "flax": flax_step}
-  times = {name: sample_ms(step, 0, warmup=3) for name, step in steps.items()}
+  steps = {"torch": torch_step, "ours": ours_step, "reuse": reuse_step}
+  for step in steps.values():
+    sample_ms(step, 0, warmup=3)
+  rounds = {name: [] for name in steps}  # each round's median, for the spread
   for _ in range(args.rounds):
     for name, step in steps.items():
-      times[name] += sample_ms(step, args.iters)
-  ms = {name: statistics.median(samples) for name, samples in times.items()}
+      rounds[name].append(statistics.median(sample_ms(step, args.iters)))
+  ms = {name: statistics.median(medians) for name, medians in rounds.items()}
+  ratios = {
+    name: [ours / theirs for ours, theirs in zip(medians, rounds["torch"], strict=True)]
+    for name, medians in rounds.items()
+  }
 
   print(
     f"DCGAN {'x'.join(map(str, IMAGE_SHAPE))}, batch {args.batch}, base_features "
     f"{args.base_features}: G {jax_g:,} / D {jax_d:,} params; torch {torch.__version__} "
     f"({torch.get_num_threads()} threads), jax {jax.__version__} on "
-    f"{jax.devices()[0].device_kind}; {args.rounds} x {args.iters} steps each"
+    f"{jax.devices()[0].device_kind}; {args.rounds} x {args.iters} steps each; load average "
+    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
   )
-  print("| D + G step | PyTorch eager | JAX, jaxgen ConvTranspose | JAX, flax ConvTranspose |")
+  print("| D + G step | PyTorch eager | jaxgen | jaxgen, generator_reuses_fakes |")
   print("|---|---|---|---|")
-  print(f"| median ms | {ms['torch']:.1f} | {ms['ours']:.1f} | {ms['flax']:.1f} |")
-  print(f"| / PyTorch | 1.00 | {ms['ours'] / ms['torch']:.2f} | {ms['flax'] / ms['torch']:.2f} |")
-  print(f"| compile s | - | {ours_compile:.1f} | {flax_compile:.1f} |")
+  print(f"| median ms | {ms['torch']:.1f} | {ms['ours']:.1f} | {ms['reuse']:.1f} |")
+  spread = lambda r: f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+  print(f"| / PyTorch, per round | 1.00 | {spread(ratios['ours'])} | {spread(ratios['reuse'])} |")
+  print(f"| compile s | - | {ours_compile:.1f} | {reuse_compile:.1f} |")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from gradient_harness import GradientCase, RefusedCase
 from jax.scipy.special import logsumexp
 
+from jaxgen.algorithms.base import phase_noise_key
 from jaxgen.algorithms.gan import NOISE_FAKE, NOISE_REAL, PENALTY, REPLAY, UNROLL
 from jaxgen.configs import default
 from jaxgen.errors import ConfigError
@@ -267,6 +268,12 @@ class Reference:
 
   def __init__(self, spec: Spec, algorithm, state, batch, rng):
     self.spec, self.algorithm, self.state, self.batch, self.rng = spec, algorithm, state, batch, rng
+    # generator_reuses_fakes: G's z is that of the last D phase, whose rng is the phase's shared
+    # key (PyTorch's DCGAN example: G's step on the fake batch D just saw).
+    self.g_latent_key = rng
+    if spec.option("generator_reuses_fakes", False):
+      last_d_phase = spec.option("discriminator_steps", 1) - 1
+      self.g_latent_key = phase_noise_key(state, last_d_phase)
     self.s = spec.s
     self.name = spec.algorithm
     self.step = int(state.step)
@@ -347,8 +354,9 @@ class Reference:
       "continuous": jax.random.uniform(cont_key, (BATCH, self.continuous), minval=-1.0, maxval=1.0),
     }
 
-  def fakes(self, params):
-    """G(z) with z ~ N(0, I) drawn from rng (InfoGAN: [z, one-hot(c_cat), c_cont]); the codes."""
+  def fakes(self, params, latent_key=None):
+    """G(z) with z ~ N(0, I) drawn from rng or `latent_key` (InfoGAN: [z, one-hot(c_cat),
+    c_cont]); the codes."""
     if self.name == "infogan":
       noise_key, code_key = jax.random.split(self.rng)
       codes = self.info_codes(code_key)
@@ -361,7 +369,8 @@ class Reference:
         axis=-1,
       )
     else:
-      codes, z = None, jax.random.normal(self.rng, (BATCH, LATENT))
+      key = self.rng if latent_key is None else latent_key
+      codes, z = None, jax.random.normal(key, (BATCH, LATENT))
     return self.run_g("generator", params, z, self.g_labels), codes
 
   def replay(self, fake):
@@ -455,7 +464,7 @@ class Reference:
 
   def gan_g_loss(self, params, d_params, uv):
     """G's loss against D at `d_params` (constants to G, except through the unrolled steps)."""
-    fake, codes = self.fakes(params)
+    fake, codes = self.fakes(params, self.g_latent_key)
     fake_in = self.d_input(fake, jax.random.fold_in(self.rng, NOISE_FAKE))
     fake_out, fake_features = self.run_d(d_params, fake_in, self.d_labels, uv)
     fake_logit = fake_out[0] if isinstance(fake_out, tuple) else fake_out
@@ -716,6 +725,7 @@ MATCHING_REFUSAL = r"algorithm.stabilisers.feature_matching = True is not suppor
 MINIBATCH_PENALTY_REFUSAL = r"algorithm.penalty.name = .*minibatch_discrimination = \d+ breaks"
 MADGAN_REFUSAL = r"is not supported by algorithm 'madgan'"
 MADGAN_CONDITIONAL_REFUSAL = r"MAD-GAN takes no labels"
+REUSE_REFUSAL = r"generator_reuses_fakes = True is for the unconditional plain GAN"
 
 
 def _energy_refusal(name, field):
@@ -1121,6 +1131,30 @@ def _pairs_and_refusals():
       options=(("num_generators", 3),),
     ),
     r("madgan", "conditional", MADGAN_CONDITIONAL_REFUSAL, conditional=True),
+    # --- G's step on the last D phase's fakes (PyTorch's DCGAN example) ---
+    c("gan", "generator_reuses_fakes", options=(("generator_reuses_fakes", True),)),
+    c(
+      "gan",
+      "generator_reuses_fakes+historical_averaging+k2",  # the direct dL/dtheta term; phase 1's z
+      stabiliser="historical_averaging",
+      switches=["historical_averaging", "instance_noise"],
+      options=(("generator_reuses_fakes", True), ("discriminator_steps", 2)),
+    ),
+    r(
+      "gan",
+      "generator_reuses_fakes+conditional",
+      REUSE_REFUSAL,
+      error=ConfigError,
+      conditional=True,
+      options=(("generator_reuses_fakes", True),),
+    ),
+    r(
+      "acgan",
+      "generator_reuses_fakes",
+      REUSE_REFUSAL,
+      error=ConfigError,
+      options=(("generator_reuses_fakes", True),),
+    ),
   ]
   return cases
 

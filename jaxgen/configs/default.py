@@ -34,6 +34,8 @@ def get_config() -> ml_collections.ConfigDict:
   # The GAN family's switches, all off, so any GAN config takes them on the command line.
   config.algorithm.penalty = ml_collections.ConfigDict({"name": "none", "weight": 0.0})
   config.algorithm.weight_clip = 0.0
+  # The plain GAN only: G's step reuses the last D step's noise (PyTorch's DCGAN example).
+  config.algorithm.generator_reuses_fakes = False
   config.algorithm.stabilisers = stabilisers.default_config()
 
   config.model = ml_collections.ConfigDict()
