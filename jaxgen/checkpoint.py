@@ -68,7 +68,7 @@ RESUMABLE_KEYS = frozenset(
 
 # Keys added to the config after runs were recorded without them: a record that lacks one ran
 # with this value (so such workdirs still resume).
-ADDED_KEY_DEFAULTS = {"precision": "float32"}
+ADDED_KEY_DEFAULTS = {"precision": "float32", "algorithm.generator_reuses_fakes": False}
 
 DIGEST_FORMAT = 1
 _STATE, _DIGEST, _LEGACY = "state", "digest", "default"  # item folders inside a step folder

@@ -4,22 +4,19 @@ it changes only where G's latents come from (its gradient: `gradient_cases_gan`)
 from __future__ import annotations
 
 import hashlib
+import json
 
 import jax
 import ml_collections
 import numpy as np
 import pytest
 
-from jaxgen import train
+from jaxgen import checkpoint, train
 from jaxgen.algorithms import gan
 from jaxgen.algorithms.base import make_train_step
 from jaxgen.config_check import check_config
 from jaxgen.configs import gan_ring8
 from jaxgen.errors import ConfigError
-
-# sha256 of the train state's leaves after 3 steps of gan_ring8, computed before the switch
-# existed (/work/fp/fingerprint.py, jax 0.10.2 on this CPU): the default step is bit-identical.
-GAN_RING8_3_STEPS = "37ed4c5a521061de"
 
 
 def digest(tree) -> str:
@@ -39,18 +36,28 @@ def three_steps(config):
   return state
 
 
-def test_default_step_is_unchanged_bit_for_bit():
+def test_off_by_default_and_on_another_trajectory():
+  """Off, G's step draws its own z (Goodfellow et al. 2014, Algorithm 1); on, the D phase's. (That
+  the default step is bit-identical to the one before the switch existed was checked once with
+  sha256 digests of the state after 3 steps of 7 configs; a digest is not a portable test.)"""
   config = gan_ring8.get_config()
   assert config.algorithm.generator_reuses_fakes is False
-  assert digest(three_steps(config)) == GAN_RING8_3_STEPS
-
-
-def test_switch_on_trains_another_trajectory():
-  config = gan_ring8.get_config()
+  default = digest(three_steps(config))
   config.algorithm.generator_reuses_fakes = True
   state = three_steps(config)
-  assert digest(state) != GAN_RING8_3_STEPS
+  assert digest(state) != default
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.players["generator"].params))
+
+
+def test_a_workdir_recorded_before_the_switch_resumes_with_it_off(tmp_path):
+  config = gan_ring8.get_config()
+  record = json.loads(config.to_json_best_effort(sort_keys=True))
+  del record["algorithm"]["generator_reuses_fakes"]
+  (tmp_path / "config.json").write_text(json.dumps(record))
+  checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
+  config.algorithm.generator_reuses_fakes = True
+  with pytest.raises(ConfigError, match="generator_reuses_fakes: False -> True"):
+    checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
 
 
 def test_check_refuses_a_non_bool():
