@@ -20,6 +20,7 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -194,12 +195,87 @@ def _median_spread(times):
   return statistics.median(times), min(times), max(times)
 
 
+def interleaved_ms(contenders: dict, rounds: int) -> dict:
+  """{name: [ms per call]}: one call of each contender per round, in turn (after one warm-up)."""
+  for run in contenders.values():
+    run()
+  times = {name: [] for name in contenders}
+  for _ in range(rounds):
+    for name, run in contenders.items():
+      start = time.perf_counter()
+      run()
+      times[name].append((time.perf_counter() - start) * 1e3)
+  return times
+
+
+def ablations(extractor, batch: int, image_size: int, rounds: int) -> list:
+  """Rows (step, variant, median ms/image, min, max): each change alone, on one batch."""
+  variables, folded = extractor.variables, extractor.folded
+  params, stats = variables["params"], variables["batch_stats"]
+  rng = np.random.default_rng(1)
+  images = jnp.asarray(rng.uniform(-1, 1, (batch, image_size, image_size, 3)), jnp.float32)
+  stem_in = jnp.asarray(rng.normal(size=(batch, 147, 147, 32)), jnp.float32)  # Conv2d_2b's input
+  block_in = jnp.asarray(rng.normal(size=(batch, 17, 17, 768)), jnp.float32)  # Mixed_6b's input
+
+  stem = {"params": params["Conv2d_2b_3x3"], "batch_stats": stats["Conv2d_2b_3x3"]}
+  stem_module = inception.BasicConv(64, (3, 3), padding=(1, 1))
+  stem_folded = folded["Conv2d_2b_3x3"]
+  names = ("branch1x1", "branch7x7_1", "branch7x7dbl_1", "branch_pool")
+  block = params["Mixed_6b"]
+  separate = {
+    name: inception.fold_batch_norm(
+      block[name]["conv"], block[name]["bn"], stats["Mixed_6b"][name]["bn"]
+    )
+    for name in names
+  }
+
+  @jax.jit
+  def unfused(x):
+    outs = [inception._conv(separate[name], x) for name in names[:3]]
+    return outs + [inception._conv(separate["branch_pool"], inception._avg_pool_same(x))]
+
+  @jax.jit
+  def fused(x):
+    sizes = (192, 128, 128, 192)
+    return inception._split_fused(folded["Mixed_6b"], x, sizes, pooled_last=True)
+
+  resize_before, resize_after = jax.jit(inception.preprocess), jax.jit(inception.preprocess_matmul)
+  stem_before = jax.jit(lambda x: stem_module.apply(stem, x))
+  stem_after = jax.jit(lambda x: inception._conv(stem_folded, x, padding=(1, 1)))
+  cases = {
+    f"resize {image_size} -> 299": {
+      "jax.image.resize (before)": lambda: resize_before(images),
+      "two matmuls (after)": lambda: resize_after(images),
+    },
+    "Conv2d_2b_3x3 at 147 px": {
+      "conv, batch norm, ReLU (before)": lambda: stem_before(stem_in),
+      "folded: conv + bias, ReLU (after)": lambda: stem_after(stem_in),
+    },
+    "Mixed_6b's four 1x1 convs (folded)": {
+      "four convs, pool before its conv": lambda: unfused(block_in),
+      "one fused conv, pool after (after)": lambda: fused(block_in),
+    },
+  }
+  rows = []
+  for step, contenders in cases.items():
+    contenders = {
+      name: (lambda run=run: jax.block_until_ready(run())) for name, run in contenders.items()
+    }
+    for name, values in interleaved_ms(contenders, rounds).items():
+      median, low, high = _median_spread([value / batch for value in values])
+      rows.append((step, name, median, low, high))
+  return rows
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
   parser.add_argument("--rounds", type=int, default=5)
   parser.add_argument("--image-size", type=int, default=64)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument(
+    "--ablations", action="store_true", help="also time each change alone (first batch size)"
+  )
   args = parser.parse_args()
 
   network = random_torch_network(args.seed)
@@ -232,16 +308,16 @@ def main():
         error = float(np.abs(np.asarray(got) - want).max() / np.abs(want).max())
         print(f"batch {batch}: {name} {label} max |diff| / max |torch| = {error:.2e}")
         assert error < 1e-4, (name, label, error)
-    times = {name: [] for name in contenders}
-    for _ in range(args.rounds):
-      for name, run in contenders.items():
-        start = time.perf_counter()
-        run(images)
-        times[name].append((time.perf_counter() - start) * 1e3 / batch)
+    calls = {name: (lambda run=run, x=images: run(x)) for name, run in contenders.items()}
+    times = interleaved_ms(calls, args.rounds)
+    times = {name: [value / batch for value in values] for name, values in times.items()}
     torch_median = statistics.median(times["pytorch-fid network (torch)"])
     for name, values in times.items():
       median, low, high = _median_spread(values)
       rows.append((batch, name, median, low, high, median / torch_median))
+  ablation_rows = []
+  if args.ablations:
+    ablation_rows = ablations(extractor, args.batch_sizes[0], args.image_size, args.rounds)
   print(
     f"\nload average {os.getloadavg()[0]:.1f} (1 min) at the end; torch threads "
     f"{torch.get_num_threads()}; {args.rounds} rounds; {args.image_size} px -> 299 px\n"
@@ -250,6 +326,13 @@ def main():
   print("|---|---|---|---|---|")
   for batch, name, median, low, high, ratio in rows:
     print(f"| {batch} | {name} | {median:.1f} | {low:.1f}-{high:.1f} | {ratio:.2f}x |")
+
+  if ablation_rows:
+    print(f"\nEach change alone (batch {args.batch_sizes[0]}):\n")
+    print("| step | variant | ms/image (median) | min-max |")
+    print("|---|---|---|---|")
+    for step, name, median, low, high in ablation_rows:
+      print(f"| {step} | {name} | {median:.2f} | {low:.2f}-{high:.2f} |")
 
 
 if __name__ == "__main__":
