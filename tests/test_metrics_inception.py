@@ -191,3 +191,75 @@ def test_missing_weights_give_clear_errors(tmp_path):
     get_extractor("fid_inception")
   with pytest.raises(FileNotFoundError, match="do not exist"):
     inception.load_fid_inception(tmp_path / "absent.npz")
+
+
+# --- The fast path (folded batch norms, fused 1x1 convs, matmul resize) vs the reference module ---
+
+
+def _random_variables(shapes, seed=0):
+  """Random Flax variables for `shapes`: He-scaled kernels, batch norms away from the identity
+  (scale, bias, mean, var all non-trivial, so every term of the folding matters)."""
+  rng = np.random.default_rng(seed)
+  draw = {
+    "scale": lambda shape: rng.uniform(0.5, 1.5, shape),
+    "bias": lambda shape: rng.normal(0.0, 0.1, shape),
+    "mean": lambda shape: rng.normal(0.0, 0.1, shape),
+    "var": lambda shape: rng.uniform(0.5, 2.0, shape),
+  }
+  variables = {}
+  for collection, tree in shapes.items():
+    flat = {}
+    for path, leaf in traverse_util.flatten_dict(tree).items():
+      if path[-1] == "kernel":  # He-normal keeps the activations O(1) through the 94 layers
+        values = rng.normal(0.0, np.sqrt(2.0 / np.prod(leaf.shape[:-1])), leaf.shape)
+      else:
+        values = draw[path[-1]](leaf.shape)
+      flat[path] = np.asarray(values, np.float32)
+    variables[collection] = traverse_util.unflatten_dict(flat)
+  return variables
+
+
+def _relative_error(got, want):
+  return float(np.max(np.abs(np.asarray(got) - np.asarray(want))) / np.max(np.abs(want)))
+
+
+def test_folded_basic_conv_equals_conv_batch_norm_relu():
+  layer = inception.BasicConv(16, (3, 3), strides=2, padding=(1, 1))
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 9, 9, 8)), jnp.float32)
+  shapes = jax.eval_shape(layer.init, jax.random.key(0), x)
+  variables = _random_variables(shapes)
+  want = layer.apply(variables, x)
+  params, stats = variables["params"], variables["batch_stats"]
+  folded = inception.fold_batch_norm(params["conv"], params["bn"], stats["bn"])
+  got = inception._conv(folded, x, strides=2, padding=(1, 1))
+  # One 72-term dot product per output, rounded differently (W s summed vs s times the sum):
+  # a few float32 ulps of the largest output; 1e-5 is ~100 ulps.
+  assert _relative_error(got, want) < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(2, 40, 53, 1), (1, 75, 75, 3)])
+def test_matmul_resize_equals_preprocess(shape):
+  images = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, shape), jnp.float32)
+  want = inception.preprocess(images)
+  got = inception.preprocess_matmul(images)
+  assert got.shape == want.shape == (shape[0], 299, 299, 3)
+  # Each output is the same 4-term bilinear combination of inputs in [-1, 1], with the weights
+  # rounded and summed in another order (measured up to 3.6e-6, ~30 ulps of 1); an index or
+  # weight error would be O(0.1).
+  np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_extractor_fast_path_equals_reference_module():
+  variables = _random_variables(inception.variable_shapes())
+  extractor = inception.InceptionExtractor(variables, "random")
+  images = jnp.asarray(np.random.default_rng(3).uniform(-1, 1, (2, 75, 75, 3)), jnp.float32)
+  want = inception.apply_reference(variables, images)
+  got = extractor.features_and_logits(images)
+  for fast, reference in zip(got, want, strict=True):
+    assert fast.shape == reference.shape
+    # Tolerance: each conv's float32 sum of K products (K ~ 1e3) rounds to ~sqrt(K) u ~ 2e-6 of
+    # its scale (u = 6e-8); folding/fusing only reorders those roundings, and the independent
+    # errors of the ~47 convs on the longest path add to ~sqrt(47) * 2e-6 ~ 1.3e-5 relative to
+    # the output scale (He init keeps it O(1)); measured 5e-7 to 7e-7. A wrong fold (e.g. without
+    # the mean term, mean ~ 0.1) is off by ~1e-1.
+    assert _relative_error(fast, reference) < 2e-5
