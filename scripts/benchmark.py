@@ -225,7 +225,7 @@ def report(name: str, contenders: list[Contender], precision: str) -> None:
     print(row.replace("| nan |", "| - |"))
 
 
-def main() -> None:
+def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--configs", default="gan_ring8,dcgan_digits,dcgan_mnist")
   parser.add_argument("--rounds", type=int, default=5)
@@ -235,7 +235,7 @@ def main() -> None:
   parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
   parser.add_argument("--compare-torch", action="store_true")
   parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
   device = jax.devices()[0]
   print(f"jax {jax.__version__} on {device.device_kind} x{jax.device_count()}; ", end="")
   print(f"{args.rounds} rounds x {args.iters} calls per contender, taking turns")

@@ -25,8 +25,21 @@ def test_optimizers_demo_prints_step_table_and_writes_png(tmp_path):
   assert out.stat().st_size > 10_000
 
 
-def test_benchmark_prints_a_row_per_config():
-  stdout = run_script(ROOT / "scripts" / "benchmark.py", "--configs=gan_ring8", "--iters=2")
-  row = next(line for line in stdout.splitlines() if line.startswith("| gan_ring8"))
-  compile_s, ms, steps_per_s, gflops = (float(c) for c in row.strip("| ").split("|")[1:])
-  assert ms > 0 and steps_per_s > 0 and gflops > 0
+def test_benchmark_prints_a_row_per_contender():
+  stdout = run_script(
+    ROOT / "scripts" / "benchmark.py",
+    "--configs=gan_ring8",
+    "--rounds=2",
+    "--iters=2",
+    "--steps-per-call=2",
+  )
+  rows = {
+    line.split("|")[1].strip(): line.strip("| ").split("|")[1:]
+    for line in stdout.splitlines()
+    if line.startswith("| jaxgen")
+  }
+  assert sorted(rows) == ["jaxgen", "jaxgen x2"], stdout
+  for cells in rows.values():
+    compile_s, ms, samples_per_s, gflops = cells[0], cells[1].split()[0], cells[2], cells[3]
+    assert float(compile_s) > 0 and float(ms) > 0 and float(gflops) > 0
+    assert float(samples_per_s.replace(",", "")) > 0
