@@ -26,13 +26,13 @@ from typing import Any
 
 import jax
 import numpy as np
-import tqdm
 
 from jaxgen import algorithms, checkpoint, config_check, data, parallel, plots, stops
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
 from jaxgen.errors import CheckpointError, ConfigError
 from jaxgen.evaluation import Evaluator
 from jaxgen.metrics_log import MetricsLog
+from jaxgen.progress import Progress
 from jaxgen.stops import Interrupted, NonFiniteError
 
 
@@ -53,7 +53,12 @@ def phase_batches(
     )
     for phase in range(num_phases)
   ]
-  return {key: np.stack([b[key] for b in per_phase]) for key in per_phase[0]}
+  return stack_batches(per_phase)
+
+
+def stack_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+  """Batches of the same keys stacked along a new leading axis."""
+  return {key: np.stack([b[key] for b in batches]) for key in batches[0]}
 
 
 class Run:
@@ -110,8 +115,7 @@ class Run:
     """The host batches of the call running steps `step` .. `step + count - 1`."""
     if count == 1:
       return self.batches(step)
-    per_step = [self.batches(s) for s in range(step, step + count)]
-    return {key: np.stack([b[key] for b in per_step]) for key in per_step[0]}
+    return stack_batches([self.batches(s) for s in range(step, step + count)])
 
   @property
   def train_step(self):
@@ -140,55 +144,6 @@ class Run:
       replicated = parallel.replicated(self.mesh)
       self._samplers[stage] = jax.jit(sample, static_argnums=2, out_shardings=replicated)
     return np.asarray(self._samplers[stage](state, jax.random.key(seed), num))
-
-
-class Progress:
-  """What a run shows on stderr: a tqdm bar on a terminal; off a terminal (a job's log file) one
-  line per logged step, so logs stay short and every line is complete."""
-
-  def __init__(self, config, start: int):
-    self.enabled = config.get("progress_bar", True) and parallel.is_writer()
-    self.interactive = sys.stderr.isatty()
-    self.total = config.num_steps
-    self.desc = f"{config.algorithm.name} on {config.data.name}"
-    self.start, self.started = start, time.perf_counter()
-    self.bar = tqdm.tqdm(
-      total=config.num_steps,
-      initial=start,
-      disable=not (self.enabled and self.interactive),
-      desc=self.desc,
-      file=sys.stderr,
-      mininterval=0.1,
-    )
-
-  def update(self, steps: int) -> None:
-    self.bar.update(steps)
-
-  def show(self, scalars: dict[str, float]) -> None:
-    """The losses beside the bar, shown at its next refresh."""
-    self.bar.set_postfix(_losses(scalars), refresh=False)
-
-  def logged(self, step: int, scalars: dict[str, float]) -> None:
-    """Off a terminal: one line per logged step, with the losses and the mean speed so far."""
-    if self.enabled and not self.interactive:
-      rate = (step - self.start) / max(time.perf_counter() - self.started, 1e-9)
-      losses = " ".join(f"{k}={v}" for k, v in _losses(scalars).items())
-      print(
-        f"{self.desc}: step {step}/{self.total} {losses} ({rate:.1f} steps/s)",
-        file=sys.stderr,
-        flush=True,
-      )
-
-  def write(self, line: str) -> None:
-    if parallel.is_writer():
-      self.bar.write(line, file=sys.stderr)
-
-  def close(self) -> None:
-    self.bar.close()
-
-
-def _losses(scalars: dict[str, float]) -> dict[str, str]:
-  return {k.replace("/loss", ""): f"{v:.3f}" for k, v in scalars.items() if k.endswith("/loss")}
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
