@@ -99,6 +99,11 @@ class Run:
       )
     return self._train_steps[stage, count]
 
+  @property
+  def compiled_stages(self) -> list[int]:
+    """The stages whose train step has been compiled so far."""
+    return sorted({stage for stage, _ in self._train_steps})
+
   def steps_in_call(self, step: int) -> int:
     """How many steps the loop's call at `step` runs: `steps_per_call` from a multiple of it when
     they all lie before `num_steps` and in one stage, else 1 (a resumed run that stopped between

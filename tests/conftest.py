@@ -1,6 +1,8 @@
 """Fixtures shared by the test modules."""
 
+import os
 import subprocess
+import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,18 @@ import pytest
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state
+
+# Compiled programs persist across the tests, xdist workers and subprocesses of a run (JAX's
+# persistent compilation cache): many tests train the same tiny configs, and an executable read
+# from the cache is the one compiling the same HLO with the same options gives, so no result
+# changes. JAXGEN_TEST_XLA_CACHE names another folder, or "off".
+_CACHE = os.environ.get("JAXGEN_TEST_XLA_CACHE", "")
+if _CACHE != "off":
+  _CACHE = _CACHE or os.path.join(tempfile.gettempdir(), f"jaxgen-test-xla-cache-{os.getuid()}")
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)  # subprocesses read these
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+  jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 @pytest.fixture(scope="session")

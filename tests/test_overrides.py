@@ -49,7 +49,10 @@ def test_unknown_top_level_key_names_the_key_a_close_match_and_the_valid_keys():
 def test_unknown_nested_key_names_the_level_and_its_valid_keys():
   with pytest.raises(ConfigError, match=r"'algorithm.losss'; did you mean 'algorithm.loss'\?") as e:
     parsed(gan_ring8, {"algorithm.losss": "minimax"})
-  assert "Valid keys of 'algorithm': discriminator_steps, loss, name," in str(e.value)
+  assert (
+    "Valid keys of 'algorithm': discriminator_steps, generator_reuses_fakes, loss, name,"
+    in str(e.value)
+  )
   with pytest.raises(ConfigError, match=r"'eval.nothing_like_it'\. Valid keys of 'eval': ext"):
     parsed(gan_ring8, {"eval.nothing_like_it": "1"})
   with pytest.raises(ConfigError, match=r"'seed.x': 'seed' is a value \(0\), not a group"):
