@@ -74,7 +74,16 @@ def save_image_grid(
 def save_scatter(
   samples: np.ndarray, path: str | Path, centers: np.ndarray | None = None, title: str | None = None
 ) -> None:
-  """Generated 2-D samples (blue) over the true mode centres (red crosses)."""
+  """Generated 2-D samples (blue) over the true mode centres (red crosses); 1-D samples as a
+  density histogram."""
+  if samples.shape[-1] == 1:
+    fig, ax = _pyplot().subplots(figsize=(5, 3))
+    ax.hist(samples[:, 0], bins=60, density=True, alpha=0.6, label="generated")
+    ax.set_xlabel("x")
+    if title:
+      ax.set_title(title)
+    _save(fig, path)
+    return
   fig, ax = _pyplot().subplots(figsize=(5, 5))
   ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
   if centers is not None:

@@ -151,9 +151,9 @@ class AlgorithmBase(abc.ABC):
     return self
 
   def evaluation(self) -> Evaluation:
-    """2-D samples are points; anything else is images, one column per class when conditional
-    (`sample` cycles through the classes), 10 samples of each."""
-    if tuple(self.example_shape) == (2,):
+    """1-D and 2-D samples are points; anything else is images, one column per class when
+    conditional (`sample` cycles through the classes), 10 samples of each."""
+    if tuple(self.example_shape) in ((1,), (2,)):
       return Evaluation("points")
     if self.num_classes:
       return Evaluation("images", grid_columns=self.num_classes, grid_count=10 * self.num_classes)

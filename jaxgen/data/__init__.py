@@ -1,4 +1,4 @@
-"""Data sets for jaxgen: bundled digits, 2-D toy distributions and TFDS image sets.
+"""Data sets for jaxgen: bundled digits, 1-D and 2-D toy distributions and TFDS image sets.
 
 `get(name, **options)` builds a data set from the registry `DATASETS`; every data set serves
 `batch(seed, step, batch_size, process_index=..., process_count=...)`, a pure function of
@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
-from jaxgen.data import mixtures, tfds_source, unpaired
+from jaxgen.data import lowdim, mixtures, tfds_source, unpaired
 from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
 from jaxgen.data.digits import NUM_CLASSES as DIGITS_NUM_CLASSES
 from jaxgen.data.digits import check_size, digits, load_digits
@@ -23,6 +23,8 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
   "ring8": mixtures.ring8,
   "grid25": mixtures.grid25,
   "swissroll": mixtures.swissroll,
+  "gaussian1d": lowdim.gaussian1d,
+  "segment": lowdim.segment,
   "mnist": tfds_source.mnist,
   "fashion_mnist": tfds_source.fashion_mnist,
   "cifar10": tfds_source.cifar10,
@@ -67,7 +69,7 @@ def facts(name: str, **kwargs) -> Facts:
     image_shape, num_classes = tfds_source.PREPARED[name]
     crop, size = merged.get("crop"), merged.get("size")
     return Facts(tfds_source.example_shape(name, image_shape, crop, size), num_classes)
-  dataset = get(name, **kwargs)  # the 2-D distributions: built without drawing a sample
+  dataset = get(name, **kwargs)  # the low-dimensional sets: built without drawing a sample
   return Facts(tuple(dataset.example_shape), dataset.num_classes)
 
 

@@ -43,7 +43,8 @@ def _check_positive(name: str, value: float) -> float:
 
 
 class Distribution2D(Dataset):
-  """A 2-D distribution we can sample, served as a fixed training set or as fresh samples."""
+  """A low-dimensional distribution we can sample (2-D unless `example_shape` says otherwise),
+  served as a fixed training set or as fresh samples."""
 
   example_shape = (2,)
 
@@ -57,7 +58,7 @@ class Distribution2D(Dataset):
 
   @abc.abstractmethod
   def sample(self, num: int, rng: np.random.Generator) -> Batch:
-    """`num` samples: {"x": float32 [num, 2], "y": int32 [num]}."""
+    """`num` samples: {"x": float32 [num, *example_shape], "y": int32 [num]}."""
 
   @functools.cached_property
   def _training_set(self) -> Batch:
