@@ -219,8 +219,9 @@ def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
       progress.show(scalars)
 
   try:
-    if parallel.any_process(stop.received):  # during start-up: no step, nothing new to save
-      raise Interrupted(parallel.any_process(stop.received), start, False, checkpointer.directory)
+    # During start-up: no step, nothing new to save. One collective, bound once.
+    if (signal_name := parallel.any_process(stop.received)) is not None:
+      raise Interrupted(signal_name, start, False, checkpointer.directory)
     step = start
     while step < config.num_steps:
       leading_axes = 1 if count == 1 else 2

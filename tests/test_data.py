@@ -180,6 +180,43 @@ def test_mixture_bad_option_values(options, message):
     data.get("ring8", **options)
 
 
+def test_gaussian1d_moments_density_and_quantiles():
+  gaussian = data.get("gaussian1d", mean=2.0, std=0.5)
+  assert gaussian.example_shape == (1,) and data.facts("gaussian1d").example_shape == (1,)
+  x = gaussian.batch(seed=0, step=0, batch_size=20_000)["x"].astype(np.float64)
+  assert x.shape == (20_000, 1)
+  # Standard errors of the mean and std at n = 20000: 0.5 / sqrt(n) = 0.0035, 0.5 / sqrt(2n).
+  assert abs(x.mean() - 2.0) < 5 * 0.0036 and abs(x.std() - 0.5) < 5 * 0.0025
+  grid = np.array([-1.0, 2.0, 2.7])
+  by_hand = -((grid - 2.0) ** 2) / (2 * 0.25) - np.log(np.sqrt(2 * np.pi) * 0.5)
+  np.testing.assert_allclose(gaussian.log_prob(grid), by_hand, rtol=1e-12)
+  np.testing.assert_allclose(gaussian.quantile(np.array([0.5, 0.8413447460685429])), [2.0, 2.5])
+
+
+def test_segment_is_uniform_on_its_vertical_segment():
+  segment = data.get("segment", offset=1.5, low=0.0, high=2.0)
+  points = segment.batch(seed=0, step=0, batch_size=20_000)["x"]
+  assert segment.example_shape == (2,)
+  np.testing.assert_array_equal(points[:, 0], 1.5)
+  assert points[:, 1].min() >= 0.0 and points[:, 1].max() <= 2.0
+  # U(0, 2): mean 1, variance 1/3; standard error of the mean sqrt(1/3 / n) = 0.004.
+  assert abs(points[:, 1].mean() - 1.0) < 0.02 and abs(points[:, 1].var() - 1 / 3) < 0.01
+
+
+@pytest.mark.parametrize(
+  "name, options, message",
+  [
+    ("gaussian1d", {"std": 0.0}, "std"),
+    ("gaussian1d", {"mean": float("nan")}, "mean"),
+    ("segment", {"low": 1.0, "high": 1.0}, "low < high"),
+    ("segment", {"offset": float("inf")}, "finite"),
+  ],
+)
+def test_low_dimensional_bad_option_values(name, options, message):
+  with pytest.raises(ValueError, match=message):
+    data.get(name, **options)
+
+
 # ------------------------------------------------------------------------------- batch stream
 
 STREAM_CASES = [
@@ -188,6 +225,8 @@ STREAM_CASES = [
   ("ring8", {"num_examples": None}),
   ("grid25", {"num_examples": 300}),
   ("swissroll", {"num_examples": None}),
+  ("gaussian1d", {}),
+  ("segment", {"num_examples": 100}),
 ]
 
 

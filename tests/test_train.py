@@ -55,6 +55,17 @@ def test_run_writes_checkpoints_logs_events_and_pictures(tmp_path):
     assert (tmp_path / name).stat().st_size > 1000, name
 
 
+def test_one_dimensional_data_trains_and_is_drawn_as_a_histogram(tmp_path):
+  config = tiny_ring_config(num_steps=6, eval_every=6, checkpoint_every=6)
+  config.data.name, config.data.options = "gaussian1d", {"mean": 1.0, "std": 0.5}
+  config.model.latent_dim = 1
+  train.train_and_evaluate(config, tmp_path)
+  assert (tmp_path / "samples_0000006.png").stat().st_size > 1000
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "generator/loss" in r] == list(range(1, 7))
+  assert not any("eval/modes" in r for r in records)  # no mixture centres: no mode count
+
+
 def test_rerun_with_more_steps_continues_from_the_checkpoint(tmp_path):
   train.train_and_evaluate(tiny_ring_config(num_steps=6), tmp_path)
   resumed = train.train_and_evaluate(tiny_ring_config(num_steps=12), tmp_path)
