@@ -179,6 +179,8 @@ def test_play_rejects_bad_input():
     games.play(games.simultaneous_step, np.nan, 1.0, 0.1, 5)
   with pytest.raises(ValueError, match="Unknown rule"):
     games.contraction_factor("adam", 0.1)
+  with pytest.raises(ValueError, match="lr"):
+    games.contraction_factor("optimistic", 0.5)
 
 
 def test_bilinear_experiment_radii_follow_the_rates():

@@ -54,8 +54,8 @@ def joint_field(value_fn: ValueFn) -> Callable[[jax.Array], jax.Array]:
 
 
 class GameState(NamedTuple):
-  """The iterate w = (x, y) [2] and the joint field at the previous iterate (optimistic rule's
-  memory; the other rules carry it along unchanged in meaning: the field at the last iterate)."""
+  """The iterate w = (x, y) [2] and the joint field the last step evaluated (v(w_{t-1}) after an
+  optimistic step: only `optimistic_step` reads it)."""
 
   w: jax.Array
   previous_field: jax.Array
@@ -213,17 +213,17 @@ def play_with_optimizer(
 def contraction_factor(rule: str, lr: float, gamma: float = 1.0) -> float:
   """The asymptotic factor by which one step multiplies the radius sqrt(x^2 + y^2) on V = xy
   (closed forms of the rules' docstrings): > 1 diverges, 1 cycles, < 1 converges."""
+  if not 0 < lr < 0.5:
+    raise ValueError(f"The closed forms here need 0 < lr < 1/2 (optimistic's roots); got {lr!r}.")
   factors = {
     "simultaneous": np.sqrt(1 + lr**2),
     "alternating": 1.0,  # det 1, eigenvalues on the unit circle (lr < 2)
     "extragradient": np.sqrt(1 - lr**2 + lr**4),
-    "optimistic": np.sqrt((1 + np.sqrt(max(1 - 4 * lr**2, 0.0))) / 2),  # |lambda_+|
+    "optimistic": np.sqrt((1 + np.sqrt(1 - 4 * lr**2)) / 2),  # |lambda_+|
     "consensus": np.sqrt((1 - lr * gamma) ** 2 + lr**2),
   }
   if rule not in factors:
     raise ValueError(f"Unknown rule {rule!r}; choose one of {sorted(factors)}.")
-  if rule == "optimistic" and not 0 < lr < 0.5:
-    raise ValueError(f"The optimistic closed form here needs 0 < lr < 1/2; got {lr!r}.")
   return float(factors[rule])
 
 
@@ -256,18 +256,21 @@ def draw_bilinear_game(result: BilinearGameResult, axes) -> None:
   rates dashed. `axes`: two matplotlib axes."""
   plane, radius = axes
   for name, path in result.trajectories.items():
-    (line,) = plane.plot(path[:, 0], path[:, 1], lw=1, label=name)
+    style = ":" if name == "optimistic" else "-"  # close to extragradient's path at small lr
+    (line,) = plane.plot(path[:, 0], path[:, 1], style, lw=1, label=name)
     plane.plot(*path[0], "ko", ms=3)
     steps = np.arange(len(path))
-    radius.semilogy(steps, result.radii[name], color=line.get_color(), label=name)
+    radius.semilogy(steps, result.radii[name], style, color=line.get_color(), label=name)
     rate = result.radii[name][0] * result.factors[name] ** steps
-    radius.semilogy(steps, rate, "--", color=line.get_color(), lw=0.8)
+    radius.semilogy(steps, rate, "k--", lw=0.6)
   plane.plot(0, 0, "k+", ms=10)
+  start = max(result.radii[name][0] for name in result.radii)
+  plane.set(xlim=(-2.5 * start, 2.5 * start), ylim=(-2.5 * start, 2.5 * start))  # spiral leaves
   plane.set(xlabel="x (maximises xy)", ylabel="y (minimises xy)", aspect="equal")
   plane.set_title(f"gradient play on V = xy, lr {result.lr}")
   plane.legend(fontsize=7)
   radius.set(xlabel="step", ylabel="radius sqrt(x^2 + y^2)")
-  radius.set_title("radius; dashed: closed-form rate")
+  radius.set_title("radius; black dashed: closed-form rate r_0 factor^t")
 
 
 # -------------------------------------------------------------------- item 2: min max != max min
@@ -511,5 +514,7 @@ def draw_minmax(result: MinmaxResult, axes) -> None:
   error.loglog(steps, result.relative_errors, "o-")
   error.set(xlabel="D's SGD steps k (k = 0 at 0.5)", ylabel="|grad_k - grad JSD| / |grad JSD|")
   error.set_title(
-    f"G's gradient with D_k vs 2 JSD's, p_g = N({result.generator_mean}, 1)", fontsize=9
+    f"G's minimax gradient after k D steps vs d(2 JSD)/d theta\n"
+    f"p_data = N(0, 1), p_g = N(theta = {result.generator_mean}, 1), linear D from D = 1/2",
+    fontsize=9,
   )
