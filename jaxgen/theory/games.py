@@ -41,8 +41,8 @@ def bilinear_value(x: jax.Array, y: jax.Array) -> jax.Array:
 def joint_field(value_fn: ValueFn) -> Callable[[jax.Array], jax.Array]:
   """w = (x, y) -> v(w) = (-dV/dx, dV/dy): the direction each player *descends*.
 
-  x ascends V (so descends -V), y descends V; Mescheder et al. 2017 ("The Numerics of GANs",
-  Sec. 3) write the same field with the opposite sign as the ascent field of both players.
+  x ascends V (so descends -V), y descends V; Mescheder et al. 2017 ("The Numerics of GANs") write
+  the same field with the opposite sign, as the gradient vector field v(x) both players ascend.
   """
   grad = jax.grad(value_fn, argnums=(0, 1))
 
@@ -105,7 +105,8 @@ def extragradient_step(value_fn: ValueFn, state: GameState, lr: float) -> GameSt
 
 
 def optimistic_step(value_fn: ValueFn, state: GameState, lr: float) -> GameState:
-  """Optimistic gradient descent (Daskalakis et al. 2018, "Training GANs with Optimism", eq. 3):
+  """Optimistic gradient descent (Daskalakis et al. 2018, "Training GANs with Optimism": their
+  optimistic mirror descent with the Euclidean norm):
 
       w_{t+1} = w_t - lr (2 v(w_t) - v(w_{t-1})),
 
@@ -119,8 +120,8 @@ def optimistic_step(value_fn: ValueFn, state: GameState, lr: float) -> GameState
 
 
 def consensus_step(value_fn: ValueFn, state: GameState, lr: float, gamma: float = 1.0) -> GameState:
-  """Consensus optimisation (Mescheder, Nowozin & Geiger 2017, Sec. 4, Algorithm 1): follow the
-  field minus gamma times the gradient of L(w) = ||v(w)||^2 / 2,
+  """Consensus optimisation (Mescheder, Nowozin & Geiger 2017, "The Numerics of GANs", Sec. 4):
+  follow the field minus gamma times the gradient of L(w) = ||v(w)||^2 / 2,
 
       w_{t+1} = w_t - lr (v(w_t) + gamma grad L(w_t))
 
