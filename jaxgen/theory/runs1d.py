@@ -10,7 +10,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from jaxgen import parallel, train
 from jaxgen.algorithms.base import TrainState, apply_module
@@ -93,10 +92,3 @@ def train_steps(run: train.Run, state: TrainState, start: int, stop: int) -> Tra
     state, _ = run.train_step_at(step, count)(state, batches)
     step += count
   return state
-
-
-def fresh_samples(run: train.Run, state: TrainState, num: int, seed: int):
-  """`num` fresh samples of the data and of G (through G's network), each as a float64 [num]."""
-  real = run.dataset.sample(num, np.random.default_rng(seed))["x"]
-  fake = run.sample(state, num, seed=seed)
-  return np.asarray(real, np.float64).reshape(-1), np.asarray(fake, np.float64).reshape(-1)
