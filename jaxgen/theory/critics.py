@@ -138,7 +138,7 @@ def _critic_config(*, num_steps, seed, clip=None):
   config.algorithm.discriminator_steps = 1
   if clip is None:  # WGAN-GP (Gulrajani et al. 2017, Eq. 3), Adam with beta1 0.5, beta2 0.9
     config.algorithm.penalty = {"name": "wgan_gp", "weight": PENALTY_WEIGHT}
-    optimizer = {"name": "adam", "learning_rate": 3e-3, "b1": 0.5, "b2": 0.9}
+    optimizer = {"name": "adam", "learning_rate": 1e-2, "b1": 0.5, "b2": 0.9}
   else:  # WGAN (Arjovsky et al. 2017, Algorithm 1): RMSProp, a faster rate than their 5e-5
     config.algorithm.weight_clip = clip
     optimizer = {"name": "rmsprop", "learning_rate": 1e-3}
