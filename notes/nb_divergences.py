@@ -20,12 +20,18 @@ for size in (2, 3, 10, 100):
     p[rng.random(size) < 0.3] = 0  # sparse
     p = p / p.sum() if p.sum() else np.eye(size)[0]
     rows.append((size, divergences.jsd(p, q, base=2), distance.jensenshannon(p, q, base=2) ** 2))
-sizes, ours, scipys = (np.array(c) for c in zip(*rows))
-print(f"JSD in bits over {len(ours)} random pairs: min {ours.min():.4f}, max {ours.max():.4f}; "
-      f"max |ours - scipy| = {np.abs(ours - scipys).max():.2e}")
+sizes, ours, scipys = (np.array(c) for c in zip(*rows, strict=True))
+print(
+  f"JSD in bits over {len(ours)} random pairs: min {ours.min():.4f}, max {ours.max():.4f}; "
+  f"max |ours - scipy| = {np.abs(ours - scipys).max():.2e}"
+)
 half = np.array([0.5, 0.5, 0.0, 0.0])
-print("p = q:", divergences.jsd(half, half, base=2),
-      " disjoint:", divergences.jsd(half, half[::-1], base=2))
+print(
+  "p = q:",
+  divergences.jsd(half, half, base=2),
+  " disjoint:",
+  divergences.jsd(half, half[::-1], base=2),
+)
 
 fig, ax = plt.subplots(figsize=(5, 3))
 for size in (2, 3, 10, 100):
@@ -50,7 +56,9 @@ ax.plot(thetas, [c["jsd"] for c in closed], ".", ms=2, label="JSD (nats)")
 ax.set(xlabel="theta", title="parallel segments: JSD jumps, W1 is continuous")
 ax.legend()
 plt.show()
-print("theta = 0.5:", divergences.parallel_segments(0.5), " theta = 0:", divergences.point_masses(0))
+print(
+  "theta = 0.5:", divergences.parallel_segments(0.5), " theta = 0:", divergences.point_masses(0)
+)
 
 # %% [markdown]
 # ## A critic recovers W1 (item 6)
@@ -68,10 +76,14 @@ print("theta = 0.5:", divergences.parallel_segments(0.5), " theta = 0:", diverge
 from jaxgen.theory import critics
 
 critic_result = critics.critic_w1_experiment(quick=QUICK)
-print(f"exact W1 = {critic_result.exact_w1:.4f}; WGAN-GP estimate = {critic_result.gp_estimate:.4f} "
-      f"({100 * (critic_result.gp_estimate / critic_result.exact_w1 - 1):+.1f} %); "
-      f"penalised optimum = {critic_result.gp_optimum:.4f}")
-for c, e, k in zip(critic_result.clips, critic_result.clip_estimates, critic_result.clip_lipschitz):
+print(
+  f"exact W1 = {critic_result.exact_w1:.4f}; WGAN-GP estimate = {critic_result.gp_estimate:.4f} "
+  f"({100 * (critic_result.gp_estimate / critic_result.exact_w1 - 1):+.1f} %); "
+  f"penalised optimum = {critic_result.gp_optimum:.4f}"
+)
+for c, e, k in zip(
+  critic_result.clips, critic_result.clip_estimates, critic_result.clip_lipschitz, strict=True
+):
   print(f"clip c = {c:<5g} raw estimate {e:10.4g}   K = {k:9.4g}   estimate / K = {e / k:.4f}")
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 critics.draw_critic_w1(critic_result, axes)
@@ -89,10 +101,18 @@ plt.show()
 from jaxgen.theory import figure1
 
 figure1_result = figure1.figure1_experiment(quick=QUICK)
-print("steps", figure1_result.steps, " b", np.round(figure1_result.generator_mean, 3),
-      " |w|", np.round(figure1_result.generator_std, 3))
-print(f"(b) max |D - D*| = {figure1_result.optimal_error_b:.3f}; "
-      f"(d) max |D - 1/2| on |x - 1| <= 1: {figure1_result.final_max_deviation:.3f}")
+print(
+  "steps",
+  figure1_result.steps,
+  " b",
+  np.round(figure1_result.generator_mean, 3),
+  " |w|",
+  np.round(figure1_result.generator_std, 3),
+)
+print(
+  f"(b) max |D - D*| = {figure1_result.optimal_error_b:.3f}; "
+  f"(d) max |D - 1/2| on |x - 1| <= 1: {figure1_result.final_max_deviation:.3f}"
+)
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.5), sharey=True)
 figure1.draw_figure1(figure1_result, axes)
 plt.show()
