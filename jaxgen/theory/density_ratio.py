@@ -167,7 +167,9 @@ DATA_MEAN, DATA_STD = 0.0, 1.0  # p = N(0, 1)
 GENERATOR_MEAN, GENERATOR_STD = 1.0, 0.7  # p_g = N(1, 0.7^2)
 REGION_MASS = 0.95  # the grid spans the central 95 % of the mixture (p + p_g) / 2
 GRID_POINTS = 201
-QUICK_STEPS, FULL_STEPS = 1000, 3000
+# (steps, batch size, Adam's lr): the full setting's larger batches and smaller steps leave D's
+# last iterate less noisy (measured max error 0.12-0.22 vs 0.19-0.40 quick, seeds 0-2).
+QUICK, FULL = (1000, 1024, 2e-3), (3000, 4096, 1e-3)
 
 
 class DensityRatioResult(NamedTuple):
@@ -179,23 +181,30 @@ class DensityRatioResult(NamedTuple):
   true_log_ratio: np.ndarray  # log p - log p_g on the grid
   max_error: float  # max |learned - true| on the grid
   rms_error: float  # root mean square of learned - true on the grid (uniform grid weights)
+  weighted_rms_error: float  # the same, each grid point weighted by the mixture's density
   data: tuple[float, float]  # (mean, std) of p
   generator: tuple[float, float]  # (mean, std) of p_g
   num_steps: int
 
 
-def density_ratio_config(*, seed: int = 0, num_steps: int = FULL_STEPS):
+def density_ratio_config(*, seed: int = 0, quick: bool = False):
   """The experiment's config: `gaussian1d` data N(0, 1), the frozen affine G, an MLP D (2 x 64,
-  LeakyReLU) trained with the minimax loss by Adam (lr 2e-3, batches of 1024)."""
+  LeakyReLU) trained with the minimax loss by Adam (steps, batch and lr of QUICK or FULL)."""
+  num_steps, batch_size, learning_rate = QUICK if quick else FULL
   config = freeze_affine_generator(default.get_config())
   config.seed = seed
   config.data.name = "gaussian1d"
   config.data.options = {"mean": DATA_MEAN, "std": DATA_STD}
-  config.batch_size = 1024
+  config.batch_size = batch_size
   config.num_steps = num_steps
   config.algorithm.loss = "minimax"
   config.model.discriminator = {"name": "mlp", "hidden": (64, 64), "maxout_pieces": 0}
-  config.optimizer.discriminator = {"name": "adam", "learning_rate": 2e-3, "b1": 0.5, "b2": 0.999}
+  config.optimizer.discriminator = {
+    "name": "adam",
+    "learning_rate": learning_rate,
+    "b1": 0.5,
+    "b2": 0.999,
+  }
   return config
 
 
@@ -211,6 +220,13 @@ def central_region(mass: float = REGION_MASS) -> tuple[float, float]:
   return float(low), float(high)
 
 
+def mixture_density(x) -> np.ndarray:
+  """(p(x) + p_g(x)) / 2, the density of a sample D sees (half real, half fake)."""
+  x = np.asarray(x, np.float64)
+  p, p_g = stats.norm(DATA_MEAN, DATA_STD), stats.norm(GENERATOR_MEAN, GENERATOR_STD)
+  return 0.5 * (p.pdf(x) + p_g.pdf(x))
+
+
 def true_log_ratio(x) -> np.ndarray:
   """log N(x; 0, 1) - log N(x; 1, 0.7^2), the log ratio D's logit estimates."""
   x = np.asarray(x, np.float64)
@@ -220,22 +236,24 @@ def true_log_ratio(x) -> np.ndarray:
 
 
 def density_ratio_experiment(*, quick: bool = False, seed: int = 0) -> DensityRatioResult:
-  """Trains D alone (3000 steps; quick: 1000) between N(0, 1) and N(1, 0.7^2) and compares its
+  """Trains D alone (FULL: 3000 steps; QUICK: 1000) between N(0, 1) and N(1, 0.7^2) and compares its
   logit with log p / p_g on a grid over the central 95 % of the mixture."""
-  num_steps = QUICK_STEPS if quick else FULL_STEPS
-  run = train.Run(density_ratio_config(seed=seed, num_steps=num_steps))
+  run = train.Run(density_ratio_config(seed=seed, quick=quick))
+  num_steps = run.config.num_steps
   state = with_affine_generator(run.init_state(), [[GENERATOR_STD]], [GENERATOR_MEAN])
   state, _ = train_discriminator(run, state, num_steps)
   grid = np.linspace(*central_region(), GRID_POINTS)
   learned = np.asarray(log_density_ratio(run, grid[:, None].astype(np.float32), state=state))
   truth = true_log_ratio(grid)
   error = learned.astype(np.float64) - truth
+  weights = mixture_density(grid)
   return DensityRatioResult(
     grid=grid,
     learned_log_ratio=learned,
     true_log_ratio=truth,
     max_error=float(np.max(np.abs(error))),
     rms_error=float(np.sqrt(np.mean(error**2))),
+    weighted_rms_error=float(np.sqrt(np.sum(weights * error**2) / np.sum(weights))),
     data=(DATA_MEAN, DATA_STD),
     generator=(GENERATOR_MEAN, GENERATOR_STD),
     num_steps=num_steps,
@@ -252,7 +270,10 @@ def draw_density_ratio(result: DensityRatioResult, axes) -> None:
   ax.plot(x, result.learned_log_ratio, "C1--", label="logit D (learned)")
   ax.set_xlabel("x")
   ax.set_ylabel("log density ratio")
-  ax.set_title(f"max error {result.max_error:.2f}, RMS {result.rms_error:.2f}")
+  ax.set_title(
+    f"|error| max {result.max_error:.2f}, RMS {result.rms_error:.2f} "
+    f"(mixture-weighted {result.weighted_rms_error:.2f})"
+  )
   ax.legend()
   if len(axes) < 2:
     return
