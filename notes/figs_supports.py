@@ -35,7 +35,8 @@ for seed in seeds:
   ratio = density_ratio.density_ratio_experiment(seed=seed)
   worst = ratio.grid[np.argmax(np.abs(ratio.learned_log_ratio - ratio.true_log_ratio))]
   print(
-    f"density ratio seed {seed}: max error {ratio.max_error:.3f}, RMS {ratio.rms_error:.3f} on "
+    f"density ratio seed {seed}: max error {ratio.max_error:.3f}, RMS {ratio.rms_error:.3f}, "
+    f"mixture-weighted RMS {ratio.weighted_rms_error:.3f} on "
     f"[{ratio.grid[0]:.2f}, {ratio.grid[-1]:.2f}], at worst at x = {worst:.2f}",
     flush=True,
   )

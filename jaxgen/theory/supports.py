@@ -136,7 +136,7 @@ def draw_disjoint_supports(result: DisjointSupportsResult, axes) -> None:
   axes = list(np.atleast_1d(axes))
   steps = np.arange(1, result.num_steps + 1)
   for i, (setting, norms) in enumerate(result.grad_norms.items()):
-    label = f"{LABELS[setting]} (/{result.decay[setting]:.3g})"
+    label = f"{LABELS[setting]} (falls {result.decay[setting]:.3g}x)"
     axes[0].semilogy(steps, norms, color=f"C{i}", lw=0.8, label=label)
   axes[0].set_xlabel("discriminator steps (G frozen)")
   axes[0].set_ylabel("||grad_theta_g|| of G's loss")
@@ -149,4 +149,5 @@ def draw_disjoint_supports(result: DisjointSupportsResult, axes) -> None:
     axes[1].plot(steps, result.fake_logits[setting], color=f"C{i}", lw=0.8, ls="--")
   axes[1].set_xlabel("discriminator steps (G frozen)")
   axes[1].set_ylabel("D's mean logit: real (solid), fake (dashed)")
-  axes[1].set_title("D separates the supports")
+  # D's loss does not involve G's loss and G is frozen: minimax and non-saturating train one D.
+  axes[1].set_title("D separates the supports (minimax = non-saturating's D)")
