@@ -1,8 +1,9 @@
 """The density ratio D/(1 - D) = p/p_g (Goodfellow et al. 2014, Prop. 1), and D trained alone.
 
-Bounds from measured numbers (quick setting: 1000 D steps, batches of 1024, seeds 0-3): max error
-0.19-0.40, RMS 0.09-0.15 on the grid over the central 95 % of the mixture; the largest errors sit
-at the left edge, where log p / p_g ~ 5.4 and p_g has little mass.
+Bounds from measured numbers (quick setting: 1000 D steps, batches of 1024): max error 0.19-0.40
+and RMS 0.08-0.15 (seeds 0-4), mixture-weighted RMS 0.07-0.13 (seeds 0-3), on the grid over the
+central 95 % of the mixture; the largest errors sit at the left edge, where log p / p_g ~ 5.4 and
+p_g has little mass.
 """
 
 import math
@@ -66,8 +67,8 @@ def test_trained_discriminator_logit_estimates_log_ratio():
   mixture = 0.5 * (stats.norm(0, 1).pdf(result.grid) + stats.norm(1, 0.7).pdf(result.grid))
   weighted = np.sqrt(np.sum(mixture * error**2) / np.sum(mixture))
   assert result.weighted_rms_error == pytest.approx(weighted, rel=1e-6)
-  assert result.weighted_rms_error < 0.2
-  # Measured 0.40 / 0.15 at worst over 4 seeds; the true log ratio spans [-1.34, 5.43] here.
+  assert result.weighted_rms_error < 0.25  # measured 0.07-0.13
+  # Measured 0.40 / 0.15 at worst over 5 seeds; the true log ratio spans [-1.34, 5.43] here.
   assert result.max_error < 0.8
   assert result.rms_error < 0.3
   # D itself against D* = p / (p + p_g).
