@@ -24,6 +24,14 @@ if _CACHE != "off":
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+@pytest.fixture
+def x64():
+  """Float64 for this test only; the global setting is restored afterwards."""
+  with jax.enable_x64(True):
+    yield
+  assert jnp.ones(1).dtype == jnp.float32
+
+
 @pytest.fixture(scope="session")
 def setup_algorithm():
   """config -> (algorithm, its initial train state, the first training batch). A factory rather

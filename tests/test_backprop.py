@@ -38,14 +38,6 @@ def test_init_params_shapes_dtype_and_range():
     assert 0 < float(jnp.max(jnp.abs(leaf))) <= 0.3
 
 
-@pytest.fixture
-def x64():
-  """Float64 for this test only; the global setting is restored afterwards."""
-  with jax.enable_x64(True):
-    yield
-  assert jnp.ones(1).dtype == jnp.float32
-
-
 @pytest.mark.parametrize("layer_sizes", ARCHITECTURES)
 def test_delta_rule_gradients_equal_jax_grad(layer_sizes):
   params, inputs, targets = _problem(layer_sizes)

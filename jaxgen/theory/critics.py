@@ -23,7 +23,7 @@ import numpy as np
 from scipy import integrate, stats
 
 from jaxgen import train
-from jaxgen.theory import divergences, runs1d
+from jaxgen.theory import divergences, runs
 
 # The two laws: p = N(0, 1), p_g = N(1, 2^2). Their CDFs cross (at x = -1), so the optimal critic is
 # not monotone and W1 = 1.1666 is more than the mean shift.
@@ -125,7 +125,7 @@ def lipschitz_on_grid(critic, grid: np.ndarray) -> float:
 
 
 def _critic_config(*, num_steps, seed, clip=None):
-  config = runs1d.config_1d(
+  config = runs.config_1d(
     data_mean=DATA_MEAN,
     data_std=DATA_STD,
     discriminator_hidden=HIDDEN,
@@ -151,12 +151,12 @@ def _critic_config(*, num_steps, seed, clip=None):
 def _trained_critic(config, curve_every=None, real=None, fake=None):
   """(run, final state, [estimate every `curve_every` steps]) of the critic run `config`."""
   run = train.Run(config)
-  state = runs1d.set_affine_generator(run.init_state(), GENERATOR_MEAN, GENERATOR_STD)
+  state = runs.set_affine_generator(run.init_state(), [[GENERATOR_STD]], [GENERATOR_MEAN])
   curve, every = [], curve_every or config.num_steps
   for start in range(0, config.num_steps, every):
-    state = runs1d.train_steps(run, state, start, min(start + every, config.num_steps))
+    state, _ = runs.train_steps(run, state, min(start + every, config.num_steps))
     if curve_every:
-      curve.append(critic_estimate(runs1d.discriminator_fn(run, state), real, fake))
+      curve.append(critic_estimate(runs.discriminator_fn(run, state), real, fake))
   return run, state, curve
 
 
@@ -176,13 +176,13 @@ def critic_w1_experiment(*, quick: bool = False, seed: int = 0) -> CriticW1Resul
   run, state, curve = _trained_critic(
     _critic_config(num_steps=gp_steps, seed=seed), every, real, fake
   )
-  gp_critic = runs1d.discriminator_fn(run, state)
+  gp_critic = runs.discriminator_fn(run, state)
   f_star = optimal_critic(grid, DATA_MEAN, DATA_STD, GENERATOR_MEAN, GENERATOR_STD)
   centre = lambda f, k=1.0: np.asarray(f(grid)) / k - float(np.mean(f(real))) / k
   clip_estimates, clip_lipschitz, clip_critics = [], [], []
   for clip in clips:
     run, state, _ = _trained_critic(_critic_config(num_steps=clip_steps, seed=seed, clip=clip))
-    critic = runs1d.discriminator_fn(run, state)
+    critic = runs.discriminator_fn(run, state)
     clip_estimates.append(critic_estimate(critic, real, fake))
     clip_lipschitz.append(lipschitz_on_grid(critic, grid))
     clip_critics.append(centre(critic, clip_lipschitz[-1]))

@@ -11,15 +11,13 @@ ratio by probabilistic classification; Mohamed & Lakshminarayanan 2016, sec. 2.2
 
 The experiment trains D ALONE through the one loop (`train.Run`) against a frozen affine generator,
 G(z) = b + w z with z ~ N(0, 1), so p_g = N(b, w^2) is known in closed form, and compares D's
-logit with the true log p / p_g on a grid. The pieces that freeze G (`freeze_affine_generator`,
-`with_affine_generator`, `train_discriminator`) serve the other experiments that train D alone
-(`jaxgen.theory.supports`).
+logit with the true log p / p_g on a grid (the frozen G: `jaxgen.theory.runs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,9 +25,9 @@ import numpy as np
 from scipy import optimize, stats
 
 from jaxgen import train
-from jaxgen.algorithms.base import TrainState, apply_module
-from jaxgen.algorithms.critic import logits_of
+from jaxgen.algorithms.base import TrainState
 from jaxgen.configs import default
+from jaxgen.theory import runs
 
 # The GAN objectives whose D is sigmoid(logit) (jaxgen.losses.gan: both use the minimax D loss,
 # Goodfellow et al. 2014, eq. 1), so that its logit estimates log p - log p_g.
@@ -66,13 +64,7 @@ def discriminator_logits(run: train.Run, state: TrainState) -> LogitFn:
     )
   if getattr(algorithm, "discriminator_classes", 0):
     raise ValueError("a conditional D estimates p(x | y) / p_g(x | y); use an unconditional one.")
-  module = algorithm.players["discriminator"].module
-  d = state.players["discriminator"]
-
-  def logits(x):
-    return logits_of(apply_module(module, d.params, d.model_state, x, None, train=False)[0])
-
-  return logits
+  return runs.discriminator_fn(run, state)
 
 
 def _logit_fn(discriminator: train.Run | LogitFn, state: TrainState | None) -> LogitFn:
@@ -119,48 +111,6 @@ def optimal_discriminator(log_p, log_p_g) -> np.ndarray:
   return 1.0 / (1.0 + np.exp(np.asarray(log_p_g) - np.asarray(log_p)))
 
 
-# --- Training D alone against a frozen affine generator ----------------------------------------
-
-
-def freeze_affine_generator(config):
-  """`config` (modified in place, returned) with G(z) = b + W z, z ~ N(0, 1) one-dimensional, and
-  G's learning rate 0: an MLP without hidden layers is one Dense layer, so p_g is the image of
-  N(0, 1) under an affine map, known in closed form."""
-  config.model.latent_dim = 1
-  config.model.generator = {"name": "mlp", "hidden": (), "batch_norm": False}
-  config.optimizer.generator = {"name": "sgd", "learning_rate": 0.0}
-  return config
-
-
-def with_affine_generator(state: TrainState, kernel, bias) -> TrainState:
-  """`state` with the affine G's params: G(z) = bias + z @ kernel (kernel [1, dim], bias [dim])."""
-  g = state.players["generator"]
-  params = {
-    "Dense_0": {"kernel": np.asarray(kernel, np.float32), "bias": np.asarray(bias, np.float32)}
-  }
-  shapes = jax.tree.map(np.shape, g.params)
-  if jax.tree.map(np.shape, params) != shapes:
-    raise ValueError(f"G's params have shapes {shapes}; got {jax.tree.map(np.shape, params)}.")
-  # Placed like the params they replace, so the jitted train step sees the shardings it compiled
-  # for (an uncommitted array would compile it a second time).
-  params = jax.tree.map(lambda new, old: jax.device_put(new, old.sharding), params, g.params)
-  return state.replace(players={**state.players, "generator": g.replace(params=params)})
-
-
-def train_discriminator(
-  run: train.Run, state: TrainState, num_steps: int, keys: tuple[str, ...] = ()
-) -> tuple[TrainState, dict[str, np.ndarray]]:
-  """`num_steps` train steps of `run` from `state` through `Run.step` (with G frozen, D alone
-  learns); returns the state and each metric of `keys` at every step, [num_steps]."""
-  start = int(state.step)
-  recorded: dict[str, list[Any]] = {key: [] for key in keys}
-  for step in range(start, start + num_steps):
-    state, metrics = run.step(state, step)
-    for key in keys:
-      recorded[key].append(metrics[key])
-  return state, {key: np.asarray(jax.device_get(values)) for key, values in recorded.items()}
-
-
 # --- The experiment -----------------------------------------------------------------------------
 
 DATA_MEAN, DATA_STD = 0.0, 1.0  # p = N(0, 1)
@@ -191,7 +141,7 @@ def density_ratio_config(*, seed: int = 0, quick: bool = False):
   """The experiment's config: `gaussian1d` data N(0, 1), the frozen affine G, an MLP D (2 x 64,
   LeakyReLU) trained with the minimax loss by Adam (steps, batch and lr of QUICK or FULL)."""
   num_steps, batch_size, learning_rate = QUICK if quick else FULL
-  config = freeze_affine_generator(default.get_config())
+  config = runs.affine_generator_config(default.get_config(), frozen=True)
   config.seed = seed
   config.data.name = "gaussian1d"
   config.data.options = {"mean": DATA_MEAN, "std": DATA_STD}
@@ -240,8 +190,8 @@ def density_ratio_experiment(*, quick: bool = False, seed: int = 0) -> DensityRa
   logit with log p / p_g on a grid over the central 95 % of the mixture."""
   run = train.Run(density_ratio_config(seed=seed, quick=quick))
   num_steps = run.config.num_steps
-  state = with_affine_generator(run.init_state(), [[GENERATOR_STD]], [GENERATOR_MEAN])
-  state, _ = train_discriminator(run, state, num_steps)
+  state = runs.set_affine_generator(run.init_state(), [[GENERATOR_STD]], [GENERATOR_MEAN])
+  state, _ = runs.train_steps(run, state, num_steps)
   grid = np.linspace(*central_region(), GRID_POINTS)
   learned = np.asarray(log_density_ratio(run, grid[:, None].astype(np.float32), state=state))
   truth = true_log_ratio(grid)

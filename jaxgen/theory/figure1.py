@@ -22,10 +22,10 @@ import numpy as np
 from scipy import stats
 
 from jaxgen import train
-from jaxgen.theory import runs1d
+from jaxgen.theory import density_ratio, runs
 
 DATA_MEAN, DATA_STD = 1.0, 0.5
-GENERATOR_START = (-1.0, 0.3)  # (b, w) of G at step 0
+GENERATOR_START = (-1.0, 0.3)  # (b, w) of G at step 0: p_g = N(-1, 0.3^2)
 HIDDEN = (32, 32)
 BATCH_SIZE = 256
 LEARNING_RATE = 2e-3
@@ -54,7 +54,7 @@ class Figure1Result(NamedTuple):
 
 
 def _config(num_steps: int, seed: int, generator_learning_rate: float):
-  config = runs1d.config_1d(
+  config = runs.config_1d(
     data_mean=DATA_MEAN,
     data_std=DATA_STD,
     discriminator_hidden=HIDDEN,
@@ -70,13 +70,6 @@ def _config(num_steps: int, seed: int, generator_learning_rate: float):
   return config
 
 
-def optimal_discriminator(x, data_mean, data_std, generator_mean, generator_std) -> np.ndarray:
-  """D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Proposition 1, Eq. 2)."""
-  log_data = stats.norm(data_mean, data_std).logpdf(x)
-  log_generator = stats.norm(generator_mean, generator_std).logpdf(x)
-  return 1.0 / (1.0 + np.exp(log_generator - log_data))  # the ratio's sigmoid form, no 0 / 0
-
-
 def figure1_experiment(*, quick: bool = False, seed: int = 0) -> Figure1Result:
   """Trains the 1-D GAN through `train.Run` and snapshots D, p_g and p_data four times."""
   total = QUICK_STEPS if quick else FULL_STEPS
@@ -85,15 +78,17 @@ def figure1_experiment(*, quick: bool = False, seed: int = 0) -> Figure1Result:
   grid = np.linspace(DATA_MEAN - 8 * DATA_STD, DATA_MEAN + 4 * DATA_STD, 241)
   support = np.abs(grid - DATA_MEAN) <= SUPPORT_STDS * DATA_STD
   steps = (SNAPSHOT_A, D_ALONE_STEPS, D_ALONE_STEPS + SNAPSHOT_C_AFTER, total)
-  state = runs1d.set_affine_generator(d_alone.init_state(), *GENERATOR_START)
-  snapshots, done = [], 0
+  bias, scale = GENERATOR_START
+  state = runs.set_affine_generator(d_alone.init_state(), [[scale]], [bias])
+  log_data = stats.norm(DATA_MEAN, DATA_STD).logpdf(grid)
+  snapshots = []
   for step in steps:
     run = d_alone if step <= D_ALONE_STEPS else gan
-    state = runs1d.train_steps(run, state, done, step)
-    done = step
-    b, w = runs1d.affine_generator(state)
-    d = np.asarray(jax.nn.sigmoid(runs1d.discriminator_fn(run, state)(grid)), np.float64)
-    snapshots.append((d, optimal_discriminator(grid, DATA_MEAN, DATA_STD, b, w), b, w))
+    state, _ = runs.train_steps(run, state, step)
+    b, w = runs.affine_generator(state)
+    d = np.asarray(jax.nn.sigmoid(runs.discriminator_fn(run, state)(grid)), np.float64)
+    d_star = density_ratio.optimal_discriminator(log_data, stats.norm(b, w).logpdf(grid))
+    snapshots.append((d, d_star, b, w))
   d, d_star, b, w = (np.asarray(values) for values in zip(*snapshots, strict=True))
   return Figure1Result(
     grid=grid,

@@ -31,7 +31,7 @@ import numpy as np
 from jaxgen import train
 from jaxgen.algorithms.base import TrainState
 from jaxgen.configs import default
-from jaxgen.theory import density_ratio
+from jaxgen.theory import density_ratio, runs
 
 THETA = 1.0  # G's line x = theta; the data's segment is at x = 0
 INSTANCE_NOISE = 0.5  # sigma of the instance-noise setting, half the gap theta
@@ -73,7 +73,7 @@ def disjoint_supports_config(setting: str, *, seed: int = 0, num_steps: int = 20
   if setting not in SETTINGS:
     raise ValueError(f"Unknown setting {setting!r}; choose one of {sorted(SETTINGS)}.")
   loss, noise = SETTINGS[setting]
-  config = density_ratio.freeze_affine_generator(default.get_config())
+  config = runs.affine_generator_config(default.get_config(), frozen=True)
   config.seed = seed
   config.data.name = "segment"
   config.data.options = {"offset": 0.0, "low": -1.0, "high": 1.0}
@@ -93,8 +93,8 @@ def train_setting(
   and the RECORDED metrics at every step."""
   run = train.Run(disjoint_supports_config(setting, seed=seed, num_steps=num_steps))
   # kernel [1, 2] maps z to (0, z), the bias moves the line to x = theta.
-  state = density_ratio.with_affine_generator(run.init_state(), [[0.0, 1.0]], [theta, 0.0])
-  return (run, *density_ratio.train_discriminator(run, state, num_steps, RECORDED))
+  state = runs.set_affine_generator(run.init_state(), [[0.0, 1.0]], [theta, 0.0])
+  return (run, *runs.train_steps(run, state, num_steps, RECORDED))
 
 
 def separation(run: train.Run, state: TrainState, *, seed: int = 0) -> tuple[float, float, float]:
