@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -43,3 +45,12 @@ def test_benchmark_prints_a_row_per_contender():
     compile_s, ms, samples_per_s, gflops = cells[0], cells[1].split()[0], cells[2], cells[3]
     assert float(compile_s) > 0 and float(ms) > 0 and float(gflops) > 0
     assert float(samples_per_s.replace(",", "")) > 0
+
+
+def test_theory_figures_draws_and_prints_the_numbers(tmp_path):
+  stdout = run_script(
+    ROOT / "scripts" / "theory_figures.py", "--quick", "--only", "bilinear_game", "--out", tmp_path
+  )
+  assert (tmp_path / "theory_bilinear_game.png").stat().st_size > 10_000
+  factors = eval(next(line for line in stdout.splitlines() if "factors = " in line).split("= ")[1])
+  assert factors["simultaneous"] == round(float(np.sqrt(1 + 0.1**2)), 6)  # sqrt(1 + lr^2), lr 0.1
