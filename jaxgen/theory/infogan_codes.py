@@ -122,6 +122,7 @@ class InfoGANCodesResult(NamedTuple):
   agreement: CodeAgreement
   grids: np.ndarray  # [continuous codes, K, columns, H, W]: code j swept, the others at 0
   grid_values: np.ndarray  # [columns] the swept continuous-code values
+  accuracy_by_step: tuple[tuple[int, float], ...]  # (step, Hungarian accuracy) while training
   num_steps: int
   seed: int
 
@@ -143,46 +144,61 @@ def infogan_config(*, quick: bool, seed: int, num_steps: int | None = None):
 
 
 def infogan_codes_experiment(
-  *, quick: bool = False, seed: int = 0, num_steps: int | None = None
+  *,
+  quick: bool = False,
+  seed: int = 0,
+  num_steps: int | None = None,
+  score_every: int | None = None,
 ) -> InfoGANCodesResult:
   """Trains `infogan_digits` through the one loop (2000 steps; quick: 30 steps of narrow nets),
-  then scores the categorical code against the digits classifier and sweeps the continuous codes."""
+  then scores the categorical code against the digits classifier and sweeps the continuous codes.
+
+  `score_every`: also score the code every this many steps (`accuracy_by_step`); the scoring draws
+  no training randomness, so the trained parameters do not depend on it.
+  """
   from jaxgen import train
   from jaxgen.metrics import load_digits_classifier
 
   config = infogan_config(quick=quick, seed=seed, num_steps=num_steps)
   run = train.Run(config)
-  state = run.init_state()
-  for step in range(config.num_steps):
-    state, _ = run.step(state, step)
   algorithm = run.algorithm
-  params = algorithm.evaluation_params(state)
   num_codes, num_continuous = algorithm.categorical_codes, algorithm.continuous_codes
+  classifier = load_digits_classifier()
+  noise_key, grid_key = jax.random.split(jax.random.key(seed + 1000))
 
-  def generate(categorical, continuous, noise):
+  def generate(state, categorical, continuous, noise):
     z = algorithm.code_latents(noise, {"categorical": categorical, "continuous": continuous})
+    params = algorithm.evaluation_params(state)
     images, _ = algorithm.generate(
       state, None, len(categorical), None, train=False, params=params, z=z
     )
     return np.asarray(images)
 
-  noise_key, grid_key = jax.random.split(jax.random.key(seed + 1000))
+  def score(state) -> CodeAgreement:
+    def generate_for_codes(codes):
+      # Each sample draws its own z and c_cont ~ U(-1, 1), as in training (Chen et al. 2016).
+      z_key, c_key = jax.random.split(noise_key)
+      noise = jax.random.normal(z_key, (len(codes), algorithm.latent_dim))
+      shape = (len(codes), num_continuous)
+      continuous = jax.random.uniform(c_key, shape, minval=-1.0, maxval=1.0)
+      return generate(state, jnp.asarray(codes), continuous, noise)
 
-  def generate_for_codes(codes):
-    # Each sample draws its own z and c_cont ~ U(-1, 1), as in training (Chen et al. 2016, sec. 7).
-    z_key, c_key = jax.random.split(noise_key)
-    noise = jax.random.normal(z_key, (len(codes), algorithm.latent_dim))
-    continuous = jax.random.uniform(c_key, (len(codes), num_continuous), minval=-1.0, maxval=1.0)
-    return generate(jnp.asarray(codes), continuous, noise)
+    return code_agreement(
+      generate_for_codes,
+      lambda images: np.argmax(np.asarray(classifier.logits(images)), axis=-1),
+      num_codes,
+      classifier.num_classes,
+      samples_per_code=20 if quick else 100,
+    )
 
-  classifier = load_digits_classifier()
-  agreement = code_agreement(
-    generate_for_codes,
-    lambda images: np.argmax(np.asarray(classifier.logits(images)), axis=-1),
-    num_codes,
-    classifier.num_classes,
-    samples_per_code=20 if quick else 100,
-  )
+  state = run.init_state()
+  accuracy_by_step = []
+  for step in range(config.num_steps):
+    state, _ = run.step(state, step)
+    if score_every and (step + 1) % score_every == 0 and step + 1 < config.num_steps:
+      accuracy_by_step.append((step + 1, score(state).accuracy))
+  agreement = score(state)
+  accuracy_by_step.append((config.num_steps, agreement.accuracy))
 
   columns = 5 if quick else 9
   values = np.linspace(*GRID_RANGE, columns)
@@ -197,12 +213,13 @@ def infogan_codes_experiment(
   for j in range(num_continuous):
     continuous = np.zeros((num_codes * columns, num_continuous), np.float32)
     continuous[:, j] = np.tile(values, num_codes)
-    images = generate(categorical, jnp.asarray(continuous), noise)
+    images = generate(state, categorical, jnp.asarray(continuous), noise)
     grids.append(images[..., 0].reshape(num_codes, columns, *images.shape[1:3]))
   return InfoGANCodesResult(
     agreement=agreement,
     grids=np.stack(grids) if grids else np.zeros((0,)),
     grid_values=values,
+    accuracy_by_step=tuple(accuracy_by_step),
     num_steps=config.num_steps,
     seed=seed,
   )

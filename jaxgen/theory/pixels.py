@@ -1,5 +1,5 @@
-"""Pixel distances mislead: a digit is often closer, in pixel L2, to a digit of ANOTHER class than to
-itself shifted by one pixel (or even half a pixel); a learned feature space need not agree.
+"""Pixel distances mislead: a digit is often closer, in pixel L2, to a digit of ANOTHER class than
+to itself shifted by one pixel (or even half a pixel); a learned feature space need not agree.
 
 This is the argument of Larsen et al. 2016 (sec. 1-2) for measuring VAE reconstructions in the
 feature space of a GAN discriminator, Dis_l, instead of pixels: element-wise errors punish a small
@@ -247,7 +247,8 @@ def draw_pixel_distances(result: PixelDistancesResult, axes) -> None:
     ),
     (
       result.images[j],
-      f"b (class {result.labels[j]}), nearest\npixels {pixels.other[i]:.2f}, Dis_l {dis_l_other:.1f}",
+      f"b (class {result.labels[j]}), nearest other class\n"
+      f"pixels {pixels.other[i]:.2f}, Dis_l {dis_l_other:.1f}",
     ),
   ]
   for ax, (image, title) in zip(axes[:3], panels, strict=False):
