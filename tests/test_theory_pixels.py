@@ -93,6 +93,27 @@ def test_comparison_matches_brute_force():
     pixels.compare_shift_to_other_class(features, shifted, np.zeros(12, int))
 
 
+def test_candidates_and_closest_of_match_brute_force():
+  rng = np.random.default_rng(4)
+  features, shifted = rng.normal(size=(10, 6)), rng.normal(size=(10, 6))
+  versions = [rng.normal(size=(10, 6)) for _ in range(3)]  # e.g. shifted copies of the images
+  labels = rng.integers(0, 3, 10)
+  combined = pixels.closest_of(
+    [pixels.compare_shift_to_other_class(features, shifted, labels, v) for v in versions]
+  )
+  for i in range(10):
+    others = {
+      (k, j): np.linalg.norm(features[i] - v[j])
+      for k, v in enumerate(versions)
+      for j in range(10)
+      if labels[j] != labels[i]
+    }
+    (_, nearest), distance = min(others.items(), key=lambda item: item[1])
+    assert combined.other[i] == pytest.approx(distance)
+    assert combined.nearest[i] == nearest
+    assert combined.own[i] == pytest.approx(np.linalg.norm(features[i] - shifted[i]))
+
+
 def test_pixel_distance_prefers_another_class_to_a_one_pixel_shift():
   # The claim on the 360 held-out digits padded to 16x16 (measured: 100% at 1 px, 5% at 0.5 px).
   images, labels = load_digits("test", size=16)

@@ -94,28 +94,45 @@ class ShiftComparison(NamedTuple):
     return float(np.median(self.own / self.other))
 
 
-def compare_shift_to_other_class(features, shifted_features, labels) -> ShiftComparison:
-  """d_own[i] = ||f_i - f(shift(x_i))||, d_other[i] = min_{j: y_j != y_i} ||f_i - f_j||.
+def compare_shift_to_other_class(
+  features, shifted_features, labels, candidates=None
+) -> ShiftComparison:
+  """d_own[i] = ||f_i - f(shift(x_i))||, d_other[i] = min_{j: y_j != y_i} ||f_i - c_j||.
 
   Args:
     features: [N, ...] f of the images; shifted_features: [N, ...] f of their shifts; labels: [N].
+    candidates: [N, ...] what the other-class images are taken as, c_j (default f_j itself; e.g.
+      f of the images shifted by a whole pixel).
   """
   features, shifted_features = np.asarray(features), np.asarray(shifted_features)
+  candidates = features if candidates is None else np.asarray(candidates)
   labels = np.asarray(labels)
-  if features.shape != shifted_features.shape or len(labels) != len(features):
+  if not (features.shape == shifted_features.shape == candidates.shape) or len(labels) != len(
+    features
+  ):
     raise ValueError(
-      f"features {features.shape}, shifted_features {shifted_features.shape} and labels "
-      f"{labels.shape} must describe the same N images."
+      f"features {features.shape}, shifted_features {shifted_features.shape}, candidates "
+      f"{candidates.shape} and labels {labels.shape} must describe the same N images."
     )
   if len(np.unique(labels)) < 2:
     raise ValueError("compare_shift_to_other_class needs images of at least two classes.")
   n = len(features)
   flat, shifted = features.reshape(n, -1), shifted_features.reshape(n, -1)
   own = np.linalg.norm(flat.astype(np.float64) - shifted.astype(np.float64), axis=1)
-  distances = pairwise_distances(flat, flat)
+  distances = pairwise_distances(flat, candidates.reshape(n, -1))
   distances[labels[:, None] == labels[None, :]] = np.inf  # same class (and itself): not eligible
   nearest = np.argmin(distances, axis=1)
   return ShiftComparison(own=own, other=distances[np.arange(n), nearest], nearest=nearest)
+
+
+def closest_of(comparisons) -> ShiftComparison:
+  """Per image, the comparison (of several with the same `own`, e.g. one per shifted copy of the
+  other images) whose other-class image is nearest."""
+  others = np.stack([c.other for c in comparisons])
+  best = np.argmin(others, axis=0)
+  columns = np.arange(others.shape[1])
+  nearest = np.stack([c.nearest for c in comparisons])[best, columns]
+  return ShiftComparison(own=comparisons[0].own, other=others[best, columns], nearest=nearest)
 
 
 class PixelDistancesResult(NamedTuple):
@@ -123,7 +140,7 @@ class PixelDistancesResult(NamedTuple):
   labels: np.ndarray  # [N]
   shifts: tuple[float, ...]  # the x-translations, pixels
   # space name -> shift -> comparison; spaces: "pixels", "Dis_l (trained)", "Dis_l (init)",
-  # "classifier"
+  # "classifier", and "pixels, b shifted <= 1 px" (b may move by a whole pixel in x and/or y)
   comparisons: dict[str, dict[float, ShiftComparison]]
   example: int  # the image a the figure shows
   example_to_other: dict[str, float]  # space -> ||f(a) - f(b)||, b a's pixel-nearest other class
@@ -201,6 +218,15 @@ def pixel_distances_experiment(*, quick: bool = False, seed: int = 0) -> PixelDi
       s: compare_shift_to_other_class(features[name], f, labels)
       for s, f in zip(SHIFTS, shifted_features, strict=True)
     }
+  # The seed's wording: b may itself be shifted, here by a whole pixel in x and/or y (exact moves).
+  offsets = [(ox, oy) for ox in (-1, 0, 1) for oy in (-1, 0, 1)]
+  moved_others = [np.asarray(shift(images, ox, oy)) for ox, oy in offsets]
+  comparisons["pixels, b shifted <= 1 px"] = {
+    s: closest_of(
+      [compare_shift_to_other_class(images, shifted[s], labels, c) for c in moved_others]
+    )
+    for s in SHIFTS
+  }
   example = pick_example(comparisons)
   # The pixel-nearest other-class image b of the example, measured in every space.
   other = comparisons["pixels"][SHIFTS[0]].nearest[example]
