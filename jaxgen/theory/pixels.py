@@ -269,17 +269,20 @@ def draw_pixel_distances(result: PixelDistancesResult, axes) -> None:
     (result.images[i], f"a (class {result.labels[i]})"),
     (
       np.asarray(shift(result.images[i], half, 0.0)),
-      f"a shifted {half:g} px\npixels {pixels.own[i]:.2f}, Dis_l {dis_l.own[i]:.1f}",
+      f"a shifted {half:g} px\npixels {pixels.own[i]:.2f}, Dis_l {dis_l.own[i]:.2f}",
     ),
     (
       result.images[j],
       f"b (class {result.labels[j]}), nearest other class\n"
-      f"pixels {pixels.other[i]:.2f}, Dis_l {dis_l_other:.1f}",
+      f"pixels {pixels.other[i]:.2f}, Dis_l {dis_l_other:.2f}",
     ),
   ]
   for ax, (image, title) in zip(axes[:3], panels, strict=False):
     ax.imshow(image[..., 0], cmap="gray_r", vmin=-1, vmax=1)
     ax.set_title(title, fontsize=8)
+    margin = 2  # the 16x16 digits are padded 8x8 ones: show the middle 12x12
+    ax.set_xlim(margin - 0.5, image.shape[1] - margin - 0.5)
+    ax.set_ylim(image.shape[0] - margin - 0.5, margin - 0.5)
     ax.set_xticks([])
     ax.set_yticks([])
   if len(axes) > 3:
@@ -291,7 +294,8 @@ def draw_pixel_distances(result: PixelDistancesResult, axes) -> None:
       ax.bar(np.arange(len(names)) + k * width, fractions, width, label=f"shift {s:g} px")
     ax.set_xticks(np.arange(len(names)) + width * (len(result.shifts) - 1) / 2)
     ax.set_xticklabels(names, rotation=20, fontsize=7)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.25)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("fraction: other class closer")
     ax.set_title(f"{len(result.images)} digits; VAE-GAN {result.vaegan_steps} steps", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", ncols=len(result.shifts))
