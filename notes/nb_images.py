@@ -15,11 +15,11 @@ from jaxgen.theory import pixels
 
 pixel_result = pixels.pixel_distances_experiment(quick=QUICK, seed=0)
 print(f"{len(pixel_result.images)} digits, VAE-GAN trained {pixel_result.vaegan_steps} steps")
-print(f"{'space':18s} {'shift':>5s} {'other closer':>12s} {'median d_own/d_other':>21s}")
+print(f"{'space':26s} {'shift':>5s} {'other closer':>12s} {'median d_own/d_other':>21s}")
 for name, by_shift in pixel_result.comparisons.items():
   for s, comparison in by_shift.items():
     print(
-      f"{name:18s} {s:5.1f} {comparison.fraction_other_closer:12.3f} "
+      f"{name:26s} {s:5.1f} {comparison.fraction_other_closer:12.3f} "
       f"{comparison.median_ratio:21.3f}"
     )
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
