@@ -9,11 +9,13 @@ translation as heavily as a change of content. Here, on the bundled digits padde
   input read between pixels as the linear interpolation of its neighbours; e.g. Szeliski,
   "Computer Vision", 2010, sec. 3.6.1), pixels coming in from outside filled with the background.
   Bilinear, not Fourier: a Fourier shift wraps the digit around the border and rings on these
-  non-band-limited 8x8 strokes. Note a bilinear half-pixel shift also blurs (it averages two
-  neighbours), part of what the pixel distance sees.
+  non-band-limited 8x8 strokes. Bilinear is linear in the shift: shift(a, t) = (1 - t) a +
+  t shift(a, 1) for 0 <= t <= 1, so ||a - shift(a, t)|| = t ||a - shift(a, 1)|| (the half-pixel
+  shift is also a blur, averaging two neighbours).
 - for every image a: d_own = ||f(a) - f(shift(a, s))|| and d_other = min over images b of another
   class ||f(a) - f(b)||, for f = pixels, VAE-GAN's Dis_l features (`jaxgen.algorithms.vaegan`,
-  trained through the one loop), Dis_l at initialisation, and the digits classifier's features;
+  trained through the one loop), Dis_l at initialisation, and the digits classifier's features
+  (and, in pixels, with b also moved by a whole pixel: "a shifted copy of a different image");
   reported as the fraction of images with d_other < d_own and the median of d_own / d_other.
 """
 
