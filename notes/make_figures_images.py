@@ -21,7 +21,7 @@ fig.tight_layout()
 fig.savefig("docs/theory_pixel_distances.png", dpi=110)
 
 results = [
-  infogan_codes.infogan_codes_experiment(quick=False, seed=seed, num_steps=4000, score_every=1000)
+  infogan_codes.infogan_codes_experiment(quick=False, seed=seed, num_steps=8000, score_every=1000)
   for seed in (0, 1, 2)
 ]
 for r in results:

@@ -134,7 +134,7 @@ def infogan_config(*, quick: bool, seed: int, num_steps: int | None = None):
   config = infogan_digits.get_config()
   config.seed = seed
   config.progress_bar = False
-  config.num_steps = 4000 if num_steps is None else num_steps
+  config.num_steps = 8000 if num_steps is None else num_steps
   if quick:
     config.num_steps = 30 if num_steps is None else num_steps
     config.batch_size = 32
@@ -150,7 +150,7 @@ def infogan_codes_experiment(
   num_steps: int | None = None,
   score_every: int | None = None,
 ) -> InfoGANCodesResult:
-  """Trains `infogan_digits` through the one loop (4000 steps; quick: 30 steps of narrow nets),
+  """Trains `infogan_digits` through the one loop (8000 steps; quick: 30 steps of narrow nets),
   then scores the categorical code against the digits classifier and sweeps the continuous codes.
 
   `score_every`: also score the code every this many steps (`accuracy_by_step`); the scoring draws
