@@ -38,6 +38,13 @@ FIGURES = {
   ),
   "critic_w1": Figure("critics", "critic_w1_experiment", "draw_critic_w1", 3, (15, 4)),
   "figure1": Figure("figure1", "figure1_experiment", "draw_figure1", 4, (16, 3.5)),
+  "pixel_distances": Figure(
+    "pixels", "pixel_distances_experiment", "draw_pixel_distances", 4, (14, 3.6)
+  ),
+  # The README's numbers are seeds 0, 1, 2 (--seed); the figure is seed 0's.
+  "infogan_codes": Figure(
+    "infogan_codes", "infogan_codes_experiment", "draw_infogan_codes", 3, (13, 5)
+  ),
 }
 
 

@@ -35,6 +35,7 @@ QUICK_CLIPS = (0.1, 0.01)
 HIDDEN = (128,)
 BATCH_SIZE = 512
 STEPS_PER_CALL = 100
+SETTING = runs.Setting1D(DATA_MEAN, DATA_STD, HIDDEN, BATCH_SIZE, STEPS_PER_CALL)
 EVAL_SAMPLES = 100_000
 # The reported estimate averages the last evaluations (every STEPS_PER_CALL steps): by linearity it
 # is the estimate of the averaged critic, whose training noise averages out.
@@ -125,15 +126,7 @@ def lipschitz_on_grid(critic, grid: np.ndarray) -> float:
 
 
 def _critic_config(*, num_steps, seed, clip=None):
-  config = runs.config_1d(
-    data_mean=DATA_MEAN,
-    data_std=DATA_STD,
-    discriminator_hidden=HIDDEN,
-    batch_size=BATCH_SIZE,
-    num_steps=num_steps,
-    seed=seed,
-    steps_per_call=STEPS_PER_CALL,
-  )
+  config = runs.config_1d(SETTING, num_steps=num_steps, seed=seed)
   config.algorithm.loss = "wasserstein"
   # D alone against a known p_g: one critic step per (frozen) G step.
   config.algorithm.discriminator_steps = 1

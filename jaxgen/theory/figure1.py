@@ -30,6 +30,7 @@ HIDDEN = (32, 32)
 BATCH_SIZE = 256
 LEARNING_RATE = 2e-3
 STEPS_PER_CALL = 50
+SETTING = runs.Setting1D(DATA_MEAN, DATA_STD, HIDDEN, BATCH_SIZE, STEPS_PER_CALL)
 # Snapshot steps: (a) after 50 D steps, (b) at the end of the D-alone phase, (c) 1000 steps later,
 # (d) at the end.
 D_ALONE_STEPS = 500
@@ -54,15 +55,7 @@ class Figure1Result(NamedTuple):
 
 
 def _config(num_steps: int, seed: int, generator_learning_rate: float):
-  config = runs.config_1d(
-    data_mean=DATA_MEAN,
-    data_std=DATA_STD,
-    discriminator_hidden=HIDDEN,
-    batch_size=BATCH_SIZE,
-    num_steps=num_steps,
-    seed=seed,
-    steps_per_call=STEPS_PER_CALL,
-  )
+  config = runs.config_1d(SETTING, num_steps=num_steps, seed=seed)
   # The loss stays the default non-saturating one (Goodfellow et al. 2014, sec. 3).
   adam = {"name": "adam", "learning_rate": LEARNING_RATE, "b1": 0.5, "b2": 0.999}
   config.optimizer.discriminator = dict(adam)

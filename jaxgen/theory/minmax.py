@@ -128,15 +128,8 @@ def gaussian_gan_config(*, lr: float = 0.5, batch_size: int = 256, num_steps: in
   """A plain GAN (minimax loss) on `gaussian1d` N(0, 1) with a frozen affine G (p_g = N(b, w^2),
   set with `runs.set_affine_generator`) and a linear D (logit a x + c, trained by SGD): the family
   holds D* exactly when the variances match, log p_data / p_g being linear in x then."""
-  config = runs.config_1d(
-    data_mean=0.0,
-    data_std=1.0,
-    discriminator_hidden=(),
-    batch_size=batch_size,
-    num_steps=num_steps,
-    seed=seed,
-    frozen=True,
-  )
+  setting = runs.Setting1D(0.0, 1.0, discriminator_hidden=(), batch_size=batch_size)
+  config = runs.config_1d(setting, num_steps=num_steps, seed=seed, frozen=True)
   config.algorithm.loss = "minimax"
   config.optimizer.discriminator = {"name": "sgd", "learning_rate": lr}
   return config

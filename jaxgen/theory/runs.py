@@ -9,7 +9,7 @@ one loop's `train.Run` and its jitted train steps (`steps_per_call` steps per ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,19 +32,23 @@ def affine_generator_config(config: ml_collections.ConfigDict, *, frozen: bool):
   return config
 
 
+class Setting1D(NamedTuple):
+  """What a 1-D run fixes besides its length and seed: p_data = N(data_mean, data_std^2), D's
+  hidden widths (LeakyReLU; none: a linear logit), the batch and the steps per compiled call."""
+
+  data_mean: float
+  data_std: float
+  discriminator_hidden: tuple[int, ...]
+  batch_size: int
+  steps_per_call: int = 1
+
+
 def config_1d(
-  *,
-  data_mean: float,
-  data_std: float,
-  discriminator_hidden: tuple[int, ...],
-  batch_size: int,
-  num_steps: int,
-  seed: int,
-  steps_per_call: int = 1,
-  frozen: bool = False,
+  setting: Setting1D, *, num_steps: int, seed: int, frozen: bool = False
 ) -> ml_collections.ConfigDict:
-  """A GAN config on `gaussian1d` with the affine G and a LeakyReLU MLP D (no hidden layer: a
-  linear logit); the caller sets the objective, penalty, clip and D's optimizer."""
+  """A GAN config on `gaussian1d` with the affine G and an MLP D as `setting` says; the caller
+  sets the objective, penalty, clip and D's optimizer."""
+  data_mean, data_std, discriminator_hidden, batch_size, steps_per_call = setting
   config = default.get_config()
   config.seed = seed
   config.data.name = "gaussian1d"
