@@ -64,11 +64,16 @@ log = logging.getLogger(__name__)
 RESUMABLE_KEYS = frozenset(
   {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
   | {"steps_per_call"}  # how steps are batched into calls: the same steps, the same batches
+  | {"cpu_dot_fusion"}  # how XLA:CPU computes the same dots: float32 rounding only
 )
 
 # Keys added to the config after runs were recorded without them: a record that lacks one ran
 # with this value (so such workdirs still resume).
-ADDED_KEY_DEFAULTS = {"precision": "float32", "algorithm.generator_reuses_fakes": False}
+ADDED_KEY_DEFAULTS = {
+  "precision": "float32",
+  "algorithm.generator_reuses_fakes": False,
+  "cpu_dot_fusion": "default",
+}
 
 DIGEST_FORMAT = 1
 _STATE, _DIGEST, _LEGACY = "state", "digest", "default"  # item folders inside a step folder

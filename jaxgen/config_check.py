@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen import algorithms, data, losses, optim, stabilisers
+from jaxgen import algorithms, data, losses, optim, parallel, stabilisers
 from jaxgen.algorithms import adagan, cyclegan, gan, progan, sparse_vae, vae, vaegan, wae
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
@@ -191,6 +191,7 @@ def check_config(config) -> None:
   name = _choose("algorithm.name", config.algorithm.name, algorithms.ALGORITHMS)
   data_name = _choose("data.name", config.data.name, data.DATASETS)
   _library("precision", _get(config, "precision"), precision.check_precision)
+  _choose("cpu_dot_fusion", _get(config, "cpu_dot_fusion"), parallel.CPU_DOT_FUSIONS)
   family = FAMILIES[name]
   algorithm = dict.fromkeys(family.keys)
   if "stabilisers" in algorithm:

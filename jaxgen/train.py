@@ -96,6 +96,9 @@ class Run:
         in_shardings=(replicated, parallel.batch_sharding(self.mesh, leading_axes)),
         out_shardings=(replicated, replicated),
         donate_argnums=0,
+        compiler_options=parallel.compiler_options(
+          self.config.get("cpu_dot_fusion", "default"), self.mesh
+        ),
       )
     return self._train_steps[stage, count]
 

@@ -1,7 +1,8 @@
 """Times jaxgen's real train step per config, and PyTorch eager's same step in the same run.
 
   python scripts/benchmark.py [--configs=gan_ring8,dcgan_mnist] [--rounds=5] [--iters=10]
-      [--steps-per-call=N] [--seeds=S] [--precision=bfloat16] [--compare-torch] [--torch-threads=T]
+      [--steps-per-call=N] [--seeds=S] [--precision=bfloat16] [--cpu-dot-fusion=individual]
+      [--compare-torch] [--torch-threads=T]
 
 Per config and contender it prints: compile s; ms per train step (the median over all timed
 steps after warm-up, each waited for with `block_until_ready`, and in brackets the spread of the
@@ -13,7 +14,8 @@ all of them alike; the ratio column is per round, its spread printed beside it.
 Contenders: `jaxgen` (one step per call, as `scripts/train.py` runs by default); `jaxgen xN`
 (`--steps-per-call=N`: N steps in one `lax.scan` call, the config switch `steps_per_call`);
 `jaxgen S seeds` (`--seeds=S`: the step vmapped over S seeds, as the mode-collapse benchmark
-trains);
+trains); `jaxgen, individual dots` (`--cpu-dot-fusion=individual`: the config switch
+`cpu_dot_fusion`, each dot a YNNPACK call of its own on XLA:CPU);
 `torch` (`--compare-torch`, the `bench` extra: `pip install -e .[bench]`): the same networks,
 optimizer and algorithm in PyTorch eager, for the GAN configs whose networks are rebuilt in torch
 (`mlp` players and `dcgan` players at 28x28x1).
@@ -35,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen import algorithms, config_check, data
+from jaxgen import algorithms, config_check, data, parallel
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.train import phase_batches
 
@@ -115,8 +117,11 @@ class Contender:
     self.all_ms: list[float] = []
 
 
-def jax_contender(config, *, steps_per_call: int = 1, seeds: int = 1) -> Contender:
-  """jaxgen's train step of `config` as the loop compiles it, optionally N per call or vmapped."""
+def jax_contender(
+  config, *, steps_per_call: int = 1, seeds: int = 1, cpu_dot_fusion: str = "default"
+) -> Contender:
+  """jaxgen's train step of `config` as the loop compiles it, optionally N per call, vmapped or
+  with another `cpu_dot_fusion` (parallel.CPU_DOT_FUSIONS)."""
   config_check.check_config(config)
   dataset = data_facts(config)
   algorithm = algorithms.get(config.algorithm.name)(config, dataset)
@@ -134,7 +139,9 @@ def jax_contender(config, *, steps_per_call: int = 1, seeds: int = 1) -> Contend
   keys = jnp.stack([jax.random.key(s) for s in range(seeds)]) if seeds > 1 else jax.random.key(0)
   state = jax.jit(init)(keys, first)
   started = time.perf_counter()
-  compiled = jax.jit(step, donate_argnums=0).lower(state, batches).compile()
+  options = parallel.compiler_options(cpu_dot_fusion, parallel.make_mesh())
+  compiled = jax.jit(step, donate_argnums=0, compiler_options=options)
+  compiled = compiled.lower(state, batches).compile()
   compile_s = time.perf_counter() - started
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, list | tuple) else cost
@@ -147,6 +154,7 @@ def jax_contender(config, *, steps_per_call: int = 1, seeds: int = 1) -> Contend
 
   name = "jaxgen" + (f" x{steps_per_call}" if steps_per_call > 1 else "")
   name += f", {seeds} seeds" if seeds > 1 else ""
+  name += f", {cpu_dot_fusion} dots" if cpu_dot_fusion != "default" else ""
   samples = config.batch_size * seeds * steps_per_call
   return Contender(name, steps_per_call, samples, compile_s, flops, run_once)
 
@@ -185,6 +193,8 @@ def benchmark(name: str, args) -> list[Contender]:
     contenders.append(scanned)
   if args.seeds > 1:
     contenders.append(jax_contender(config, seeds=args.seeds))
+  if args.cpu_dot_fusion != "default":
+    contenders.append(jax_contender(config, cpu_dot_fusion=args.cpu_dot_fusion))
   if args.compare_torch:
     torch_side = torch_contender(config, args.torch_threads)
     if torch_side is None:
@@ -233,6 +243,12 @@ def main(argv=None) -> None:
   parser.add_argument("--steps-per-call", type=int, default=1)
   parser.add_argument("--seeds", type=int, default=1)
   parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
+  parser.add_argument(
+    "--cpu-dot-fusion",
+    default="default",
+    choices=sorted(parallel.CPU_DOT_FUSIONS),
+    help="add a contender compiled with this config.cpu_dot_fusion",
+  )
   parser.add_argument("--compare-torch", action="store_true")
   parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
   args = parser.parse_args(argv)

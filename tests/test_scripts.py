@@ -34,13 +34,14 @@ def test_benchmark_prints_a_row_per_contender():
     "--rounds=2",
     "--iters=2",
     "--steps-per-call=2",
+    "--cpu-dot-fusion=individual",
   )
   rows = {
     line.split("|")[1].strip(): line.strip("| ").split("|")[1:]
     for line in stdout.splitlines()
     if line.startswith("| jaxgen")
   }
-  assert sorted(rows) == ["jaxgen", "jaxgen x2"], stdout
+  assert sorted(rows) == ["jaxgen", "jaxgen x2", "jaxgen, individual dots"], stdout
   for cells in rows.values():
     compile_s, ms, samples_per_s, gflops = cells[0], cells[1].split()[0], cells[2], cells[3]
     assert float(compile_s) > 0 and float(ms) > 0 and float(gflops) > 0
