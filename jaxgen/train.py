@@ -142,7 +142,14 @@ class Run:
     return init(jax.random.key(self.config.seed), first)
 
   def step(self, state: TrainState, step: int):
-    return self.train_step_at(step)(state, parallel.put_batch(self.batches(step), self.mesh, 1))
+    return self.call(state, step, 1)
+
+  def call(self, state: TrainState, step: int, count: int):
+    """Runs steps `step` .. `step + count - 1` in one compiled call (count from `steps_in_call`,
+    or 1); the metrics come back stacked along a leading axis of steps when count > 1."""
+    leading_axes = 1 if count == 1 else 2  # (steps,) phases, batch
+    batches = parallel.put_batch(self.call_batches(step, count), self.mesh, leading_axes)
+    return self.train_step_at(step, count)(state, batches)
 
   def sample(self, state: TrainState, num: int, seed: int = 0) -> np.ndarray:
     """`num` samples at the stage of the state's step (reads `state.step`: a device sync)."""

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen import parallel, train
+from jaxgen import train
 from jaxgen.algorithms.base import TrainState, apply_module
 from jaxgen.algorithms.critic import logits_of
 from jaxgen.configs import default
@@ -119,8 +119,7 @@ def train_steps(
   while step < stop:
     count = run.steps_in_call(step)
     count = count if step + count <= stop else 1
-    batches = parallel.put_batch(run.call_batches(step, count), run.mesh, 1 if count == 1 else 2)
-    state, metrics = run.train_step_at(step, count)(state, batches)
+    state, metrics = run.call(state, step, count)
     for key in keys:
       recorded[key].append(jnp.reshape(metrics[key], (count,)))
     step += count
