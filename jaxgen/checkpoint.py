@@ -96,7 +96,7 @@ def check_config_matches(workdir: str | Path, config_json: str) -> None:
   """Records the run's config in `workdir/config.json`; refuses a workdir of a different
   experiment (keys outside `RESUMABLE_KEYS` differ) with a `ConfigError` (a `ValueError`)."""
   path = Path(workdir) / "config.json"
-  saved = _read_config_record(path)
+  saved = read_config_record(path)
   if saved is not None:
     flat_saved = {**ADDED_KEY_DEFAULTS, **_flatten(saved)}
     flat_current = {**ADDED_KEY_DEFAULTS, **_flatten(json.loads(config_json))}
@@ -120,7 +120,7 @@ def check_config_matches(workdir: str | Path, config_json: str) -> None:
     write_text_if_changed(path, config_json)
 
 
-def _read_config_record(path: Path) -> dict | None:
+def read_config_record(path: Path) -> dict | None:
   """The config recorded in `path`, or None if there is none yet."""
   try:
     content = path.read_bytes()
@@ -355,12 +355,15 @@ class _Unusable(Exception):  # noqa: N818 — internal: a step whose files fail;
 class Checkpointer:
   """Saves and restores the train state under `workdir/checkpoints` (see the module docstring)."""
 
-  def __init__(self, workdir: str | Path, keep: int):
+  def __init__(self, workdir: str | Path, keep: int = 3, *, read_only: bool = False):
+    """`read_only`: a reader beside a run that may be training (evaluation, sampling): it removes
+    no temporary folder of a save in flight, saves nothing and moves nothing."""
     if keep < 1:
       raise ValueError(f"keep_checkpoints must be >= 1; got {keep}.")
     self.directory = Path(workdir).absolute() / "checkpoints"
     self.corrupt_directory = self.directory.parent / "checkpoints_corrupt"
     self._keep = keep
+    self.read_only = read_only
     self._pending: int | None = None  # the step of the save in flight
     self._failure: CheckpointError | None = None  # a failed save not yet raised
     _quiet_orbax()
@@ -371,10 +374,12 @@ class Checkpointer:
     return ocp.CheckpointManager(
       self.directory,
       options=ocp.CheckpointManagerOptions(
-        # A killed save leaves its temporary folder; it holds nothing a later run can use.
         max_to_keep=self._keep,
-        create=True,
-        cleanup_tmp_directories=True,
+        create=False,  # made by the first save: a failed restore leaves no empty folder behind
+        # A killed save leaves its temporary folder; it holds nothing a later run can use. Only
+        # the workdir's writer (it holds the workdir's lock) may remove it: a reader's removal
+        # would destroy the save in flight of the run it reads.
+        cleanup_tmp_directories=not self.read_only,
       ),
       item_names=(_STATE, _DIGEST),
     )
@@ -391,6 +396,10 @@ class Checkpointer:
     """Starts writing `state` as checkpoint `step` in the background (the digest is computed
     now, on the host, because the loop donates the state's buffers to the next step). Raises the
     failure of an earlier save that has not been raised yet."""
+    if self.read_only:
+      raise CheckpointError(
+        f"This checkpointer of {self.directory} is read-only; it saves nothing."
+      )
     self.wait()  # orbax waits for the previous save anyway; this reports its failure as ours
     digest = state_digest(state)
     args = ocp.args.Composite(
@@ -480,6 +489,11 @@ class Checkpointer:
     """Restores the newest checkpoint that reads and matches its digest into the structure,
     shapes and shardings of `state_like`; sets aside the newer ones that do not."""
     self.wait()
+    if self.read_only:
+      raise CheckpointError(
+        "restore_latest sets bad checkpoints aside, which a read-only checkpointer never does; "
+        "use restore(), which refuses a bad one."
+      )
     set_aside = []
     try:
       for step in sorted(self.manager.all_steps(), reverse=True):

@@ -5,7 +5,8 @@ together: the extractor and the data, the options and the data set, the networks
 optimizer block per player. It is cheap: no data is read, no weights are loaded, nothing is
 compiled. The library's own validators do the work where they exist (`data.facts`,
 `optim.make_optimizer`, the stabilisers, penalties and reconstructions, the extractor facts of
-`jaxgen.metrics.evaluator`, and last the algorithm's constructor on a stand-in of the data set);
+`jaxgen.metrics.evaluator`, and last the algorithm's constructor and its players' init, traced
+abstractly on a stand-in of the data set);
 this module adds the schema of keys and the ranges of the training loop's values.
 """
 
@@ -22,6 +23,7 @@ import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, parallel, stabilisers
 from jaxgen.algorithms import adagan, cyclegan, gan, progan, sparse_vae, vae, vaegan, wae
+from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
@@ -290,8 +292,12 @@ def _check_fit(config, name: str, data_name: str, facts: data.Facts) -> None:
     )
   stand_in = types.SimpleNamespace(name=data_name, **facts._asdict())
 
+  batch = data.stand_in_batch(data_name, facts, config.batch_size)
+
   def build():  # a new function per call: eval_shape caches its traces by function
-    algorithms.get(name)(config, stand_in)
+    algorithm = algorithms.get(name)(config, stand_in)
+    # The init too: some misfits show only there (a head reading what its base never sows).
+    init_train_state(algorithm, jax.random.key(0), batch)
 
   try:
     # Constructors may run JAX ops (the AAE draws from its prior to check the prior's options);

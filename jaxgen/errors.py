@@ -13,3 +13,7 @@ class ConfigError(ValueError):
 
 class CheckpointError(RuntimeError):
   """A checkpoint could not be written or no usable checkpoint could be read."""
+
+
+class WorkdirInUseError(RuntimeError):
+  """Another live process is training in this workdir; the message names it (pid, host, start)."""

@@ -388,6 +388,33 @@ def _field_type(node, leaf: str) -> type | None:
   return type(value)
 
 
+def _declared_types(config, parts: tuple[str, ...]) -> tuple[type, ...] | None:
+  """The value types the algorithm named in `config` declares for `algorithm.<option>` (its class's
+  `config_types`, e.g. AdaGAN's beta: a heuristic's name or a number), or None."""
+  if len(parts) != 2 or parts[0] != "algorithm":
+    return None
+  from jaxgen import algorithms  # noqa: PLC0415 — the algorithms import Flax; only load when needed
+
+  name = _get(config, ("algorithm", "name"))
+  if not isinstance(name, str) or name not in algorithms.ALGORITHMS:
+    return None
+  return getattr(algorithms.ALGORITHMS[name], "config_types", {}).get(parts[1])
+
+
+def _parse_union(key: str, text: str, types: tuple[type, ...]):
+  """`text` as the first of `types` it reads as (str last: any text is a string)."""
+  ordered = sorted(types, key=lambda t: issubclass(t, str))
+  for expected in ordered:
+    try:
+      return _parse(key, text, expected, _MISSING)
+    except ConfigError:
+      continue
+  raise ConfigError(
+    f"Bad value for config key {key!r}: {text!r} is not "
+    f"{' or '.join(_describe(t).split(',')[0] for t in ordered)}."
+  )
+
+
 def _default_type(default) -> type | None:
   if default is None or default is inspect.Parameter.empty:
     return None
@@ -529,9 +556,31 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
     expected, example = dict, _MISSING
   else:
     raise _unknown_key(parts, len(parts) - 1, node)
+  declared = _declared_types(config, parts)
+  if declared is not None:
+    if parse_strings and isinstance(value, str) and not isinstance(value, _BareFlag):
+      value = _parse_union(key, value, declared)
+    elif not isinstance(value, declared):
+      raise ConfigError(
+        f"Bad value for config key {key!r}: {value!r} is not one of the types "
+        f"{[t.__name__ for t in declared]} that the algorithm declares for it."
+      )
+    with _unlocked(node):  # the declared types may differ from the config file's value's type
+      if leaf in node:
+        del node[leaf]
+    _assign(node, leaf, value, key)
+    return value
+  if parse_strings and expected is dict and _block_at(parts) is not None and _is_bare_name(value):
+    value = {"name": value.strip()}  # `--config.algorithm.penalty=r1`: the block by its name
   value = _convert(key, value, expected, parse_strings, example)
   _assign(node, leaf, value, key)
   return value
+
+
+def _is_bare_name(value) -> bool:
+  return (
+    isinstance(value, str) and not isinstance(value, _BareFlag) and value.strip().isidentifier()
+  )
 
 
 def _new_block_allowed(parts: tuple[str, ...]) -> bool:
@@ -565,8 +614,16 @@ def _unknown_option(block: _Block, name: str, option: str, valid) -> ConfigError
   )
 
 
-def _update_block(config, block, explicit, replaced, old_name, parse_strings, notices) -> None:
-  """Checks and sets the options of one named block after every plain override is in place."""
+# Block names that stand for "nothing here": their options are placeholders (the penalty "none"
+# takes weight = 0 only), so a new name gets its own defaults rather than keeping them.
+_PLACEHOLDER_NAMES = ("none",)
+
+
+def _update_block(
+  config, block, explicit, replaced, old_name, parse_strings, notices, by_name=False
+) -> None:
+  """Checks and sets the options of one named block after every plain override is in place.
+  `by_name`: the block was given by its name alone (`--config.algorithm.penalty=r1`)."""
   node = _group(config, block.path, (*block.path, next(iter(explicit), "name")))
   name = _get(config, block.name_path)
   renamed = old_name is not _MISSING and name != old_name and not replaced
@@ -589,6 +646,23 @@ def _update_block(config, block, explicit, replaced, old_name, parse_strings, no
       notices.append(
         f"{_dotted(block.path)}: {old_name} -> {name} drops {dropped} (not options of {name})"
       )
+    from_placeholder = renamed and old_name in _PLACEHOLDER_NAMES
+    if from_placeholder:
+      with _unlocked(node):
+        for k in others:
+          if k in node:
+            del node[k]
+    if from_placeholder or by_name:  # the user saw no options: say which defaults apply
+      defaults = {
+        k: v
+        for k, v in valid.items()
+        if k not in node and k not in explicit and v is not inspect.Parameter.empty
+      }
+      for k, v in defaults.items():  # written out, so that config.json records what runs
+        _assign(node, k, v, _dotted((*block.path, k)))
+      if defaults:
+        listed = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
+        notices.append(f"{_dotted(block.path)}: {name} with its defaults {listed}")
     if replaced:  # the literal's values were not typed against the options yet
       for k in others:
         key = _dotted((*block.path, k))
@@ -615,7 +689,8 @@ def apply_overrides(
       replace; False: values are typed already (an int given for a float field is converted).
 
   Returns:
-    The notice lines, one per named block whose name change dropped options of the old name.
+    The notice lines: per named block whose name change dropped options of the old name, and per
+    block given by its name alone (or renamed from "none") whose options take their defaults.
 
   Raises:
     ConfigError: an unknown key, name or option (with the valid ones and the closest match), a
@@ -625,6 +700,7 @@ def apply_overrides(
   old_names = {path: _get(config, block.name_path) for path, block in blocks.items()}
   options: dict[tuple[str, ...], dict[str, tuple[int, Any]]] = {}
   replaced: dict[tuple[str, ...], int] = {}  # path -> position of the last dict set there
+  by_name: set[tuple[str, ...]] = set()  # blocks given by a bare name
   for index, (key, value) in enumerate(overrides.items()):
     parts = _split_key(key)
     option = _option_key(parts)
@@ -634,6 +710,10 @@ def apply_overrides(
       continue
     if isinstance(_set_field(config, parts, value, parse_strings), _GROUP_TYPES):
       replaced[parts] = index
+      if parse_strings and _is_bare_name(value):
+        by_name.add(parts)
+      else:
+        by_name.discard(parts)
   notices: list[str] = []
   blocks = _blocks_in(config)
   paths = sorted(set(blocks) | set(options))
@@ -645,5 +725,7 @@ def apply_overrides(
       option: value for option, (index, value) in options.get(path, {}).items() if index > last_dict
     }
     old_name = old_names.get(path, _MISSING)
-    _update_block(config, block, explicit, last_dict >= 0, old_name, parse_strings, notices)
+    _update_block(
+      config, block, explicit, last_dict >= 0, old_name, parse_strings, notices, path in by_name
+    )
   return notices

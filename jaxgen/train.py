@@ -25,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 
-from jaxgen import algorithms, checkpoint, config_check, data, parallel, plots, stops
+from jaxgen import algorithms, checkpoint, config_check, configs, data, parallel, plots, stops
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
-from jaxgen.errors import CheckpointError, ConfigError
+from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
 from jaxgen.evaluation import Evaluator
 from jaxgen.metrics_log import MetricsLog
 from jaxgen.progress import Progress
 from jaxgen.stops import Interrupted, NonFiniteError
+from jaxgen.workdir import WorkdirLock, check_workdir
 
 
 def phase_batches(
@@ -62,9 +64,11 @@ def stack_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
 
 
 class Run:
-  """The pieces of one run, built from a config; usable from a notebook step by step."""
+  """The pieces of one run, built from a config (a ConfigDict, a config name such as
+  "gan_ring8", or a config file's path); usable from a notebook step by step."""
 
   def __init__(self, config, devices=None):
+    config = configs.load(config)
     config_check.check_config(config)  # every value, before any data is read or step taken
     self.config = config
     self.dataset = data.get(config.data.name, **dict(config.data.get("options", {})))
@@ -170,12 +174,37 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def train_and_evaluate(config, workdir: str | Path) -> TrainState:
-  """Trains `config` in `workdir`, resuming from its latest good checkpoint; returns the final
-  state. Raises `Interrupted` after saving when SIGINT/SIGTERM arrives, `NonFiniteError` on a
-  NaN/inf, `jaxgen.errors.ConfigError` on a bad config (before any step) and
-  `jaxgen.errors.CheckpointError` when a checkpoint cannot be written or none can be read."""
-  with stops.StopSignals() as stop:
-    return _train(config, Path(workdir), stop)
+  """Trains `config` (a ConfigDict, config name or config file) in `workdir`, resuming from its
+  latest good checkpoint; returns the final state. Raises `Interrupted` after saving when
+  SIGINT/SIGTERM arrives, `NonFiniteError` on a NaN/inf, `jaxgen.errors.ConfigError` on a bad
+  config or workdir (before anything is written), `jaxgen.errors.WorkdirInUseError` when another
+  run holds the workdir (nothing touched), and `jaxgen.errors.CheckpointError` when a checkpoint
+  cannot be written or none can be read."""
+  config, workdir = configs.load(config), check_workdir(workdir)
+  config_check.check_config(config)  # a bad value creates no workdir and takes no lock
+  with WorkdirLock(workdir, enabled=parallel.is_writer()), stops.StopSignals() as stop:
+    return _train(config, workdir, stop)
+
+
+def recorded_config(workdir: str | Path):
+  """The config recorded in `workdir/config.json` by the run that trained there."""
+  path = Path(workdir) / "config.json"
+  if not path.is_file():
+    raise ConfigError(f"{path} not found: is {workdir} the workdir of a jaxgen run?")
+  record = checkpoint.read_config_record(path)
+  if record is None:
+    raise ConfigError(f"{path} is empty: re-run the training command once to rewrite it.")
+  return ml_collections.ConfigDict(record)
+
+
+def restore_state(run: Run, workdir: str | Path, step: int | None = None) -> TrainState:
+  """Checkpoint `step` (default: the latest) of `workdir`, verified against its digest, read
+  without the workdir's lock and without moving or deleting anything (a run may be training)."""
+  reader = checkpoint.Checkpointer(workdir, run.config.get("keep_checkpoints", 3), read_only=True)
+  try:
+    return reader.restore(run.init_state(), step)
+  finally:
+    reader.close()
 
 
 def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
@@ -320,11 +349,10 @@ def enable_compilation_cache() -> None:
 
 
 def main(argv=None) -> None:
-  """Console entry point: `jaxgen-train --config=<file> --workdir=<dir> [--config.key=value]`."""
+  """Console entry point: `jaxgen-train --config=NAME|FILE --workdir=DIR [--config.KEY=VALUE]`."""
   from typing import NoReturn  # noqa: PLC0415
 
   from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
-  from ml_collections import config_flags  # noqa: PLC0415
 
   from jaxgen import overrides  # noqa: PLC0415
 
@@ -337,6 +365,7 @@ def main(argv=None) -> None:
     CheckpointError: 3,
     NonFiniteError: 4,
     OSError: 5,  # e.g. a full disk under metrics.jsonl; the message names the file
+    WorkdirInUseError: 6,  # another run trains in this workdir; nothing was touched
   }
 
   def fail(error: Exception) -> NoReturn:
@@ -345,21 +374,21 @@ def main(argv=None) -> None:
     print(f"{prefix}{error}", file=sys.stderr, flush=True)
     raise SystemExit(status)
 
-  # The overrides are checked here, not by config_flags: it cannot add the options a data set,
-  # network or optimizer takes, nor drop an old optimizer's options (jaxgen.overrides). Flag files
-  # are expanded first so that overrides in them are checked the same way.
+  # The config is loaded here (`jaxgen.configs.load`: a name or a file, `:arg` for get_config)
+  # and the overrides are checked here (jaxgen.overrides: the options a data set, network or
+  # optimizer takes; the old options a new name drops). Flag files are expanded first so that
+  # overrides in them are checked the same way.
   argv = flags.FLAGS.read_flags_from_files(sys.argv if argv is None else argv, force_gnu=False)
   try:
     argv, raw_overrides = overrides.split_config_overrides(argv)
   except tuple(exit_statuses) as error:
     fail(error)
 
-  config_flag = config_flags.DEFINE_config_file(
+  config_flag = flags.DEFINE_string(
     "config",
     None,
-    "Path to a config file in jaxgen/configs/ (`path:arg` passes arg to its get_config).",
-    lock_config=True,
-    sys_argv=argv,  # without the overrides, which it would otherwise apply itself
+    "A config name (e.g. gan_ring8: jaxgen/configs/gan_ring8.py) or a config file's path; "
+    "`path:arg` passes arg to its get_config.",
   )
   workdir_flag = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, PNGs.")
   flags.mark_flags_as_required(["config", "workdir"])
@@ -369,9 +398,11 @@ def main(argv=None) -> None:
       raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     try:
-      config = config_flag.value
+      check_workdir(workdir_flag.value)
+      config = configs.load(config_flag.value)
       for notice in overrides.apply_overrides(config, raw_overrides, parse_strings=True):
         print(notice, file=sys.stderr, flush=True)
+      config.lock()  # from here on a misspelt key in code is an error, not a new field
       parallel.initialize_multihost()
       enable_compilation_cache()
       train_and_evaluate(config, workdir_flag.value)

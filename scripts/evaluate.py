@@ -1,20 +1,52 @@
-"""Scores a run's latest (or a named) checkpoint and writes evaluation.json and evaluation.md.
+"""Scores a run's latest (or a named) checkpoint; keeps every score in evaluation.json / .md.
 
   python scripts/evaluate.py --workdir=workdirs/dcgan_digits [--step=3000] [--num_samples=2500]
 
 Images: FID, KID, Inception Score, precision and recall with the run's feature extractor
 (`eval.extractor`, the shipped digits classifier by default for digits). 2-D mixtures: modes
 covered, share of high-quality samples and reverse KL (PacGAN's definitions).
+
+`evaluation.json` holds one record per evaluated (step, num_samples, extractor), sorted by step:
+scoring another step adds a record, scoring the same one again replaces it; `evaluation.md` is
+the same as a table. It reads the workdir without its lock and moves or deletes nothing, so it
+can score a run that is still training.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-import ml_collections
-
-from jaxgen import checkpoint, files, train
+from jaxgen import files, train
 from jaxgen.errors import CheckpointError, ConfigError
+
+
+def _records(path: Path) -> list[dict]:
+  """The records of `path` (none if absent); a file of the one-record format before this one is
+  its first record."""
+  if not path.exists():
+    return []
+  try:
+    content = json.loads(path.read_text())
+  except (OSError, ValueError) as error:
+    raise SystemExit(
+      f"{path} is unreadable ({error}); move it away and run again (nothing was written)."
+    ) from None
+  records = [content] if isinstance(content, dict) else content
+  if not (isinstance(records, list) and all(isinstance(r, dict) and "step" in r for r in records)):
+    raise SystemExit(
+      f"{path} is not a list of evaluation records; move it away and run again (nothing was "
+      "written)."
+    )
+  return records
+
+
+def _table(records: list[dict]) -> str:
+  columns = list(dict.fromkeys(key for record in records for key in record))
+  rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  for record in records:
+    cells = [record.get(key, "") for key in columns]
+    rows.append("| " + " | ".join(f"{c:.4g}" if isinstance(c, float) else str(c) for c in cells))
+  return "\n".join(row if row.endswith("|") else row + " |" for row in rows) + "\n"
 
 
 def main() -> None:
@@ -25,41 +57,36 @@ def main() -> None:
   parser.add_argument("--extractor", default=None, help="override eval.extractor")
   args = parser.parse_args()
   workdir = Path(args.workdir)
-  config_path = workdir / "config.json"
-  if not config_path.exists():
-    raise SystemExit(f"{config_path} not found: is {workdir} the workdir of a jaxgen run?")
+  history_path = workdir / "evaluation.json"
+  history = _records(history_path)  # a damaged history stops us before any work
   try:
-    config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
-  except json.JSONDecodeError as error:
-    raise SystemExit(
-      f"{config_path} is unreadable ({error}); re-run the training command once to rewrite it."
-    ) from None
-  if args.num_samples:
-    config.eval.num_samples = args.num_samples
-  if args.extractor is not None:
-    config.eval.extractor = args.extractor
-  if config.data.name == "digits" and not config.eval.get("extractor"):
-    config.eval.extractor = "digits_classifier"
-  try:
+    config = train.recorded_config(workdir)
+    if args.num_samples:
+      config.eval.num_samples = args.num_samples
+    if args.extractor is not None:
+      config.eval.extractor = args.extractor
+    if config.data.name == "digits" and not config.eval.get("extractor"):
+      config.eval.extractor = "digits_classifier"
     run = train.Run(config)
-    checkpointer = checkpoint.Checkpointer(workdir, keep=config.get("keep_checkpoints", 3))
-    if checkpointer.latest_step() is None:
-      raise SystemExit(f"No checkpoint in {checkpointer.directory}.")
     # Verified against its digest; a corrupt step is an error here, never moved (the training
     # command is what sets a bad checkpoint aside and falls back).
-    state = checkpointer.restore(run.init_state(), args.step)
+    state = train.restore_state(run, workdir, args.step)
   except (ConfigError, CheckpointError) as error:
     raise SystemExit(f"{type(error).__name__}: {error}") from None
   step = int(state.step)
-  results = {k.removeprefix("eval/"): v for k, v in train.Evaluator(run)(state, step, None).items()}
-  results = {"step": step, "num_samples": int(config.eval.num_samples), **results}
-  files.atomic_write_text(workdir / "evaluation.json", json.dumps(results, indent=2) + "\n")
-  table = "| metric | value |\n|---|---|\n" + "".join(
-    f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n"
-    for k, v in results.items()
-  )
-  files.atomic_write_text(workdir / "evaluation.md", table)
-  print(table)
+  scores = {k.removeprefix("eval/"): v for k, v in train.Evaluator(run)(state, step, None).items()}
+  extractor = config.eval.get("extractor", "")
+  record = {"step": step, "num_samples": int(config.eval.num_samples)}
+  record |= {"extractor": extractor} if extractor else {}
+  record |= scores
+  identity = ("step", "num_samples", "extractor")
+  history = [
+    r for r in history if [r.get(k) for k in identity] != [record.get(k) for k in identity]
+  ]
+  history = sorted([*history, record], key=lambda r: r["step"])
+  files.atomic_write_text(history_path, json.dumps(history, indent=2) + "\n")
+  files.atomic_write_text(workdir / "evaluation.md", _table(history))
+  print(_table([record]))
 
 
 if __name__ == "__main__":

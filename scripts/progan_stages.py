@@ -9,14 +9,12 @@ so the samples are those the loop's evaluation scores.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib
-import ml_collections
 import numpy as np
 
-from jaxgen import checkpoint, plots, train
+from jaxgen import plots, train
 
 
 def main() -> None:
@@ -27,23 +25,20 @@ def main() -> None:
   parser.add_argument("--num", type=int, default=36, help="samples per panel")
   args = parser.parse_args()
   workdir = Path(args.workdir)
-  config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-  run = train.Run(config)
-  checkpointer = checkpoint.Checkpointer(workdir, keep=config.get("keep_checkpoints", 3))
+  run = train.Run(train.recorded_config(workdir))
   steps = [int(s) for s in args.steps.split(",")]
   matplotlib.use("Agg")  # files only
   import matplotlib.pyplot as plt  # noqa: PLC0415 — after choosing the backend
 
   figure, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 4.4))
   for ax, step in zip(np.atleast_1d(axes), steps, strict=True):
-    state = checkpointer.restore(run.init_state(), step)
+    state = train.restore_state(run, workdir, step)
     algorithm = run.algorithm.at_stage(run.algorithm.stage(step))
     side = algorithm.resolution // 2 if float(state.extra["alpha"]) == 0 else algorithm.resolution
-    grid = plots.image_grid(run.sample(state, args.num, seed=config.seed + 1), 6)
+    grid = plots.image_grid(run.sample(state, args.num, seed=run.config.seed + 1), 6)
     ax.imshow(grid.squeeze(-1), cmap="gray", vmin=0, vmax=1)
     ax.set_title(f"{side}x{side} (step {step})")
     ax.axis("off")
-  checkpointer.close()
   figure.savefig(args.out, dpi=100, bbox_inches="tight")
 
 

@@ -9,16 +9,14 @@ G's hidden map looks), upsampled from the attention resolution onto the image. A
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import matplotlib
-import ml_collections
 import numpy as np
 
-from jaxgen import checkpoint, train
+from jaxgen import train
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 — after the backend is chosen
@@ -92,10 +90,8 @@ def main() -> None:
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
   workdir = Path(args.workdir)
-  config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-  run = train.Run(config)
-  checkpointer = checkpoint.Checkpointer(workdir, keep=config.get("keep_checkpoints", 3))
-  state = checkpointer.restore(run.init_state(), None)
+  run = train.Run(train.recorded_config(workdir))
+  state = train.restore_state(run, workdir)
   samples, attention, gamma = attention_maps(run, state, args.num, args.seed)
   side = int(round(np.sqrt(attention.shape[-1])))
   # The digits are 8x8 in the middle of a 16x16 frame: three queries on the stroke area (top,

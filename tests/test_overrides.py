@@ -2,10 +2,10 @@
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+import hang_guard
 import pytest
 
 from jaxgen import data, optim
@@ -162,8 +162,23 @@ def test_whole_optimizer_block_is_replaced_by_a_literal():
   assert dict(config.optimizer.generator) == {"name": "sgd", "learning_rate": 0.1}
   with pytest.raises(ConfigError, match=r"'optimizer.generator.b1'.*optimizer 'sgd'"):
     parsed(gan_ring8, {"optimizer.generator": "{'name': 'sgd', 'learning_rate': 0.1, 'b1': 0.5}"})
-  with pytest.raises(ConfigError, match=r"'optimizer.generator': 'sgd' is not a dict literal"):
-    parsed(gan_ring8, {"optimizer.generator": "sgd"})
+  with pytest.raises(ConfigError, match=r"'optimizer.generator': '\(sgd\)' is not a dict literal"):
+    parsed(gan_ring8, {"optimizer.generator": "(sgd)"})
+
+
+def test_a_block_given_by_its_bare_name_takes_the_named_defaults_and_says_so():
+  config, notices = parsed(
+    gan_ring8, {"optimizer.generator": "sgd", "optimizer.generator.learning_rate": "0.1"}
+  )
+  assert dict(config.optimizer.generator) == {
+    "name": "sgd",
+    "learning_rate": 0.1,
+    "weight_decay": 0.0,
+    "clip_grad_norm": None,
+  }
+  assert notices == [
+    "optimizer.generator: sgd with its defaults weight_decay=0.0, clip_grad_norm=None"
+  ]
 
 
 # --- Networks and the other named blocks --------------------------------------------------------
@@ -320,7 +335,7 @@ def _train(tmp_path, *args):
     *args,
   ]
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+  return hang_guard.run(command, capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+import hang_guard
 import jax
 import numpy as np
 import pytest
@@ -136,11 +136,10 @@ def test_bad_config_values_are_named(tmp_path, key, value, message):
 
 
 def test_unknown_config_key_on_the_command_line_is_an_error(tmp_path):
-  result = subprocess.run(
+  result = hang_guard.run(
     _command(tmp_path, 2) + ["--config.num_stepz=5"],
     capture_output=True,
     text=True,
-    timeout=120,
     env={**os.environ, "JAX_PLATFORMS": "cpu"},
   )
   assert result.returncode != 0
@@ -166,18 +165,33 @@ def test_image_run_scores_fid_and_evaluate_script_writes_the_table(tmp_path):
   train.train_and_evaluate(config, tmp_path)
   last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
   assert last["step"] == 4 and last["eval/fid"] > 0 and 1 <= last["eval/inception_score"] <= 10
-  result = subprocess.run(
+  result = hang_guard.run(
     [sys.executable, str(ROOT / "scripts" / "evaluate.py"), f"--workdir={tmp_path}"],
     capture_output=True,
     text=True,
-    timeout=300,
   )
   assert result.returncode == 0, result.stderr[-2000:]
-  scores = json.loads((tmp_path / "evaluation.json").read_text())
-  assert scores["step"] == 4
+  (scores,) = json.loads((tmp_path / "evaluation.json").read_text())
+  assert scores["step"] == 4 and scores["extractor"] == "digits_classifier"
   assert {"fid", "kid", "inception_score", "precision", "recall"} <= set(scores)
   np.testing.assert_allclose(scores["fid"], last["eval/fid"], rtol=1e-6)  # same samples, same net
-  assert "| fid |" in (tmp_path / "evaluation.md").read_text()
+  assert "| step | num_samples | extractor | fid |" in (tmp_path / "evaluation.md").read_text()
+  # Another step adds a record; the same step and settings again replace theirs.
+  config.num_steps, config.checkpoint_every = 6, 2
+  train.train_and_evaluate(config, tmp_path)
+  for step in ("4", "6", "6"):
+    result = hang_guard.run(
+      [sys.executable, str(ROOT / "scripts" / "evaluate.py"), f"--workdir={tmp_path}"]
+      + [f"--step={step}"],
+      capture_output=True,
+      text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+  records = json.loads((tmp_path / "evaluation.json").read_text())
+  assert [r["step"] for r in records] == [4, 6]
+  assert records[0] == scores  # step 4 scored again: the same samples, the same record
+  table = (tmp_path / "evaluation.md").read_text().splitlines()
+  assert [row.split(" | ")[0] for row in table[2:]] == ["| 4", "| 6"]
 
 
 def test_conditional_dcgan_on_tfds_mnist_trains_through_mock_data(tmp_path):

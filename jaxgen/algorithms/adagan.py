@@ -42,7 +42,7 @@ penalties are refused: each would need its state per round.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -173,6 +173,9 @@ def keep_unless(trains, new, old):
 
 class AdaGAN(AlgorithmBase):
   """AdaGAN's rounds of GANs and reweighting classifiers; see the module docstring."""
+
+  # `algorithm.beta` is a heuristic's name or a number: `--config.algorithm.beta=0.3` is a float.
+  config_types: ClassVar[dict[str, tuple[type, ...]]] = {"beta": (str, float)}
 
   def __init__(self, config, dataset):
     algorithm = config.algorithm

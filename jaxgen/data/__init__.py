@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
+
 from jaxgen.data import lowdim, mixtures, tfds_source, unpaired
 from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
 from jaxgen.data.digits import NUM_CLASSES as DIGITS_NUM_CLASSES
@@ -53,6 +55,18 @@ class Facts(NamedTuple):
 
   example_shape: tuple[int, ...]
   num_classes: int
+
+
+def stand_in_batch(name: str, facts: Facts, batch_size: int) -> dict[str, np.ndarray]:
+  """Zeros shaped as one batch of the data set `name` with `facts` (the keys and dtypes its
+  `batch` returns): for tracing a model's init in a config check without reading data."""
+  images = np.zeros((batch_size, *facts.example_shape), np.float32)
+  labels = np.zeros((batch_size,), np.int32)
+  if name == "unpaired":  # jaxgen.data.unpaired: two domains, B's transform variant
+    return {"image_a": images, "label_a": labels, "image_b": images, "label_b": labels} | {
+      "variant_b": labels
+    }
+  return {"x": images, "y": labels}
 
 
 def facts(name: str, **kwargs) -> Facts:

@@ -30,7 +30,8 @@ Penalty = Callable[[Critic, Array, Array, Array], Array]
 # Inside the square root of the gradient norm: d sqrt(s) / ds = 1 / (2 sqrt(s)) is infinite at
 # s = 0, which a dead critic (zero input gradient) would otherwise hit.
 NORM_EPSILON = 1e-12
-# Gulrajani et al. 2017, Algorithm 1: lambda = 10. Kodali et al. 2017 use the same lambda = 10.
+# Gulrajani et al. 2017, Algorithm 1: lambda = 10. Kodali et al. 2017 use the same lambda = 10;
+# Mescheder et al. 2018 (sec. 4, their image experiments) gamma = 10 for R1.
 GRADIENT_PENALTY_WEIGHT = 10.0
 # Kodali et al. 2017, reference code (kodalinaveen3/DRAGAN): x_p = x + 0.5 std(x) U[0, 1).
 DRAGAN_PERTURBATION_SCALE = 0.5
@@ -132,4 +133,10 @@ def get_penalty(name: str, **options) -> Penalty | None:
   for key, value in options.items():
     if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
       raise ValueError(f"The {name!r} penalty's {key} must be a finite number >= 0; got {value!r}.")
+  if options.get("weight", GRADIENT_PENALTY_WEIGHT) == 0:
+    default = inspect.signature(penalty).parameters["weight"].default
+    raise ValueError(
+      f"The {name!r} penalty with weight 0 adds nothing to D's loss: set a weight > 0 ({name}'s "
+      f"default, its paper's value: {default}) or name the penalty 'none'."
+    )
   return functools.partial(penalty, **options)

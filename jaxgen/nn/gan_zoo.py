@@ -55,8 +55,10 @@ class HeadedDiscriminator(nn.Module):
     sown = self.base.get_variable("intermediates", "features")
     if sown is None:
       raise ValueError(
-        "HeadedDiscriminator reads the features its base sows: apply it with "
-        "mutable=['intermediates', ...]."
+        f"the auxiliary head and minibatch discrimination read the features that the base "
+        f"discriminator sows, and {type(self.base).__name__} sows none: choose a discriminator "
+        "that does (model.discriminator.name = 'mlp', 'dcgan', 'sagan', ...), or apply the "
+        "network with mutable=['intermediates', ...]"
       )
     features = sown[-1].reshape(x.shape[0], -1)
     if self.minibatch_kernels:
