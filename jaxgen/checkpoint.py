@@ -73,7 +73,17 @@ ADDED_KEY_DEFAULTS = {
   "precision": "float32",
   "algorithm.generator_reuses_fakes": False,
   "cpu_dot_fusion": "default",
+  # BEGAN updated both players in one phase before the key existed.
+  "algorithm.updates": lambda flat: (
+    "simultaneous" if flat.get("algorithm.name") == "began" else "alternating"
+  ),
 }
+
+
+def _with_added_defaults(flat: dict[str, Any]) -> dict[str, Any]:
+  added = {k: v(flat) if callable(v) else v for k, v in ADDED_KEY_DEFAULTS.items()}
+  return {**added, **flat}
+
 
 DIGEST_FORMAT = 1
 _STATE, _DIGEST, _LEGACY = "state", "digest", "default"  # item folders inside a step folder
@@ -98,8 +108,8 @@ def check_config_matches(workdir: str | Path, config_json: str) -> None:
   path = Path(workdir) / "config.json"
   saved = read_config_record(path)
   if saved is not None:
-    flat_saved = {**ADDED_KEY_DEFAULTS, **_flatten(saved)}
-    flat_current = {**ADDED_KEY_DEFAULTS, **_flatten(json.loads(config_json))}
+    flat_saved = _with_added_defaults(_flatten(saved))
+    flat_current = _with_added_defaults(_flatten(json.loads(config_json)))
     differing = sorted(
       key
       for key in flat_saved.keys() | flat_current.keys()

@@ -62,6 +62,7 @@ def _gan(*keys: str) -> Family:
     {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
     {
       "discriminator_steps": gan.check_discriminator_steps,
+      "updates": gan.check_updates,
       "weight_clip": gan.check_weight_clip,
       "generator_reuses_fakes": gan.check_generator_reuses_fakes,
       "penalty": gan.make_penalty,

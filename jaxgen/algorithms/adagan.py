@@ -183,6 +183,11 @@ class AdaGAN(AlgorithmBase):
       raise ValueError("AdaGAN takes no labels; set conditional=False.")
     if check_weight_clip(algorithm.get("weight_clip", 0.0)):
       raise ValueError("algorithm.weight_clip is not supported by algorithm 'adagan'; set it to 0.")
+    if algorithm.get("updates", "alternating") != "alternating":
+      raise ValueError(
+        "AdaGAN's rounds alternate a classifier, D and G (Tolstikhin et al. 2017, Algorithm 1); "
+        f"algorithm.updates = {algorithm.updates!r} is not supported: set it to 'alternating'."
+      )
     self.rounds = check_rounds(algorithm.get("rounds", DEFAULT_ROUNDS))
     self.beta = check_beta(algorithm.get("beta", "uniform"))
     fraction = check_classifier_fraction(

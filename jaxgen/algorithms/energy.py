@@ -8,8 +8,8 @@ reconstruction error of a sample (`jaxgen.losses.reconstruction_energy`).
 - BEGAN (Berthelot et al. 2017): energy L(v) = mean |v - D(v)|; L_D = L(x) - k_t L(G(z)),
   L_G = L(G(z)), k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1), and the
   convergence measure M_global = L(x) + |gamma L(x) - L(G(z))| logged as `generator/m_global`.
-  k_t lives in `TrainState.extra["k"]`. Both players update at the same parameter point (one
-  phase), as in the paper's simultaneous update of eq. 4.
+  k_t lives in `TrainState.extra["k"]`. With `algorithm.updates = "simultaneous"` (began_ring8's
+  setting) both players update at the same parameter point, as in the paper's eq. 4.
 
 Stabilisers that act on D's inputs (instance noise, packing) and on parameters (historical
 averaging, spectral norm, generator EMA, replay) compose; those that need logits or targets
@@ -130,10 +130,9 @@ class BEGAN(EnergyGAN):
     self.lambda_k = _number(config.algorithm, "lambda_k", DEFAULT_LAMBDA_K, 0.0, 1.0)
     if config.algorithm.discriminator_steps != 1:
       raise ValueError(
-        "BEGAN updates both players together; set algorithm.discriminator_steps "
-        f"= 1 (got {config.algorithm.discriminator_steps!r})."
+        "BEGAN updates D and G once each per step (Berthelot et al. 2017, eq. 4); set "
+        f"algorithm.discriminator_steps = 1 (got {config.algorithm.discriminator_steps!r})."
       )
-    self.schedule = (("discriminator", "generator"),)
 
   def init_extra(self):
     return {**super().init_extra(), "k": np.float32(0.0)}  # k_0 = 0 (Berthelot et al. 2017)

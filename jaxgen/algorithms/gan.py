@@ -66,6 +66,20 @@ def check_discriminator_steps(value: Any) -> int:
   return int(value)
 
 
+# How the players of a two-player game take turns (`algorithm.updates`):
+# "alternating": D's k steps, then G's step against the updated D, each phase on a fresh batch
+#   (Goodfellow et al. 2014, Algorithm 1);
+# "simultaneous": both gradients at the same parameters, on the same batch and the same z, then
+#   both applied (Mescheder et al. 2017, "The Numerics of GANs", eq. 3; Metz et al. 2016's demo).
+UPDATES = ("alternating", "simultaneous")
+
+
+def check_updates(value: Any) -> str:
+  if value not in UPDATES:
+    raise ValueError(f"algorithm.updates must be one of {UPDATES}; got {value!r}.")
+  return value
+
+
 def check_weight_clip(value: Any) -> float:
   if not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
     raise ValueError(f"algorithm.weight_clip must be a finite number >= 0 (0: off); got {value!r}.")
@@ -173,13 +187,28 @@ class GAN(AlgorithmBase):
       "discriminator", self.discriminator, optimizer("discriminator"), self.discriminator_grads
     )
     k = check_discriminator_steps(algorithm.discriminator_steps)
-    self.schedule = (("discriminator",),) * k + (self.generator_players,)
+    self.updates = check_updates(algorithm.get("updates", "alternating"))
+    self.schedule = self.two_player_schedule(k)
     self.generator_reuses_fakes = self.check_fake_reuse(
       algorithm.get("generator_reuses_fakes"), algorithm.name
     )
     if self.generator_reuses_fakes:  # D's rng is then its phase's key, which G can rebuild
       d = self.players["discriminator"]
       self.players["discriminator"] = dataclasses.replace(d, shares_phase_noise=True)
+
+  def two_player_schedule(self, k: int) -> tuple[tuple[str, ...], ...]:
+    """k D phases then the generators' phase, or one phase of all (`updates`, see UPDATES)."""
+    if self.updates == "alternating":
+      return (("discriminator",),) * k + (self.generator_players,)
+    if k != 1:
+      raise ConfigError(
+        f"algorithm.updates = 'simultaneous' takes every gradient at one point, so "
+        f"algorithm.discriminator_steps = {k} has no meaning; set it to 1 or use 'alternating'."
+      )
+    # One key for the phase: D's fakes and G's are the same draw of z (one forward pass).
+    for name in ("discriminator", *self.generator_players):
+      self.players[name] = dataclasses.replace(self.players[name], shares_phase_noise=True)
+    return (("discriminator", *self.generator_players),)
 
   def check_fake_reuse(self, value: Any, algorithm_name: str) -> bool:
     """`algorithm.generator_reuses_fakes` (absent: False), refused where the fakes of a D phase
@@ -190,6 +219,12 @@ class GAN(AlgorithmBase):
       reuse = check_generator_reuses_fakes(value)
     except ValueError as error:
       raise ConfigError(f"{error} Set it to True or False.") from None
+    if reuse and self.updates == "simultaneous":
+      raise ConfigError(
+        "algorithm.generator_reuses_fakes = True reuses the last D phase's fakes between "
+        "alternating updates; with algorithm.updates = 'simultaneous' G's step already takes D's "
+        "fakes. Set it to False."
+      )
     if reuse and (type(self) is not GAN or self.conditional):
       raise ConfigError(
         f"algorithm.generator_reuses_fakes = True is for the unconditional plain GAN (algorithm "

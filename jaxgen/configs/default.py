@@ -34,6 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.algorithm.name = "gan"
   config.algorithm.loss = "non_saturating"
   config.algorithm.discriminator_steps = 1
+  # "alternating" (Goodfellow et al. 2014, Algorithm 1) or "simultaneous" (both gradients at one
+  # point on one batch; jaxgen.algorithms.gan.UPDATES).
+  config.algorithm.updates = "alternating"
   # The GAN family's switches, all off, so any GAN config takes them on the command line.
   config.algorithm.penalty = ml_collections.ConfigDict({"name": "none", "weight": 0.0})
   config.algorithm.weight_clip = 0.0

@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from jaxgen.nn import choices
+from jaxgen.nn.choices import LEAKY_RELU_SLOPE
 from jaxgen.nn.conv import ConvTranspose
 
-# LeakyReLU slope of the discriminators (Radford et al. 2016, sec. 3).
-LEAKY_RELU_SLOPE = 0.2
 # DCGAN initialisation: weights from N(0, 0.02^2) (Radford et al. 2016, sec. 4).
 DCGAN_KERNEL_INIT = nn.initializers.normal(stddev=0.02)
 # Batch-norm running-average decay and epsilon of the DCGAN reference code (TensorFlow DCGAN:
@@ -86,16 +86,17 @@ def dcgan_upsampling(
   use_bias: bool,
   dtype: Any = None,
   conv_transpose: Callable[..., nn.Module] = ConvTranspose,
+  kernel_init: Callable = DCGAN_KERNEL_INIT,
 ) -> nn.Module:
   """A DCGAN generator's upsampling layer: a 4 x 4 stride-2 transposed conv with 'SAME' padding
-  and the DCGAN initialisation, which doubles the height and width."""
+  (by default with the DCGAN initialisation), which doubles the height and width."""
   return conv_transpose(
     features,
     DCGAN_KERNEL_SIZE,
     strides=2,
     padding="SAME",
     use_bias=use_bias,
-    kernel_init=DCGAN_KERNEL_INIT,
+    kernel_init=kernel_init,
     dtype=dtype,
   )
 
@@ -154,24 +155,33 @@ class Maxout(nn.Module):
   features: int
   pieces: int
   dtype: Any = None
+  kernel_init: Callable = nn.initializers.lecun_normal()  # Flax's Dense default
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
-    h = nn.Dense(self.features * self.pieces, dtype=self.dtype)(inputs)
+    h = nn.Dense(self.features * self.pieces, kernel_init=self.kernel_init, dtype=self.dtype)(
+      inputs
+    )
     return jnp.max(h.reshape((*h.shape[:-1], self.features, self.pieces)), axis=-1)
 
 
 class MLPGenerator(nn.Module):
-  """MLP generator for low-dimensional data: [Dense -> (BN) -> ReLU] per hidden layer, linear out.
+  """MLP generator for low-dimensional data: [Dense -> (BN) -> activation] per hidden layer, linear
+  out.
 
   The defaults are PacGAN's 2-D generator (Lin et al. 2018, sec. 5.1: 4 x 400 ReLU with batch norm).
-  The output is unbounded (2-D mixtures reach +-4).
+  The output is unbounded (2-D mixtures reach +-4). Metz et al. 2016's demo: hidden (128, 128),
+  batch_norm False, activation 'tanh', kernel_init 'orthogonal', init_scale 1.4.
 
   Attributes:
     output_dim: dimension of a sample.
     hidden: widths of the hidden layers.
     batch_norm: batch norm after each hidden Dense (the Dense then has no bias).
     num_classes: > 0 for a conditional generator (labels one-hot, concatenated to z).
+    activation: of the hidden layers, a name of `jaxgen.nn.choices.ACTIVATIONS`.
+    leaky_slope: leaky_relu's slope (only with activation 'leaky_relu').
+    kernel_init: every Dense's weight initialiser, a name of `jaxgen.nn.choices.INITIALISERS`.
+    init_scale: the std ('normal') or gain ('orthogonal'); None: its default.
     dtype: computation dtype (params stay float32).
   """
 
@@ -179,6 +189,10 @@ class MLPGenerator(nn.Module):
   hidden: Sequence[int] = (400,) * 4
   batch_norm: bool = True
   num_classes: int = 0
+  activation: str = "relu"
+  leaky_slope: float = LEAKY_RELU_SLOPE
+  kernel_init: str = "lecun_normal"
+  init_scale: float | None = None
   dtype: Any = None
 
   @nn.compact
@@ -186,14 +200,16 @@ class MLPGenerator(nn.Module):
     name = type(self).__name__
     _check_rank(z, 2, "[batch, z_dim]", name)
     _positive_int(self.output_dim, "output_dim", name)
+    act = choices.activation(self.activation, self.leaky_slope, name)
+    init = choices.kernel_init(self.kernel_init, self.init_scale, name)
     h = concat_labels(z, labels, self.num_classes, name)
     for width in self.hidden:
       _positive_int(width, "every hidden width", name)
-      h = nn.Dense(width, use_bias=not self.batch_norm, dtype=self.dtype)(h)
+      h = nn.Dense(width, use_bias=not self.batch_norm, kernel_init=init, dtype=self.dtype)(h)
       if self.batch_norm:
         h = _batch_norm(train, self.dtype)(h)
-      h = nn.relu(h)
-    return nn.Dense(self.output_dim, dtype=self.dtype)(h)
+      h = act(h)
+    return nn.Dense(self.output_dim, kernel_init=init, dtype=self.dtype)(h)
 
 
 class MLPDiscriminator(nn.Module):
@@ -204,14 +220,22 @@ class MLPDiscriminator(nn.Module):
 
   Attributes:
     hidden: widths of the hidden layers.
-    maxout_pieces: pieces per maxout unit (>= 2), or 0 for Dense + LeakyReLU(0.2).
+    maxout_pieces: pieces per maxout unit (>= 2), or 0 for Dense + `activation`.
     num_classes: > 0 for a conditional discriminator (labels one-hot, concatenated to x).
+    activation: of the hidden Dense layers when maxout_pieces = 0 (`jaxgen.nn.choices`).
+    leaky_slope: leaky_relu's slope (only with activation 'leaky_relu').
+    kernel_init: every Dense's weight initialiser (`jaxgen.nn.choices.INITIALISERS`).
+    init_scale: the std ('normal') or gain ('orthogonal'); None: its default.
     dtype: computation dtype (params stay float32).
   """
 
   hidden: Sequence[int] = (200,) * 3
   maxout_pieces: int = 5
   num_classes: int = 0
+  activation: str = "leaky_relu"
+  leaky_slope: float = LEAKY_RELU_SLOPE
+  kernel_init: str = "lecun_normal"
+  init_scale: float | None = None
   dtype: Any = None
 
   @nn.compact
@@ -223,15 +247,25 @@ class MLPDiscriminator(nn.Module):
       raise ValueError(
         f"{name}: maxout_pieces must be 0 (LeakyReLU) or an int >= 2; got {self.maxout_pieces!r}."
       )
+    if self.maxout_pieces and (self.activation, self.leaky_slope) != (
+      "leaky_relu",
+      LEAKY_RELU_SLOPE,
+    ):
+      raise ValueError(
+        f"{name}: maxout units are their own activation, so activation={self.activation!r} "
+        f"(leaky_slope={self.leaky_slope}) would be ignored; set maxout_pieces=0 to use it."
+      )
+    act = choices.activation(self.activation, self.leaky_slope, name)
+    init = choices.kernel_init(self.kernel_init, self.init_scale, name)
     h = concat_labels(x, labels, self.num_classes, name)
     for width in self.hidden:
       _positive_int(width, "every hidden width", name)
       if self.maxout_pieces:
-        h = Maxout(width, self.maxout_pieces, dtype=self.dtype)(h)
+        h = Maxout(width, self.maxout_pieces, dtype=self.dtype, kernel_init=init)(h)
       else:
-        h = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(h), LEAKY_RELU_SLOPE)
+        h = act(nn.Dense(width, kernel_init=init, dtype=self.dtype)(h))
     self.sow("intermediates", "features", h)
-    return nn.Dense(1, dtype=self.dtype)(h)[:, 0]
+    return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0]
 
 
 class DCGANGenerator(nn.Module):
@@ -248,6 +282,10 @@ class DCGANGenerator(nn.Module):
     num_classes: > 0 for a conditional generator (labels one-hot, concatenated to z).
     num_upsamplings: None to derive n from image_shape, or an explicit n (e.g. 2 for 8 x 8 images
       from a 2 x 2 base).
+    activation: of the hidden layers (`jaxgen.nn.choices.ACTIVATIONS`; the output is tanh).
+    leaky_slope: leaky_relu's slope (only with activation 'leaky_relu').
+    kernel_init: every layer's weight initialiser (`jaxgen.nn.choices.INITIALISERS`).
+    init_scale: the std ('normal', default 0.02) or gain ('orthogonal'); None: its default.
     dtype: computation dtype (params stay float32).
     conv_transpose: the transposed-conv layer class; `flax.linen.ConvTranspose` gives the same
       function and parameters with flax's slow kernel gradient (for benchmarks).
@@ -257,6 +295,10 @@ class DCGANGenerator(nn.Module):
   base_features: int = 64
   num_classes: int = 0
   num_upsamplings: int | None = None
+  activation: str = "relu"
+  leaky_slope: float = LEAKY_RELU_SLOPE
+  kernel_init: str = "normal"  # N(0, 0.02^2), Radford et al. 2016, sec. 4
+  init_scale: float | None = None
   dtype: Any = None
   conv_transpose: Callable[..., nn.Module] = ConvTranspose
 
@@ -274,24 +316,23 @@ class DCGANGenerator(nn.Module):
     height, width, channels = self.image_shape
     steps = resolution_steps(height, width, self.num_upsamplings)
     features = self.base_features * 2 ** (steps - 1)
+    act = choices.activation(self.activation, self.leaky_slope, name)
+    init = choices.kernel_init(self.kernel_init, self.init_scale, name)
 
     h = concat_labels(z, labels, self.num_classes, name)
     h = nn.Dense(
       (height >> steps) * (width >> steps) * features,
       use_bias=False,
-      kernel_init=DCGAN_KERNEL_INIT,
+      kernel_init=init,
       dtype=self.dtype,
     )(h)
     h = h.reshape((-1, height >> steps, width >> steps, features))
-    h = nn.relu(_batch_norm(train, self.dtype)(h))
+    h = act(_batch_norm(train, self.dtype)(h))
     for _ in range(steps - 1):
       features //= 2
-      h = self._upsample(features, use_bias=False)(h)
-      h = nn.relu(_batch_norm(train, self.dtype)(h))
-    return jnp.tanh(self._upsample(channels, use_bias=True)(h))
-
-  def _upsample(self, features: int, use_bias: bool) -> nn.Module:
-    return dcgan_upsampling(features, use_bias, self.dtype, self.conv_transpose)
+      h = dcgan_upsampling(features, False, self.dtype, self.conv_transpose, init)(h)
+      h = act(_batch_norm(train, self.dtype)(h))
+    return jnp.tanh(dcgan_upsampling(channels, True, self.dtype, self.conv_transpose, init)(h))
 
 
 class DCGANDiscriminator(nn.Module):
@@ -310,6 +351,10 @@ class DCGANDiscriminator(nn.Module):
       2017, sec. 4).
     num_classes: > 0 for a conditional discriminator (labels one-hot, as extra input channels).
     num_downsamplings: None to derive n from the input shape, or an explicit n.
+    activation: of every block (`jaxgen.nn.choices.ACTIVATIONS`).
+    leaky_slope: leaky_relu's slope (only with activation 'leaky_relu').
+    kernel_init: every layer's weight initialiser (`jaxgen.nn.choices.INITIALISERS`).
+    init_scale: the std ('normal', default 0.02) or gain ('orthogonal'); None: its default.
     dtype: computation dtype (params stay float32).
   """
 
@@ -317,6 +362,10 @@ class DCGANDiscriminator(nn.Module):
   norm: str = "batch"
   num_classes: int = 0
   num_downsamplings: int | None = None
+  activation: str = "leaky_relu"
+  leaky_slope: float = LEAKY_RELU_SLOPE
+  kernel_init: str = "normal"  # N(0, 0.02^2), Radford et al. 2016, sec. 4
+  init_scale: float | None = None
   dtype: Any = None
 
   @nn.compact
@@ -327,6 +376,8 @@ class DCGANDiscriminator(nn.Module):
     if self.norm not in DISCRIMINATOR_NORMS:
       raise ValueError(f"{name}: unknown norm {self.norm!r}; choose one of {DISCRIMINATOR_NORMS}.")
     steps = resolution_steps(x.shape[1], x.shape[2], self.num_downsamplings)
+    act = choices.activation(self.activation, self.leaky_slope, name)
+    init = choices.kernel_init(self.kernel_init, self.init_scale, name)
 
     h = concat_labels(x, labels, self.num_classes, name)
     for i in range(steps):
@@ -338,16 +389,16 @@ class DCGANDiscriminator(nn.Module):
         padding="SAME",
         # A batch norm's mean subtraction cancels a per-channel bias.
         use_bias=not (normalised and self.norm == "batch"),
-        kernel_init=DCGAN_KERNEL_INIT,
+        kernel_init=init,
         dtype=self.dtype,
       )(h)
       if i == steps - 1:
         self.sow("intermediates", "features", h)
       if normalised:
         h = self._norm(train)(h)
-      h = nn.leaky_relu(h, LEAKY_RELU_SLOPE)
+      h = act(h)
     h = h.reshape((h.shape[0], -1))
-    return nn.Dense(1, kernel_init=DCGAN_KERNEL_INIT, dtype=self.dtype)(h)[:, 0]
+    return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0]
 
   def _norm(self, train: bool) -> nn.Module:
     if self.norm == "batch":
