@@ -4,11 +4,13 @@ samples are scored as points of a 2-D mixture or as images, or translations are 
 
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from jaxgen import plots
+from jaxgen import parallel, plots
 
 
 def training_images(dataset, limit: int) -> np.ndarray:
@@ -57,11 +59,15 @@ class Evaluator:
         plots.save_scatter(samples, picture, centers, f"step {step}")
       if centers is None:
         return {}
-      from jaxgen.metrics import mode_coverage  # noqa: PLC0415 — metrics pull in scipy
+      from jaxgen.metrics.mode_coverage import (  # noqa: PLC0415 — metrics pull in scipy
+        REVERSE_KL_UNDEFINED,
+        mode_coverage,
+      )
 
-      return {
-        f"eval/{k}": float(v) for k, v in mode_coverage(samples, centers, run.dataset.std).items()
-      }
+      scores = mode_coverage(samples, centers, run.dataset.std)
+      if math.isnan(scores["reverse_kl"]) and parallel.is_writer():
+        print(f"step {step}: {REVERSE_KL_UNDEFINED}.", file=sys.stderr, flush=True)
+      return {f"eval/{k}": float(v) for k, v in scores.items()}
     if picture:
       shown = samples[: evaluation.grid_count]
       plots.save_image_grid(shown, picture, evaluation.grid_columns, f"step {step}")

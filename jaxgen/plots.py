@@ -88,14 +88,41 @@ def save_scatter(
   ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
   if centers is not None:
     ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=40, label="modes")
-    pad = 0.25 * (centers.max() - centers.min() + 1e-6)
-    ax.set_xlim(centers[:, 0].min() - pad, centers[:, 0].max() + pad)
-    ax.set_ylim(centers[:, 1].min() - pad, centers[:, 1].max() + pad)
+    low, high = frame_around(centers)
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    outside = outside_note(samples, low, high)
+    if outside:  # the frame fits the modes; say what it leaves out rather than hide it
+      ax.text(0.02, 0.02, outside, transform=ax.transAxes, fontsize=7, color="darkred")
   ax.set_aspect("equal")
   ax.legend(loc="upper right", fontsize=8)
   if title:
     ax.set_title(title)
   _save(fig, path)
+
+
+def frame_around(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The plot frame (low, high corners) around the mode centres, with a quarter of their span
+  as margin."""
+  pad = 0.25 * (centers.max() - centers.min() + 1e-6)
+  return centers.min(axis=0) - pad, centers.max(axis=0) + pad
+
+
+def outside_note(samples: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
+  """ "" when every sample lies in the frame [low, high]; else how many do not and how far the
+  farthest lies from the frame's centre (non-finite samples are counted apart)."""
+  finite = np.all(np.isfinite(samples), axis=1)
+  inside = finite & np.all((samples >= low) & (samples <= high), axis=1)
+  if inside.all():
+    return ""
+  note = f"{np.count_nonzero(~inside)} of {len(samples)} samples lie outside this frame"
+  away = samples[finite & ~inside]
+  if len(away):
+    reach = np.linalg.norm(away - (low + high) / 2, axis=1).max()
+    note += f" (the farthest {reach:.3g} from its centre)"
+  if not finite.all():
+    note += f"; {np.count_nonzero(~finite)} are NaN/inf"
+  return note
 
 
 @_writer_only

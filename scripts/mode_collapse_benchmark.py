@@ -145,8 +145,20 @@ def train_seeds(method, dataset, seeds, steps, chunk, width_scale, lr_scale):
 
 
 def summarise(values):
+  """(mean, std) over the seeds where the value is defined (reverse KL is NaN for a seed with no
+  high-quality sample); NaN when it is defined for none."""
   values = np.asarray(values, np.float64)
+  values = values[np.isfinite(values)]
+  if not len(values):
+    return float("nan"), float("nan")
   return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def undefined_note(scores) -> str:
+  undefined = sum(np.isnan(s["reverse_kl"]) for s in scores)
+  return f" (undefined in {undefined} of {len(scores)} seeds: no high-quality sample)" * bool(
+    undefined
+  )
 
 
 def load_finished(output: Path, settings: dict):
@@ -219,7 +231,8 @@ def run(
       final_samples[(data_name, method)] = samples[0]
       print(
         f"{data_name:7s} {method:28s} modes {entry['modes'][0]:5.2f}±{entry['modes'][1]:.2f} "
-        f"HQ {100 * entry['high_quality'][0]:5.1f}% KL {entry['reverse_kl'][0]:.3f} "
+        f"HQ {100 * entry['high_quality'][0]:5.1f}% KL {entry['reverse_kl'][0]:.3f}"
+        f"{undefined_note(scores)} "
         f"({elapsed:.0f} s)",
         flush=True,
       )

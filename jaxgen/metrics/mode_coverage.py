@@ -16,8 +16,9 @@ in s-normalised distance, which the reference code uses). Then, following the re
 
   Empty bins of p_g contribute 0 (the limit p log p -> 0 as p -> 0), and p_data has no empty bin,
   so the value is finite: 0 for a perfectly balanced histogram, log K when all high-quality samples
-  sit in one mode. When no sample is high quality p_g is undefined; we then return log K, the
-  largest value the divergence takes over all histograms, instead of a NaN.
+  sit in one mode. When no sample is high quality p_g is undefined, and so is the divergence: it
+  is reported as NaN (`REVERSE_KL_UNDEFINED` says why), never as a number that a collapse onto one
+  mode also gives.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from jaxgen.metrics._checks import as_matrix
 
 # PacGAN / VEEGAN / unrolled GAN: high quality means within three standard deviations.
 HIGH_QUALITY_STDS = 3.0
+REVERSE_KL_UNDEFINED = (
+  "reverse_kl is undefined (NaN): no generated sample is high quality (within 3 std of a mode), so "
+  "the mode histogram p_g is empty"
+)
 
 
 def mode_histogram(samples, centers, std: float, num_stds: float = HIGH_QUALITY_STDS) -> np.ndarray:
@@ -63,12 +68,13 @@ def mode_histograms(samples_per_group, centers, std: float) -> np.ndarray:
 
 
 def reverse_kl_to_uniform(counts) -> float:
-  """KL(p || uniform) of the normalised histogram `counts`; log K when the histogram is empty."""
+  """KL(p || uniform) of the normalised histogram `counts`; NaN when the histogram is empty (p is
+  undefined: `REVERSE_KL_UNDEFINED`)."""
   counts = np.asarray(counts, dtype=np.float64)
   num_modes = counts.shape[0]
   total = counts.sum()
   if total == 0:
-    return math.log(num_modes)
+    return math.nan
   p = counts[counts > 0] / total
   return float(np.sum(p * np.log(num_modes * p)))
 
@@ -82,7 +88,8 @@ def mode_coverage(samples, centers, std: float) -> dict[str, float | int]:
     std: the mixture components' common standard deviation.
 
   Returns:
-    {"modes": int, "high_quality": float in [0, 1], "reverse_kl": float >= 0}.
+    {"modes": int, "high_quality": float in [0, 1], "reverse_kl": float >= 0, or NaN when no
+    sample is high quality (`REVERSE_KL_UNDEFINED`)}.
   """
   counts = mode_histogram(samples, centers, std)
   return {
