@@ -140,6 +140,22 @@ def test_orthogonal_init_with_gain_gives_gain_times_orthonormal_kernels():
     np.testing.assert_allclose(gram, 1.4**2 * np.eye(min(rows, cols)), atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(256, 128), (2, 128), (128, 2)])
+def test_tf1_orthogonal_init_is_orthonormal_with_its_leading_vector_near_all_ones(shape):
+  kernel = np.asarray(choices.kernel_init("orthogonal_tf1", 1.4, "m")(jax.random.key(0), shape))
+  rows, cols = shape
+  tall = rows > cols
+  gram = kernel.T @ kernel if tall else kernel @ kernel.T
+  np.testing.assert_allclose(gram, 1.4**2 * np.eye(min(shape)), atol=1e-4)
+  # The SVD of U[0, 1) numbers: the leading singular vector is close to +-(1, ..., 1) / sqrt(n),
+  # where Flax's orthogonal (of normal numbers) has no preferred direction.
+  leading = kernel[:, 0] if tall else kernel[0]
+  ones = np.ones(len(leading)) / np.sqrt(len(leading))
+  assert abs(leading @ ones) / 1.4 > 0.9
+  haar = np.asarray(choices.kernel_init("orthogonal", 1.4, "m")(jax.random.key(0), shape))
+  assert abs((haar[:, 0] if tall else haar[0]) @ ones) / 1.4 < 0.5
+
+
 @pytest.mark.parametrize(
   "name, variance",
   [("lecun_normal", lambda i, o: 1 / i), ("he_normal", lambda i, o: 2 / i)]

@@ -3,6 +3,7 @@
     activation="tanh"                                    # Metz et al. 2016's demo MLPs
     activation="leaky_relu", leaky_slope=0.2             # Radford et al. 2016's discriminator
     kernel_init="orthogonal", init_scale=1.4             # Metz et al. 2016's demo (gain 1.4)
+    kernel_init="orthogonal_tf1", init_scale=1.4         # ... as its TensorFlow 1.0 drew it
     kernel_init="normal", init_scale=0.02                # Radford et al. 2016, sec. 4
 
 Biases start at zero throughout (Flax's and TF-slim's default).
@@ -32,6 +33,22 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
   "sigmoid": nn.sigmoid,
 }
 
+def orthogonal_tf1(gain: float) -> Callable:
+  """TensorFlow 1.0's `orthogonal_initializer`, which Metz et al. 2016's demo ran: gain times the
+  singular vectors (left ones for a tall kernel, right ones for a wide one) of a matrix of
+  U[0, 1) numbers, not of normal ones. Orthonormal still, but not uniformly so: the leading
+  vector lies near the all-ones direction, since the draws' mean dominates (TF 1.0 init_ops.py,
+  `Orthogonal.__call__`)."""
+
+  def init(key, shape, dtype=jnp.float32):
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    uniform = jax.random.uniform(key, (rows, cols), jnp.float32)
+    u, _, vt = jnp.linalg.svd(uniform, full_matrices=False)
+    return (gain * (u if rows > cols else vt)).reshape(shape).astype(dtype)
+
+  return init
+
+
 # name -> (initialiser from its scale, the scale it takes by default, what the scale means);
 # None: the initialiser has no scale. lecun_normal is Flax's default for Dense and Conv.
 _SCALED = {
@@ -39,6 +56,7 @@ _SCALED = {
   "normal": (lambda std: nn.initializers.normal(stddev=std), 0.02, "its std"),
   # Saxe et al. 2014: a random orthogonal matrix times the gain (TF's orthogonal_initializer).
   "orthogonal": (lambda gain: nn.initializers.orthogonal(scale=gain), 1.0, "its gain"),
+  "orthogonal_tf1": (orthogonal_tf1, 1.0, "its gain"),
 }
 _FIXED = {
   "lecun_normal": nn.initializers.lecun_normal,  # var 1 / fan_in (LeCun et al. 1998)
