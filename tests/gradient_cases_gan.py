@@ -4,10 +4,11 @@ Every case is one configuration of one algorithm around its small default (ring8
 with one hidden layer of 8 units; G with batch norm, D maxout): one objective, penalty or
 stabiliser switch at a time, plus pairs that interact. An accepted configuration is a
 `GradientCase` whose losses are built here by hand from the papers' formulas in plain jnp: nothing
-of `jaxgen.losses`, `jaxgen.stabilisers` or the algorithm's loss methods runs; only the players'
-Flax modules, the data set and (for the unrolled GAN) D's optax optimizer. The random numbers are
-redrawn from the gradient function's `rng` as the algorithms draw them (latents from `rng` itself,
-instance noise, penalty points and replay indices from `fold_in(rng, tag)` with the tags of
+of `jaxgen.losses`, `jaxgen.stabilisers`, `jaxgen.optim` or the algorithm's loss methods runs; only
+the players' Flax modules and the data set (the unrolled GAN's D optimizer steps are written out
+here; `tests/test_unrolled.py` also writes its networks out). The random numbers are redrawn from
+the gradient function's `rng` as the algorithms draw them (latents from `rng` itself, instance
+noise, penalty points and replay indices from `fold_in(rng, tag)` with the tags of
 `jaxgen.algorithms.gan`). A refused configuration is a `RefusedCase` with the real error text.
 
 Spectral normalisation: the power-iteration vectors are constants of the gradient (Miyato et al.
@@ -61,6 +62,11 @@ BEGAN_K = 0.37
 MADGAN_GENERATORS = 2
 INFO_CATEGORICAL, INFO_CONTINUOUS, INFO_WEIGHT = 3, 1, 0.8
 UNROLL_STEPS = 2
+# The unrolled GAN's D optimizer: a large step with momentum, so the unrolled D moves and the
+# optimizer's state threads through the K steps.
+UNROLLED_D_OPTIMIZER = (("name", "momentum"), ("learning_rate", 0.5), ("beta", 0.5))
+# The objectives of a zero-sum game, where the unrolled G descends the whole value f (both terms).
+ZERO_SUM = ("minimax", "wasserstein")
 
 # One setting per stabiliser switch (instance noise 0.25: exact in float32, as the library's std).
 SWITCHES: dict[str, dict[str, Any]] = {
@@ -147,14 +153,15 @@ def make_config(spec: Spec):
     config.algorithm[name] = value
   adam = {"name": "adam", "learning_rate": 2e-4, "b1": 0.5, "b2": 0.999}
   config.optimizer.generator = dict(adam)
-  if spec.algorithm == "unrolled":
-    # A large step with momentum, so the unrolled D moves and its optimizer state threads.
-    config.optimizer.discriminator = {"name": "momentum", "learning_rate": 0.5, "beta": 0.5}
-  else:
-    config.optimizer.discriminator = dict(adam)
-  if spec.d_optimizer:
-    config.optimizer.discriminator = dict(spec.d_optimizer)
+  config.optimizer.discriminator = dict(adam)
+  if spec.algorithm == "unrolled" or spec.d_optimizer:
+    config.optimizer.discriminator = dict(d_optimizer_of(spec))
   return config
+
+
+def d_optimizer_of(spec: Spec) -> tuple[tuple[str, Any], ...]:
+  """The unrolled GAN's D optimizer config of `spec` (as pairs)."""
+  return spec.d_optimizer or UNROLLED_D_OPTIMIZER
 
 
 # --- small hand-written pieces ------------------------------------------------------------------
@@ -221,6 +228,38 @@ def hand_g_objective(name, fake, real=None):
   if name == "ralsgan":
     # Jolicoeur-Martineau 2019, appendix (L_G^RaLSGAN).
     return jnp.mean((fake_rel - 1.0) ** 2) + jnp.mean((real_rel + 1.0) ** 2)
+  raise AssertionError(name)
+
+
+# --- D's optimizer steps, written out (the unrolled GAN) -----------------------------------------
+
+
+def hand_optimizer_step(options, grads, slots, step):
+  """One descent step of D's optimizer at step t = `step` (0, 1, ...) on gradients `grads`:
+  (the parameter change, the new slots). `slots` is None before the first step."""
+  name, lr = options["name"], options["learning_rate"]
+  if name == "momentum":
+    # Polyak 1964, heavy ball in torch.optim.SGD's buffer form: b_1 = g_0, b_{t+1} = beta b_t +
+    # g_t, theta_{t+1} = theta_t - lr b_{t+1}.
+    beta = options.get("beta", 0.9)
+    buffer = grads if slots is None else jax.tree.map(lambda b, g: beta * b + g, slots, grads)
+    return jax.tree.map(lambda b: -lr * b, buffer), buffer
+  if name == "adam":
+    # Kingma & Ba 2015, Algorithm 1, eps_root inside the root as in optax: m_t = b1 m + (1 - b1) g,
+    # v_t = b2 v + (1 - b2) g^2, change -lr (m_t / (1 - b1^t)) / (sqrt(v_t / (1 - b2^t) + eps_root)
+    # + eps).
+    b1, b2 = options.get("b1", 0.9), options.get("b2", 0.999)
+    eps, eps_root = options.get("eps", 1e-8), options.get("eps_root", 0.0)
+    zeros = jax.tree.map(jnp.zeros_like, grads)
+    m, v = (zeros, zeros) if slots is None else slots
+    m = jax.tree.map(lambda m_, g: b1 * m_ + (1.0 - b1) * g, m, grads)
+    v = jax.tree.map(lambda v_, g: b2 * v_ + (1.0 - b2) * g**2, v, grads)
+    t = step + 1
+
+    def change(m_, v_):
+      return -lr * (m_ / (1.0 - b1**t)) / (jnp.sqrt(v_ / (1.0 - b2**t) + eps_root) + eps)
+
+    return jax.tree.map(change, m, v), (m, v)
   raise AssertionError(name)
 
 
@@ -503,14 +542,16 @@ class Reference:
     return losses
 
   def unrolled_g_loss(self, params, plan, record):
-    """Metz et al. 2016, eq. 6-7: f_K(theta_G, theta_D) = f(theta_G, theta_D^K), theta_D^{k+1} =
-    theta_D^k + eta^k df / dtheta_D^k, K steps of D's optimizer on the same fakes, differentiated
-    through. `plan` holds the power-iteration vectors of the unrolled D (recorded at the gradient's
-    parameter point: constants, as in every spectral-norm gradient)."""
+    """Metz et al. 2016, eq. 10-12: f_K(theta_G, theta_D) = f(theta_G, theta_D^K), theta_D^0 =
+    theta_D, theta_D^{k+1} = theta_D^k + eta^k df / dtheta_D^k: K steps of D's optimizer
+    (`hand_optimizer_step`) on D's loss and the same fakes, differentiated through. `plan` holds
+    the power-iteration vectors of the unrolled D (recorded at the gradient's parameter point:
+    constants, as in every spectral-norm gradient)."""
     fake, codes = self.fakes(params)
-    optimizer = self.algorithm.players["discriminator"].optimizer
-    d_params = self.d_params
+    options = dict(d_optimizer_of(self.spec))
     opt_state = self.state.players["discriminator"].opt_state
+    assert not any(jnp.any(leaf) for leaf in jax.tree.leaves(opt_state)), "D's optimizer is fresh"
+    d_params, slots = self.d_params, None
     unroll_key = jax.random.fold_in(self.rng, UNROLL)
     vectors = self.vectors
     for k in range(self.spec.option("unroll_steps", UNROLL_STEPS)):
@@ -519,8 +560,8 @@ class Reference:
       chain = plan[k]
       key = jax.random.fold_in(unroll_key, k)
       grads = jax.grad(lambda p, c=chain, k_=key: self.gan_d_loss(p, fake, k_, c, codes))(d_params)
-      updates, opt_state = optimizer.update(grads, opt_state, d_params)
-      d_params = jax.tree.map(lambda p, u: p + u, d_params, updates)
+      change, slots = hand_optimizer_step(options, grads, slots, k)
+      d_params = jax.tree.map(lambda p, u: p + u, d_params, change)
       if self.spec.weight_clip:
         clip = functools.partial(jnp.clip, min=-self.spec.weight_clip, max=self.spec.weight_clip)
         d_params = jax.tree.map(clip, d_params)  # WGAN, Alg. 1 l. 7
@@ -528,7 +569,24 @@ class Reference:
         vectors = {path: u for path, (u, _) in chain[1].items()}
     if record:
       plan.append(self.d_chain(d_params, 1, vectors)[0])
+    if self.spec.loss in ZERO_SUM and not self.s["feature_matching"]:
+      return self.game_value(params, d_params, plan[-1])
+    # Any other objective: G's own loss at theta_D^K (Foerster et al. 2018, LOLA, sec. 3.2).
     return self.gan_g_loss(params, d_params, plan[-1])
+
+  def game_value(self, params, d_params, uv):
+    """f(theta_G, theta_D^K) of a zero-sum game, minus D's objective loss with both terms (Metz
+    et al. 2016, eq. 10: E log D(x) + E log(1 - D(G(z))); Arjovsky et al. 2017, eq. 3: E f(x) -
+    E f(G(z))), real target 1 - s with label smoothing; G's historical averaging added."""
+    fake, _ = self.fakes(params, self.g_latent_key)
+    fake_in = self.d_input(fake, jax.random.fold_in(self.rng, NOISE_FAKE))
+    real_in = self.d_input(self.x, jax.random.fold_in(self.rng, NOISE_REAL))
+    fake_out, _ = self.run_d(d_params, fake_in, self.d_labels, uv)
+    real_out, _ = self.run_d(d_params, real_in, self.d_labels, uv)
+    logit = lambda out: out[0] if isinstance(out, tuple) else out
+    target = 1.0 - self.s["label_smoothing"]
+    value = -hand_d_objective(self.spec.loss, logit(real_out), logit(fake_out), target)
+    return value + self.history(params, "generator")
 
   # --- EBGAN and BEGAN -------------------------------------------------------------------------
 
@@ -969,6 +1027,43 @@ def _pairs_and_refusals():
       "feature_matching+spectral_norm",
       stabiliser="feature_matching",
       switches=["feature_matching", "spectral_norm"],
+    ),
+    # The zero-sum surrogate (both terms of f at theta_D^K) with what acts on D and its inputs.
+    c(
+      "unrolled",
+      "minimax+adam",
+      objective="minimax",
+      loss="minimax",
+      d_optimizer=(("name", "adam"), ("learning_rate", 0.05), ("eps_root", 1e-8)),
+    ),
+    c(
+      "unrolled",
+      "minimax+label_smoothing",
+      objective="minimax",
+      loss="minimax",
+      switches=["label_smoothing"],
+    ),
+    c(
+      "unrolled",
+      "minimax+spectral_norm+instance_noise",
+      objective="minimax",
+      loss="minimax",
+      switches=["spectral_norm", "instance_noise"],
+    ),
+    c("unrolled", "minimax+conditional", objective="minimax", loss="minimax", conditional=True),
+    c(
+      "unrolled",
+      "minimax+historical_averaging",
+      objective="minimax",
+      loss="minimax",
+      switches=["historical_averaging"],
+    ),
+    c(  # feature matching replaces G's objective: G's own loss at theta_D^K
+      "unrolled",
+      "minimax+feature_matching",
+      objective="minimax",
+      loss="minimax",
+      switches=["feature_matching"],
     ),
     r(
       "unrolled",
