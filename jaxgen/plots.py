@@ -12,7 +12,7 @@ import numpy as np
 from jaxgen import files, parallel
 
 
-def _pyplot():
+def pyplot():
   """matplotlib.pyplot on the file-only Agg backend, imported on first use: it costs 0.5 s at
   start-up, which every restart of a preempted run would pay."""
   import matplotlib  # noqa: PLC0415
@@ -35,11 +35,11 @@ def _writer_only(save):
   return save_on_process_0
 
 
-def _save(fig, path: str | Path) -> None:
+def save_figure(fig, path: str | Path) -> None:
   """Writes `fig` as a PNG by temp file + rename, so a kill never leaves a torn picture."""
   with files.atomic_path(path) as temporary:
     fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
-  _pyplot().close(fig)
+  pyplot().close(fig)
 
 
 def image_grid(images: np.ndarray, num_columns: int | None = None) -> np.ndarray:
@@ -62,12 +62,12 @@ def save_image_grid(
   images: np.ndarray, path: str | Path, num_columns: int | None = None, title: str | None = None
 ) -> None:
   grid = image_grid(images, num_columns)
-  fig, ax = _pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
+  fig, ax = pyplot().subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
   ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
   ax.axis("off")
   if title:
     ax.set_title(title)
-  _save(fig, path)
+  save_figure(fig, path)
 
 
 @_writer_only
@@ -77,14 +77,14 @@ def save_scatter(
   """Generated 2-D samples (blue) over the true mode centres (red crosses); 1-D samples as a
   density histogram."""
   if samples.shape[-1] == 1:
-    fig, ax = _pyplot().subplots(figsize=(5, 3))
+    fig, ax = pyplot().subplots(figsize=(5, 3))
     ax.hist(samples[:, 0], bins=60, density=True, alpha=0.6, label="generated")
     ax.set_xlabel("x")
     if title:
       ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
     return
-  fig, ax = _pyplot().subplots(figsize=(5, 5))
+  fig, ax = pyplot().subplots(figsize=(5, 5))
   ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="generated")
   if centers is not None:
     ax.scatter(centers[:, 0], centers[:, 1], marker="x", color="red", s=40, label="modes")
@@ -98,7 +98,7 @@ def save_scatter(
   ax.legend(loc="upper right", fontsize=8)
   if title:
     ax.set_title(title)
-  _save(fig, path)
+  save_figure(fig, path)
 
 
 def frame_around(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ def save_curves(
   title: str = "losses",
 ) -> None:
   """One line per metric key against `step`, from logged records."""
-  fig, ax = _pyplot().subplots(figsize=(7, 4))
+  fig, ax = pyplot().subplots(figsize=(7, 4))
   for key in keys:
     points = [(r["step"], r[key]) for r in records if key in r]
     if points:
@@ -142,4 +142,4 @@ def save_curves(
   ax.set_xlabel("step")
   ax.set_title(title)
   ax.legend(fontsize=8)
-  _save(fig, path)
+  save_figure(fig, path)
