@@ -1,10 +1,10 @@
 """Tests of jaxgen.config_check: every shipped config passes, each bad value is refused with a
-message that names its key, the value and the valid choices or range, and the check is cheap."""
+message that names its key, the value and the valid choices or range, and the check is cheap: it
+reads no data, loads no weights and compiles nothing (counted, never timed)."""
 
 import contextlib
 import importlib
 import pkgutil
-import time
 import types
 
 import jax
@@ -399,16 +399,6 @@ def test_constructors_are_traced_not_compiled():
   with _jax_events() as events:
     algorithms.get("aae")(config, stand_in)
   assert BACKEND_COMPILE in events  # so the listener does see what a constructor compiles
-
-
-def test_check_config_is_fast():
-  config = dcgan_digits.get_config()
-  check_config(config)  # the first call fills Python's caches
-  started = time.perf_counter()
-  for _ in range(10):
-    check_config(config)
-  # Measured about 5 ms per call; the bound leaves room for a loaded machine.
-  assert (time.perf_counter() - started) / 10 < 0.25
 
 
 # ----------------------------------------------------------- the facts the checks read

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import hang_guard
 import numpy as np
 import pytest
 
@@ -27,7 +28,6 @@ from jaxgen.errors import ConfigError
 
 WORKER = Path(__file__).with_name("multiprocess_worker.py")
 REPO = WORKER.parent.parent
-TIMEOUT_S = 600  # a hung collective fails the test instead of blocking the suite
 RUNS = ("gan_ring8", "dcgan_digits")
 
 
@@ -57,12 +57,13 @@ def start(workdir: Path, out: Path, devices: int, distributed: dict[str, str]):
 
 
 def finish(processes, outs) -> None:
-  """Waits for every process; the first failure (or the timeout) kills the others, whose peers
-  would otherwise wait for it until JAX's own timeouts."""
-  deadline = time.monotonic() + TIMEOUT_S
+  """Waits for every process; the first failure (or the hang guard: a hung collective) kills the
+  others, whose peers would otherwise wait for it until JAX's own timeouts."""
+  deadline, hung = time.monotonic() + hang_guard.HANG_GUARD_S, False
   try:
-    while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
-      if any(p.returncode for p in processes):
+    while None in (statuses := [p.poll() for p in processes]) and not any(statuses):
+      hung = time.monotonic() > deadline
+      if hung:
         break
       time.sleep(0.5)
   finally:
@@ -70,8 +71,9 @@ def finish(processes, outs) -> None:
       if process.poll() is None:
         process.kill()
         process.wait()
+  stuck = hang_guard.message("the processes of the multi-process run") + "\n" if hung else ""
   for process, out in zip(processes, outs, strict=True):
-    assert process.returncode == 0, (out / "log.txt").read_text()[-4000:]
+    assert process.returncode == 0, stuck + (out / "log.txt").read_text()[-4000:]
 
 
 @pytest.fixture(scope="module")

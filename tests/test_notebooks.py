@@ -3,9 +3,11 @@
 import os
 from pathlib import Path
 
+import hang_guard
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -25,8 +27,14 @@ def test_notebook_executes(path, monkeypatch):
   monkeypatch.setenv("MPLBACKEND", "Agg")
   notebook = nbformat.read(path, as_version=4)
   client = NotebookClient(
-    notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    notebook,
+    timeout=hang_guard.HANG_GUARD_S,  # per cell
+    kernel_name="python3",
+    resources={"metadata": {"path": str(path.parent)}},
   )
-  client.execute(env=dict(os.environ))
+  try:
+    client.execute(env=dict(os.environ))
+  except CellTimeoutError as error:
+    raise AssertionError(hang_guard.message(f"a cell of {path.name}")) from error
   errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
   assert not errors

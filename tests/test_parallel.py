@@ -1,9 +1,10 @@
 """Data parallelism: one train step on 8 (simulated) devices equals the single-device step."""
 
 import os
-import subprocess
 import sys
 import textwrap
+
+import hang_guard
 
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
@@ -38,9 +39,7 @@ def test_eight_device_step_equals_single_device_step():
     "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
     "JAX_PLATFORMS": "cpu",
   }
-  result = subprocess.run(
-    [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
-  )
+  result = hang_guard.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
   lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
   assert float(lines["max_abs_diff"]) < 1e-5

@@ -1,18 +1,19 @@
 """Runs that survive: signals save and stop, resumed logs hold each step once, NaN stops name the
-update that went wrong, and SIGKILL at random moments (start-up and mid-save included) changes
-nothing about the final parameters."""
+update that went wrong, and SIGKILLs at chosen moments (start-up, between steps, mid-save) change
+nothing about the final parameters. No assertion here depends on the speed of the machine: what
+must happen before what is arranged by waiting for events (tests/hang_guard.py)."""
 
+import collections
 import contextlib
 import json
 import os
-import random
 import signal
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import hang_guard
 import jax
 import numpy as np
 import pytest
@@ -199,13 +200,20 @@ def test_sigterm_on_the_command_line_saves_and_exits_cleanly_with_one_line(tmp_p
     text=True,
     env=_environment(tmp_path / "cache"),
   )
-  deadline = time.time() + 120
-  while not (workdir / "metrics.jsonl").exists() or not (workdir / "metrics.jsonl").read_text():
-    assert process.poll() is None, process.communicate()[1][-3000:]
-    assert time.time() < deadline, "the run logged nothing"
-    time.sleep(0.1)
+
+  def logged_or_exited():
+    metrics = workdir / "metrics.jsonl"
+    return process.poll() is not None or (metrics.exists() and metrics.read_text())
+
+  hang_guard.wait_until(logged_or_exited, "the run, on its way to its first logged step")
+  assert process.poll() is None, process.communicate()[1][-3000:]
   process.send_signal(signal.SIGTERM)
-  _, stderr = process.communicate(timeout=120)
+  try:
+    _, stderr = process.communicate(timeout=hang_guard.HANG_GUARD_S)
+  except subprocess.TimeoutExpired as error:
+    process.kill()
+    process.communicate()
+    raise AssertionError(hang_guard.message("the run stopping on SIGTERM")) from error
   assert process.returncode == 0, stderr[-3000:]
   last = stderr.strip().splitlines()[-1]
   assert last.startswith("Stopped by SIGTERM at step ") and "Run the same command" in last
@@ -223,21 +231,34 @@ def test_a_full_disk_stops_the_loop_before_the_next_save_and_the_rerun_resumes(
   workdir = tmp_path / "run"
   workdir.mkdir()
   (workdir / "checkpoints").symlink_to(small_disk)  # only the checkpoints on the 2 MiB disk
-  filler, clean = small_disk / "filler", train.phase_batches
+  filler, clean, checkpointers = small_disk / "filler", train.phase_batches, []
+  init = checkpoint.Checkpointer.__init__
+
+  def record(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    checkpointers.append(self)
 
   def filling(dataset, config, step, num_phases):
+    # The prefetch thread builds step t's batches while step t - 1 runs.
     if step == 6 and not filler.exists():  # after checkpoint 4 committed, before checkpoint 8
-      deadline = time.time() + 60
-      while not (small_disk / "4").exists():  # the save of step 4 runs in the background
-        assert time.time() < deadline, "checkpoint 4 was never committed"
-        time.sleep(0.01)
+      hang_guard.wait_until(  # the save of step 4 runs in the background
+        lambda: (small_disk / "4").exists(), "the background save of checkpoint 4"
+      )
       with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
         while True:  # until ENOSPC
           f.write(b"\0" * 4096)
-    if step > 8:
-      time.sleep(0.2)  # slow steps: how soon after the failed save the loop stops is visible
+    if step == 10:
+      # Step 10's batches (built while step 9 runs) are ready only once the save of checkpoint 8
+      # has ended, however slow it is: the poll after step 10 must see its failure, so the run
+      # stops before the save of checkpoint 12 could report it.
+      (checkpointer,) = checkpointers
+      hang_guard.wait_until(
+        lambda: not checkpointer.manager.is_saving_in_progress(),
+        "the background save of checkpoint 8",
+      )
     return clean(dataset, config, step, num_phases)
 
+  monkeypatch.setattr(checkpoint.Checkpointer, "__init__", record)
   monkeypatch.setattr(train, "phase_batches", filling)
   config = tiny_ring_config(num_steps=16, checkpoint_every=4, eval_every=1000)
   with pytest.raises(CheckpointError) as error:
@@ -248,6 +269,7 @@ def test_a_full_disk_stops_the_loop_before_the_next_save_and_the_rerun_resumes(
   )
   logged = [r["step"] for r in _records(workdir) if "generator/loss" in r]
   assert max(logged) < 12  # stopped by the per-step poll, not by the next save at step 12
+  monkeypatch.setattr(checkpoint.Checkpointer, "__init__", init)
   assert checkpoint.Checkpointer(workdir, keep=3).latest_step() == 4
   filler.unlink()
   monkeypatch.setattr(train, "phase_batches", clean)
@@ -257,11 +279,11 @@ def test_a_full_disk_stops_the_loop_before_the_next_save_and_the_rerun_resumes(
 def test_when_every_checkpoint_is_unreadable_the_command_line_says_so_in_one_line(tmp_path):
   workdir, environment = tmp_path / "run", _environment(tmp_path / "cache")
   command = _command(workdir, 2, "--config.checkpoint_every=1", "--config.eval_every=100000")
-  subprocess.run(command, check=True, capture_output=True, env=environment, timeout=300)
+  hang_guard.run(command, check=True, capture_output=True, env=environment)
   for path in (workdir / "checkpoints").glob("*/state/**/*"):
     if path.is_file():
       path.unlink()
-  result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+  result = hang_guard.run(command, capture_output=True, text=True, env=environment)
   assert result.returncode == 3, result.stderr[-3000:]
   lines = result.stderr.strip().splitlines()
   assert lines[-1].startswith("CheckpointError: No usable checkpoint in ")
@@ -273,83 +295,127 @@ def test_when_every_checkpoint_is_unreadable_the_command_line_says_so_in_one_lin
   ]
 
 
-# --- SIGKILL at random moments -------------------------------------------------------------------
+# --- SIGKILL at chosen moments -------------------------------------------------------------------
+
+PAUSING_TRAIN = ROOT / "tests" / "pausing_train.py"
+NUM_STEPS = 40
+KILL_FLAGS = ("--config.checkpoint_every=2", "--config.eval_every=10", "--config.log_every=1")
+
+# Where each SIGKILL lands, in order: "launch" the moment the process exists, the others at the
+# pause points of tests/pausing_train.py (start-up: import, restore; between steps: step:N; after
+# an evaluation: eval:N; mid-save: save:N, its temporary folder on disk). Each point lies past the
+# newest checkpoint that can be committed when the kill before it lands (a kill at step:N or eval:N
+# leaves checkpoints up to N - 1, one at save:N up to N - 2), so the resumed run always reaches it.
+KILLS = (
+  *("launch", "import", "restore", "step:1", "save:2", "restore", "step:3", "save:4"),
+  *("eval:10", "save:10", "launch", "import", "step:13", "save:16", "restore", "eval:20"),
+  *("save:20", "step:24", "save:28", "eval:30", "step:35", "save:38"),
+)
 
 
-def _saves_in_flight(workdir):
-  """The temporary folders orbax writes a checkpoint into before renaming it."""
-  folder = workdir / "checkpoints"
-  return {name for name in os.listdir(folder) if "tmp" in name} if folder.exists() else set()
+def _kill_at(point, workdir, environment, log_path):
+  """Launches the command line in `workdir`, SIGKILLs it at `point` once it is there and checks
+  that it was; False (and no kill) if the run finished before reaching it."""
+  marker = log_path.with_suffix(".marker")
+  pausing = {"JAXGEN_TEST_PAUSE_AT": "" if point == "launch" else point}
+  with log_path.open("w") as log:
+    process = subprocess.Popen(
+      [sys.executable, str(PAUSING_TRAIN), *_command(workdir, NUM_STEPS, *KILL_FLAGS)[2:]],
+      stdout=subprocess.DEVNULL,
+      stderr=log,
+      env={**environment, **pausing, "JAXGEN_TEST_PAUSE_MARKER": str(marker)},
+    )
+  try:
+    if point != "launch":
+      hang_guard.wait_until(
+        lambda: marker.exists() or process.poll() is not None, f"the run on its way to {point}"
+      )
+      if not marker.exists():  # it exited without pausing
+        assert process.returncode == 0, f"{point}: {log_path.read_text()[-3000:]}"
+        return False
+      _check_paused_at(point, workdir, marker.read_text())
+  finally:
+    process.kill()
+    hang_guard.wait(process)  # before the next launch: the workdir's lock dies with the process
+  assert process.returncode == -signal.SIGKILL, f"{point}: {log_path.read_text()[-3000:]}"
+  return True
+
+
+def _check_paused_at(point, workdir, marker):
+  """The workdir shows that the paused run is where `point` says."""
+  kind, _, step = point.partition(":")
+  assert marker.startswith(point), marker
+  if kind == "step":  # its record is the last one written; the thread that writes them waits
+    assert _records(workdir)[-1]["step"] == int(step), _records(workdir)[-3:]
+  elif kind == "eval":
+    assert (workdir / f"samples_{int(step):07d}.png").is_file()
+  elif kind == "save":  # written into the temporary folder, not committed
+    folder = workdir / "checkpoints"
+    assert sorted(folder.glob(f"{step}.orbax-checkpoint-tmp*")), sorted(folder.iterdir())
+    assert not (folder / step).exists()
+
+
+def _check_like_uninterrupted(workdir, config, uninterrupted):
+  """A finished run: no damaged checkpoint, no leftover save, the uninterrupted run's final
+  params bit for bit, every step logged once and in order, evaluations where they belong."""
+  killed = _restore(workdir, config)
+  assert not (workdir / "checkpoints_corrupt").exists()  # no kill damaged a committed checkpoint
+  assert not list((workdir / "checkpoints").glob("*.orbax-checkpoint-tmp*"))
+  assert int(killed.step) == NUM_STEPS
+  for a, b in zip(_leaves(killed), uninterrupted, strict=True):
+    np.testing.assert_array_equal(a, b)
+  records = _records(workdir)
+  assert [r["step"] for r in records if "generator/loss" in r] == list(range(1, NUM_STEPS + 1))
+  assert [r["step"] for r in records if "eval/modes" in r] == list(range(10, NUM_STEPS + 1, 10))
+  assert records == sorted(records, key=lambda r: r["step"])
+  assert json.loads((workdir / "config.json").read_text())["num_steps"] == NUM_STEPS
 
 
 @pytest.mark.slow
-def test_random_sigkills_including_start_up_and_mid_save_change_nothing(tmp_path):
-  """At least 20 SIGKILLs, half at a random moment after launch (import, compile, restore, train,
-  save, evaluate), half the moment a checkpoint is being written; then the run is completed. The
-  final params are bit-identical to an uninterrupted run's and every step is logged once."""
-  num_steps, workdir = 40, tmp_path / "killed"
-  command = _command(
-    workdir,
-    num_steps,
-    "--config.checkpoint_every=2",
-    "--config.eval_every=10",
-    "--config.log_every=1",
-  )
-  environment = _environment(tmp_path / "cache")
+def test_sigkills_at_start_up_between_steps_and_mid_save_change_nothing(tmp_path):
+  """22 SIGKILLs, each at the moment `KILLS` names (at launch, during start-up, between steps,
+  after an evaluation, mid-save), then the run is completed: its final params are bit-identical
+  to an uninterrupted run's and every step is logged once. The moments are events the run reaches
+  (tests/pausing_train.py stops it there), so neither the number of kills nor where they land
+  depends on the speed of the machine."""
+  assert len(KILLS) >= 20 and sum(point.startswith("save:") for point in KILLS) >= 5
+  environment, logs = _environment(tmp_path / "cache"), tmp_path / "logs"
+  logs.mkdir()
   # The reference run goes on beside the kills (they mostly wait on start-ups).
-  reference = subprocess.Popen(
-    [*command[:3], f"--workdir={tmp_path / 'uninterrupted'}", *command[4:]],
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.PIPE,
+  with (logs / "uninterrupted.txt").open("w") as log:
+    reference = subprocess.Popen(
+      _command(tmp_path / "uninterrupted", NUM_STEPS, *KILL_FLAGS),
+      stdout=subprocess.DEVNULL,
+      stderr=log,
+      env=environment,
+    )
+  workdirs, launches, killed = [tmp_path / "killed"], [0], collections.Counter()
+  for index, point in enumerate(KILLS):
+    while not _kill_at(point, workdirs[-1], environment, logs / f"{index:02d}-{len(workdirs)}.txt"):
+      # The run finished before `point`: it is checked below like the others, and the kill is
+      # made in a fresh workdir. One that finishes there too never reaches `point` at all.
+      assert launches[-1], f"a whole run never reached {point}: tests/pausing_train.py is broken"
+      workdirs.append(tmp_path / f"killed-{len(workdirs)}")
+      launches.append(0)
+    launches[-1] += 1
+    killed[point.partition(":")[0]] += 1
+  print(f"SIGKILLs: {dict(killed)}, in {len(workdirs)} workdir(s)")
+  finished = hang_guard.run(
+    _command(workdirs[-1], NUM_STEPS, *KILL_FLAGS),
+    capture_output=True,
+    text=True,
     env=environment,
   )
-  chooser = random.Random(20261130)
-  kills = mid_save = 0
-  while kills < 20:
-    process = subprocess.Popen(
-      command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment
-    )
-    launched, leftovers = time.time(), _saves_in_flight(workdir)
-    if kills % 2 == 0:
-      delay = chooser.uniform(0.2, 4.5)
-      while time.time() - launched < delay and process.poll() is None:
-        time.sleep(0.01)
-    else:
-      while not _saves_in_flight(workdir) - leftovers and process.poll() is None:
-        assert time.time() - launched < 120, "no checkpoint was written"
-        time.sleep(0.002)
-    if process.poll() is not None:  # it finished (or failed) before the kill
-      assert process.returncode == 0, process.stderr.read().decode()[-3000:]
-      break
-    saving = bool(_saves_in_flight(workdir) - leftovers)
-    process.kill()
-    process.wait()
-    process.stderr.close()
-    kills += 1
-    mid_save += saving
-  print(f"{kills} SIGKILLs, {mid_save} of them while a checkpoint was being written")
-  assert kills >= 20, f"the run finished after only {kills} kills: give it more steps"
-  assert mid_save >= 5, f"only {mid_save} kills landed in a save"
-  finished = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
   assert finished.returncode == 0, finished.stderr[-3000:]
+  assert hang_guard.wait(reference) == 0, (logs / "uninterrupted.txt").read_text()[-3000:]
   config = tiny_ring_config(
-    num_steps=num_steps,
+    num_steps=NUM_STEPS,
     checkpoint_every=2,
     eval_every=10,
     batch_size=32,
     log_every=1,
     **{"eval.num_samples": 100},
   )
-  assert reference.wait(timeout=300) == 0, reference.stderr.read().decode()[-3000:]
-  reference.stderr.close()
-  uninterrupted = _restore(tmp_path / "uninterrupted", config)
-  killed = _restore(workdir, config)
-  assert not (workdir / "checkpoints_corrupt").exists()  # no kill damaged a committed checkpoint
-  assert int(killed.step) == num_steps
-  for a, b in zip(_leaves(killed), _leaves(uninterrupted), strict=True):
-    np.testing.assert_array_equal(a, b)
-  records = _records(workdir)
-  assert [r["step"] for r in records if "generator/loss" in r] == list(range(1, num_steps + 1))
-  assert [r["step"] for r in records if "eval/modes" in r] == list(range(10, num_steps + 1, 10))
-  assert records == sorted(records, key=lambda r: r["step"])
-  assert json.loads((workdir / "config.json").read_text())["num_steps"] == num_steps
+  uninterrupted = _leaves(_restore(tmp_path / "uninterrupted", config))
+  for workdir in workdirs:
+    _check_like_uninterrupted(workdir, config, uninterrupted)

@@ -5,9 +5,9 @@ their steps) and the loop's terminal output (one line per logged step off a term
 
 import json
 import os
-import subprocess
 import sys
 
+import hang_guard
 import jax
 import numpy as np
 import pytest
@@ -130,7 +130,7 @@ def test_the_command_line_keeps_compiled_steps_on_disk(tmp_path):
     "--config.batch_size=32",
     "--config.eval.num_samples=100",
   ]
-  result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+  result = hang_guard.run(command, env=environment, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   assert any(path.is_file() for path in cache.rglob("*")), "nothing was cached"
 

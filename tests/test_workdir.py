@@ -97,8 +97,8 @@ def test_two_launches_at_once_leave_one_refusal_and_one_run_identical_to_a_lone_
     return clean(dataset, config, step, num_phases)
 
   def launch_second():
-    paused.wait(hang_guard.HANG_GUARD_S)
     try:
+      assert paused.wait(hang_guard.HANG_GUARD_S), hang_guard.message("the first run's step 3")
       second["result"] = _cli(workdir, "--config.num_steps=12", "--config.log_every=1")
     finally:
       released.set()
