@@ -9,7 +9,7 @@ steps after warm-up, each waited for with `block_until_ready`, and in brackets t
 per-round medians); samples/s; achieved GFLOP/s from XLA's cost analysis of the compiled step;
 and on a GPU or TPU the MFU against the device's peak (`PEAK_TFLOPS`, by device kind). The
 contenders take turns round by round, so load from other processes on a shared machine falls on
-all of them alike; the ratio column is per round, its spread printed beside it.
+all of them alike (in expectation); the ratio column is per round, its spread printed beside it.
 
 Contenders: `jaxgen` (one step per call, as `scripts/train.py` runs by default); `jaxgen xN`
 (`--steps-per-call=N`: N steps in one `lax.scan` call, the config switch `steps_per_call`);
@@ -18,7 +18,10 @@ trains); `jaxgen, individual dots` (`--cpu-dot-fusion=individual`: the config sw
 `cpu_dot_fusion`, each dot a YNNPACK call of its own on XLA:CPU);
 `torch` (`--compare-torch`, the `bench` extra: `pip install -e .[bench]`): the same networks,
 optimizer and algorithm in PyTorch eager, for the GAN configs whose networks are rebuilt in torch
-(`mlp` players and `dcgan` players at 28x28x1).
+(`mlp` players and `dcgan` players at 28x28x1). It runs in a process of its own
+(`scripts/torch_reference.py --worker`, its pid printed; this process never imports torch) with
+`--torch-threads` threads (OMP_NUM_THREADS, MKL_NUM_THREADS and `torch.set_num_threads`; default:
+as many as the cores jaxgen's XLA:CPU computes on), and times each round it is asked for itself.
 
 Batches are random arrays of each config's data shape, so a config whose data set is not prepared
 here (dcgan_mnist: 28x28x1, batch 64) still runs.
@@ -27,19 +30,25 @@ here (dcgan_mnist: 28x28x1, batch 64) still runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from benchmark_layers import sample_ms  # scripts/ is on sys.path when this file runs
 
 from jaxgen import algorithms, config_check, data, parallel
 from jaxgen.algorithms.base import init_train_state, make_train_step
-from jaxgen.train import phase_batches
 
 SHAPES = {
   "mnist": ((28, 28, 1), 10),
@@ -72,11 +81,22 @@ def peak_flops(device_kind: str, precision: str) -> float | None:
   return None
 
 
-def load_config(name: str, args):
+def load_config(name: str, precision: str):
   config = importlib.import_module(f"jaxgen.configs.{name}").get_config()
-  if args.precision != "float32":
-    config.precision = args.precision
+  if precision != "float32":
+    config.precision = precision
   return config
+
+
+def xla_cpu_threads() -> int:
+  """The cores jaxgen computes on here: XLA:CPU's pool has a thread per CPU this process may use."""
+  if hasattr(os, "sched_getaffinity"):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1
+
+
+def machine_load() -> str:
+  return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
 
 def data_facts(config):
@@ -100,19 +120,24 @@ def make_batches(config, dataset, leading: tuple[int, ...]) -> dict[str, np.ndar
       "y": rng.integers(0, max(dataset.num_classes, 1), shape).astype(np.int32),
     }
   else:
+    # Imported here, after main() has barred torch: jaxgen.train's logger (tensorboardX) imports
+    # torch whenever it is installed.
+    from jaxgen.train import phase_batches  # noqa: PLC0415
+
     per_call = [phase_batches(dataset, config, step, phases) for step in range(count)]
     batches = {k: np.stack([b[k] for b in per_call]) for k in per_call[0]}
   return {k: v.reshape(*leading, *v.shape[1:]) for k, v in batches.items()}
 
 
 class Contender:
-  """A compiled step and its state: `run_once()` runs one call and waits for it."""
+  """A compiled step and its state: `run_round(iters)` runs `iters` calls, each waited for, and
+  returns the ms per train step of each."""
 
-  def __init__(self, name, steps_per_call, samples_per_call, compile_s, flops, run_once):
+  def __init__(self, name, steps_per_call, samples_per_call, compile_s, flops, run_round):
     """`flops`: of one train step (XLA counts a loop's body once, so a scanned call's cost
     analysis is not multiplied out here)."""
     self.name, self.steps_per_call, self.samples_per_call = name, steps_per_call, samples_per_call
-    self.compile_s, self.flops, self.run_once = compile_s, flops, run_once
+    self.compile_s, self.flops, self.run_round = compile_s, flops, run_round
     self.round_ms: list[float] = []  # the median ms per step of each round
     self.all_ms: list[float] = []
 
@@ -152,40 +177,81 @@ def jax_contender(
     box[0], metrics = compiled(box[0], batches)
     jax.block_until_ready((box[0], metrics))
 
+  def run_round(iters: int) -> list[float]:
+    return [ms / steps_per_call for ms in sample_ms(run_once, iters)]
+
   name = "jaxgen" + (f" x{steps_per_call}" if steps_per_call > 1 else "")
   name += f", {seeds} seeds" if seeds > 1 else ""
   name += f", {cpu_dot_fusion} dots" if cpu_dot_fusion != "default" else ""
   samples = config.batch_size * seeds * steps_per_call
-  return Contender(name, steps_per_call, samples, compile_s, flops, run_once)
+  return Contender(name, steps_per_call, samples, compile_s, flops, run_round)
 
 
 def _scan(step: Callable) -> Callable:
   return lambda state, batches: jax.lax.scan(step, state, batches)
 
 
-def torch_contender(config, threads: int) -> Contender | None:
-  """The same GAN step in PyTorch eager, or None when its networks have no torch twin here."""
-  import torch_reference  # noqa: PLC0415 — torch is optional (the `bench` extra)
+class TorchWorker:
+  """PyTorch's side in a process of its own, `torch_reference.py --worker`, so that torch's
+  runtime and OpenMP threads never share a process with XLA's and its time can be checked against
+  a lone torch process. One JSON line per request on its stdin, one answer per line on stdout."""
 
-  dataset = data_facts(config)
-  run_once = torch_reference.gan_step(config, dataset, threads)
-  if run_once is None:
-    return None
-  return Contender("torch", 1, config.batch_size, float("nan"), float("nan"), run_once)
+  def __init__(self, threads: int):
+    # OpenMP and MKL size their pools when torch loads, before the worker's set_num_threads.
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    script = Path(__file__).with_name("torch_reference.py")
+    self.process = subprocess.Popen(
+      [sys.executable, str(script), "--worker", f"--threads={threads}"],
+      stdin=subprocess.PIPE,
+      stdout=subprocess.PIPE,
+      text=True,
+      env=env,
+    )
+    self.facts = self._answer()  # pid, threads, torch version
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.process.stdin.close()  # the worker ends at the end of its input
+    self.process.wait()
+
+  def ask(self, **request) -> dict:
+    self.process.stdin.write(json.dumps(request) + "\n")
+    self.process.stdin.flush()
+    return self._answer()
+
+  def _answer(self) -> dict:
+    line = self.process.stdout.readline()
+    if not line:
+      raise RuntimeError(
+        f"the torch worker ended (exit status {self.process.wait()}; its error is above); "
+        "torch comes with the bench extra: pip install -e .[bench]"
+      )
+    return json.loads(line)
+
+  def contender(self, name: str, config) -> Contender | None:
+    """The same GAN step in PyTorch eager, or None when its networks have no torch twin here."""
+    if not self.ask(config=name, precision=config.precision)["available"]:
+      return None
+    run_round = lambda iters: self.ask(iters=iters)["ms"]
+    return Contender("torch", 1, config.batch_size, float("nan"), float("nan"), run_round)
 
 
-def time_round(contender: Contender, iters: int) -> None:
-  times = []
-  for _ in range(iters):
-    started = time.perf_counter()
-    contender.run_once()
-    times.append(1e3 * (time.perf_counter() - started) / contender.steps_per_call)
-  contender.round_ms.append(statistics.median(times))
-  contender.all_ms.extend(times)
+def race(contenders: list[Contender], rounds: int, iters: int) -> list[Contender]:
+  """Warms each contender up, then times `rounds` rounds of `iters` calls, taking turns."""
+  for contender in contenders:  # warm-up: caches, allocators, torch's first-call work
+    contender.run_round(3)
+  for _ in range(rounds):
+    for contender in contenders:
+      times = contender.run_round(iters)
+      contender.round_ms.append(statistics.median(times))
+      contender.all_ms.extend(times)
+  return contenders
 
 
-def benchmark(name: str, args) -> list[Contender]:
-  config = load_config(name, args)
+def benchmark(name: str, args, torch_worker: TorchWorker | None = None) -> list[Contender]:
+  config = load_config(name, args.precision)
   contenders = [jax_contender(config)]
   if args.steps_per_call > 1:
     scanned = jax_contender(config, steps_per_call=args.steps_per_call)
@@ -195,19 +261,13 @@ def benchmark(name: str, args) -> list[Contender]:
     contenders.append(jax_contender(config, seeds=args.seeds))
   if args.cpu_dot_fusion != "default":
     contenders.append(jax_contender(config, cpu_dot_fusion=args.cpu_dot_fusion))
-  if args.compare_torch:
-    torch_side = torch_contender(config, args.torch_threads)
+  if torch_worker:
+    torch_side = torch_worker.contender(name, config)
     if torch_side is None:
       print(f"({name}: no PyTorch twin of its networks; torch column left out)")
     else:
       contenders.append(torch_side)
-  for contender in contenders:  # warm-up: caches, allocators, torch's first-call work
-    for _ in range(3):
-      contender.run_once()
-  for _ in range(args.rounds):
-    for contender in contenders:
-      time_round(contender, args.iters)
-  return contenders
+  return race(contenders, args.rounds, args.iters)
 
 
 def report(name: str, contenders: list[Contender], precision: str) -> None:
@@ -250,13 +310,24 @@ def main(argv=None) -> None:
     help="add a contender compiled with this config.cpu_dot_fusion",
   )
   parser.add_argument("--compare-torch", action="store_true")
-  parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+  parser.add_argument(
+    "--torch-threads", type=int, default=0, help="0: as many as the cores jaxgen computes on"
+  )
   args = parser.parse_args(argv)
+  sys.modules.setdefault("torch", None)  # an import of torch here fails: torch is the worker's
   device = jax.devices()[0]
   print(f"jax {jax.__version__} on {device.device_kind} x{jax.device_count()}; ", end="")
-  print(f"{args.rounds} rounds x {args.iters} calls per contender, taking turns")
-  for name in args.configs.split(","):
-    report(name, benchmark(name, args), args.precision)
+  print(f"{args.rounds} rounds x {args.iters} calls per contender, taking turns; {machine_load()}")
+  threads = args.torch_threads or xla_cpu_threads()
+  with TorchWorker(threads) if args.compare_torch else contextlib.nullcontext() as torch_worker:
+    if torch_worker:
+      facts = torch_worker.facts
+      print(
+        f"torch {facts['torch']} in a process of its own: pid {facts['pid']} (this one: "
+        f"{os.getpid()}), {facts['threads']} threads; jaxgen's XLA:CPU: {xla_cpu_threads()} cores"
+      )
+    for name in args.configs.split(","):
+      report(name, benchmark(name, args, torch_worker), args.precision)
 
 
 if __name__ == "__main__":

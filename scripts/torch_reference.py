@@ -5,15 +5,28 @@ step is the `gan` algorithm's: a discriminator update on a real batch and on fak
 then a generator update on fakes of new noise against the updated discriminator (Goodfellow et
 al. 2014, Algorithm 1 with k = 1), non-saturating loss, the config's Adam per player. D's
 parameters are frozen during G's backward, as a careful torch user writes it (no wasted D grads).
+
+  python scripts/torch_reference.py [--configs=gan_ring8,dcgan_mnist] [--rounds=5] [--iters=10]
+      [--threads=T]
+
+times the torch step alone in this process and prints `scripts/benchmark.py`'s table for it: the
+lone figure that benchmark's torch column is read against. With `--worker` it is benchmark's
+torch process instead: one JSON request per line on stdin, one answer per line on stdout.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import os
+import sys
 
+import benchmark  # scripts/ is on sys.path when this file runs
 import jax
 import numpy as np
 import torch
+from benchmark_layers import sample_ms
 
 from jaxgen.nn import gan
 
@@ -110,12 +123,10 @@ def _adam(module, options):
   )
 
 
-def gan_step(config, dataset, threads: int = 0):
+def gan_step(config, dataset):
   """A function running one torch GAN step of `config` (and waiting for it), or None."""
   if config.algorithm.name != "gan" or config.algorithm.loss != "non_saturating":
     return None
-  if threads:
-    torch.set_num_threads(threads)
   torch.manual_seed(0)
   networks = _networks(config, dataset)
   if networks is None:
@@ -157,9 +168,9 @@ def _check_sizes(config, dataset, generator, discriminator) -> None:
 
   algorithm = algorithms.get("gan")(config, dataset)
   shape = (config.batch_size, *dataset.example_shape)
-  variables = algorithm.init_variables(
-    jax.random.key(0), {"x": np.zeros(shape, np.float32), "y": np.zeros(shape[:1], np.int32)}
-  )
+  batch = {"x": np.zeros(shape, np.float32), "y": np.zeros(shape[:1], np.int32)}
+  # Shapes only: torch's process runs no XLA computation beside its own.
+  variables = jax.eval_shape(lambda: algorithm.init_variables(jax.random.key(0), batch))
   ours = {
     name: sum(math.prod(p.shape) for p in jax.tree.leaves(v["params"]))
     for name, v in variables.items()
@@ -170,3 +181,63 @@ def _check_sizes(config, dataset, generator, discriminator) -> None:
   }
   if ours != theirs:
     raise RuntimeError(f"parameter counts differ: jaxgen {ours}, torch {theirs}")
+
+
+def contender(name: str, precision: str) -> benchmark.Contender | None:
+  """The torch step of the config `name`, timed in this process, or None without a twin."""
+  config = benchmark.load_config(name, precision)
+  step = gan_step(config, benchmark.data_facts(config))
+  if step is None:
+    return None
+  nan = float("nan")
+  return benchmark.Contender("torch", 1, config.batch_size, nan, nan, lambda n: sample_ms(step, n))
+
+
+def serve() -> None:
+  """benchmark.TorchWorker's other end. Requests: {"config", "precision"} (answer: {"available"}),
+  then {"iters"} (answer: {"ms"}, the ms of each of `iters` steps); input's end ends it."""
+  # The answers keep stdout's pipe to themselves: a library's print goes to stderr instead.
+  answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+  os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+  def answer(**fields) -> None:
+    print(json.dumps(fields), file=answers, flush=True)
+
+  answer(pid=os.getpid(), threads=torch.get_num_threads(), torch=torch.__version__)
+  twin = None
+  for line in sys.stdin:
+    request = json.loads(line)
+    if "config" in request:
+      twin = contender(request["config"], request["precision"])
+      answer(available=twin is not None)
+    else:
+      answer(ms=twin.run_round(request["iters"]))
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--configs", default="gan_ring8,dcgan_mnist")
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--iters", type=int, default=10, help="timed steps per round")
+  parser.add_argument(
+    "--threads", type=int, default=0, help="0: as many as the cores jaxgen computes on"
+  )
+  parser.add_argument("--worker", action="store_true", help="serve scripts/benchmark.py")
+  args = parser.parse_args(argv)
+  torch.set_num_threads(args.threads or benchmark.xla_cpu_threads())
+  if args.worker:
+    serve()
+    return
+  print(f"torch {torch.__version__} alone: pid {os.getpid()}, ", end="")
+  print(f"{torch.get_num_threads()} threads; {args.rounds} rounds x {args.iters} steps; ", end="")
+  print(benchmark.machine_load())
+  for name in args.configs.split(","):
+    twin = contender(name, "float32")
+    if twin is None:
+      print(f"({name}: no PyTorch twin of its networks)")
+    else:
+      benchmark.report(name, benchmark.race([twin], args.rounds, args.iters), "float32")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,17 +1,19 @@
 """The command-line scripts run as the README shows them (small settings)."""
 
-import subprocess
+import re
 import sys
 from pathlib import Path
 
+import hang_guard
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(*args, timeout=300):
-  result = subprocess.run(
-    [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+def run_script(*args):
+  result = hang_guard.run(
+    [sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT
   )
   assert result.returncode == 0, result.stderr[-3000:]
   return result.stdout
@@ -46,6 +48,24 @@ def test_benchmark_prints_a_row_per_contender():
     compile_s, ms, samples_per_s, gflops = cells[0], cells[1].split()[0], cells[2], cells[3]
     assert float(compile_s) > 0 and float(ms) > 0 and float(gflops) > 0
     assert float(samples_per_s.replace(",", "")) > 0
+
+
+def test_benchmark_times_torch_in_a_process_of_its_own():
+  pytest.importorskip("torch")
+  benchmark = (
+    "import os, sys; sys.path.insert(0, 'scripts'); import benchmark; "
+    "benchmark.main(['--configs=gan_ring8', '--rounds=2', '--iters=2', '--compare-torch', "
+    "'--torch-threads=1']); print('parent', os.getpid(), sys.modules.get('torch'))"
+  )
+  stdout = run_script("-c", benchmark)
+  worker = re.search(r"in a process of its own: pid (\d+) \(this one: (\d+)\), 1 threads", stdout)
+  assert worker, stdout
+  parent = stdout.splitlines()[-1].split()
+  assert parent == ["parent", worker[2], "None"], stdout  # torch never loaded here
+  assert worker[1] != worker[2]
+  torch_row = next(line for line in stdout.splitlines() if line.startswith("| torch |"))
+  ms, ratio = torch_row.strip("| ").split("|")[2].split()[0], torch_row.split("|")[-2]
+  assert float(ms) > 0 and ratio.split()[0] == "1.00", stdout
 
 
 def test_theory_figures_draws_and_prints_the_numbers(tmp_path):
