@@ -1200,7 +1200,7 @@ def _pairs_and_refusals():
     r(
       "began",
       "two_discriminator_steps",
-      r"BEGAN updates both players together",
+      r"BEGAN updates D and G once each per step",
       options=(("discriminator_steps", 2),),
     ),
     r(

@@ -190,7 +190,8 @@ def test_network_options_are_the_module_fields_the_factory_leaves_to_the_config(
   with pytest.raises(ConfigError) as error:
     parsed(gan_ring8, {"model.generator.hiden": "(8,)"})
   assert "did you mean 'hidden'?" in str(error.value)
-  assert "Valid options: batch_norm, dtype, hidden." in str(error.value)  # not output_dim
+  valid = "activation, batch_norm, dtype, hidden, init_scale, kernel_init, leaky_slope."
+  assert f"Valid options: {valid}" in str(error.value)  # not output_dim
   with pytest.raises(ConfigError, match="'latent_dim' is not an option of the encoder network"):
     parsed(vae_digits, {"model.encoder.latent_dim": "3"})  # set by the algorithm
 
