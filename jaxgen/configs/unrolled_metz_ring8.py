@@ -1,5 +1,6 @@
 """Unrolled GAN with the settings of Metz et al. 2016's public demo (poolio/unrolled_gan,
-`Unrolled GAN demo.ipynb`), the run behind the paper's Fig. 1 claim.
+`Unrolled GAN demo.ipynb`; the notebook says its settings are not the paper's, whose appendix
+gives its own).
 
 python scripts/train.py --config=unrolled_metz_ring8 --workdir=workdirs/unrolled_metz
 python scripts/train.py --config=unrolled_metz_ring8 --workdir=workdirs/metz_k0 --config.algorithm.unroll_steps=0
@@ -9,7 +10,8 @@ batch of 512 every step; z ~ N(0, I_256); G and D 2 x 128 tanh with linear outpu
 from TensorFlow 1.0's orthogonal initialiser with gain 1.4 (biases 0); the saddle objective (G
 descends D's cross-entropy's negative at the unrolled D); K = 5 steps of D's Adam on the same batch;
 D Adam lr 1e-4, G Adam lr 1e-3, beta1 0.5, eps 1e-8; both players' updates computed at the same
-parameters every iteration (one `sess.run` of both ops); 25,000 iterations.
+parameters every iteration (both ops in one `sess.run`; TF1 does not order their reads and
+writes, so "simultaneous" is the intent, not a guarantee); 25,000 iterations.
 
 One difference: the demo's centres come from `linspace(0, 2 pi, 8)`, whose first and last angle
 coincide (7 distinct modes, one of double weight); this config keeps ring8's 8 distinct modes,
