@@ -3,7 +3,7 @@
 gives its own).
 
 python scripts/train.py --config=unrolled_metz_ring8 --workdir=workdirs/unrolled_metz
-python scripts/train.py --config=unrolled_metz_ring8 --workdir=workdirs/metz_k0 --config.algorithm.unroll_steps=0
+jaxgen-train --config=unrolled_metz_ring8 --workdir=workdirs/k0 --config.algorithm.unroll_steps=0
 
 The demo's settings, each from its notebook: 8 Gaussians on a ring of radius 1, std 0.01, a fresh
 batch of 512 every step; z ~ N(0, I_256); G and D 2 x 128 tanh with linear outputs, every weight
