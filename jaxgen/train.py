@@ -180,10 +180,10 @@ def train_and_evaluate(config, workdir: str | Path) -> TrainState:
   config or workdir (before anything is written), `jaxgen.errors.WorkdirInUseError` when another
   run holds the workdir (nothing touched), and `jaxgen.errors.CheckpointError` when a checkpoint
   cannot be written or none can be read."""
-  config, workdir = configs.load(config), check_workdir(workdir)
-  config_check.check_config(config)  # a bad value creates no workdir and takes no lock
+  workdir = check_workdir(workdir)
+  run = Run(config)  # checks every value: a bad one creates no workdir and takes no lock
   with WorkdirLock(workdir, enabled=parallel.is_writer()), stops.StopSignals() as stop:
-    return _train(config, workdir, stop)
+    return _train(run, workdir, stop)
 
 
 def recorded_config(workdir: str | Path):
@@ -207,8 +207,8 @@ def restore_state(run: Run, workdir: str | Path, step: int | None = None) -> Tra
     reader.close()
 
 
-def _train(config, workdir: Path, stop: stops.StopSignals) -> TrainState:
-  run = Run(config)
+def _train(run: Run, workdir: Path, stop: stops.StopSignals) -> TrainState:
+  config = run.config
   checkpoint.check_config_matches(workdir, config.to_json_best_effort(sort_keys=True))
   checkpointer = checkpoint.Checkpointer(workdir, config.get("keep_checkpoints", 3))
   state = run.init_state()
