@@ -33,8 +33,8 @@ PUBLISHED = {  # Metz et al. 2016, Fig. 1 and the demo notebook's pictures (qual
 }
 
 
-def run_config(unroll: int, seed: int, steps: int, every: int, frame_every: int):
-  config = configs.load("unrolled_metz_ring8")
+def run_config(name: str, unroll: int, seed: int, steps: int, every: int, frame_every: int):
+  config = configs.load(name)
   apply_overrides(
     config,
     {
@@ -119,6 +119,7 @@ def table(results: dict[int, dict[int, list[dict]]]) -> str:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--config", default="unrolled_metz_ring8", help="the demo's or the paper's")
   parser.add_argument("--steps", type=int, default=25_000)
   parser.add_argument("--unroll", default="0,5,10")
   parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -137,7 +138,7 @@ def main() -> None:
   samples = {}
   for unroll in unrolls:
     for seed in seeds:
-      config = run_config(unroll, seed, args.steps, args.every, args.frame_every)
+      config = run_config(args.config, unroll, seed, args.steps, args.every, args.frame_every)
       workdir = root / f"k{unroll}_seed{seed}"
       train.train_and_evaluate(config, workdir)
       results.setdefault(unroll, {})[seed] = records(workdir)
@@ -149,7 +150,8 @@ def main() -> None:
       )
       if seed == seeds[0]:
         samples[unroll] = frames(config, workdir, frame_steps, 2500)
-  centers = train.Run(run_config(0, 0, args.steps, args.every, args.frame_every)).dataset.centers
+  first = run_config(args.config, 0, 0, args.steps, args.every, args.frame_every)
+  centers = train.Run(first).dataset.centers
   out = Path(args.out)
   out.parent.mkdir(parents=True, exist_ok=True)
   draw(samples, frame_steps, centers, out.with_suffix(".png"))

@@ -227,3 +227,20 @@ def test_zero_sum_objectives_are_those_whose_losses_sum_to_a_real_term():
     if np.allclose(sums, sums[0], rtol=1e-6, atol=1e-6):
       found.add(name)
   assert found == set(unrolled.ZERO_SUM_OBJECTIVES)
+
+
+def test_discriminator_input_scale_multiplies_the_input_before_the_first_layer():
+  """Metz et al. 2016, app. A: D "first scales its input down by a factor of 4"."""
+  from jaxgen.nn.gan import MLPDiscriminator
+
+  x = jax.random.normal(jax.random.PRNGKey(0), (5, 2)) * 2.0
+  scaled = MLPDiscriminator(hidden=(16,), maxout_pieces=0, activation="relu", input_scale=0.25)
+  plain = MLPDiscriminator(hidden=(16,), maxout_pieces=0, activation="relu")
+  params = plain.init(jax.random.PRNGKey(1), x, train=False)
+  np.testing.assert_allclose(
+    scaled.apply(params, x, train=False), plain.apply(params, x / 4.0, train=False), rtol=1e-6
+  )
+  assert not np.allclose(scaled.apply(params, x, train=False), plain.apply(params, x, train=False))
+  for bad in (0.0, -1.0, True, "0.25"):
+    with pytest.raises(ValueError, match="input_scale must be a number > 0"):
+      MLPDiscriminator(input_scale=bad).init(jax.random.PRNGKey(1), x, train=False)

@@ -226,6 +226,8 @@ class MLPDiscriminator(nn.Module):
     leaky_slope: leaky_relu's slope (only with activation 'leaky_relu').
     kernel_init: every Dense's weight initialiser (`jaxgen.nn.choices.INITIALISERS`).
     init_scale: the std ('normal') or gain ('orthogonal'); None: its default.
+    input_scale: a constant the input is multiplied by before the first layer (Metz et al. 2016,
+      app. A: 0.25 "to roughly scale [the radius-2 ring] to (-1, 1)"); 1: none.
     dtype: computation dtype (params stay float32).
   """
 
@@ -236,6 +238,7 @@ class MLPDiscriminator(nn.Module):
   leaky_slope: float = LEAKY_RELU_SLOPE
   kernel_init: str = "lecun_normal"
   init_scale: float | None = None
+  input_scale: float = 1.0
   dtype: Any = None
 
   @nn.compact
@@ -257,6 +260,14 @@ class MLPDiscriminator(nn.Module):
       )
     act = choices.activation(self.activation, self.leaky_slope, name)
     init = choices.kernel_init(self.kernel_init, self.init_scale, name)
+    if (
+      isinstance(self.input_scale, bool)
+      or not isinstance(self.input_scale, (int, float))
+      or not (self.input_scale > 0)
+    ):
+      raise ValueError(f"{name}: input_scale must be a number > 0; got {self.input_scale!r}.")
+    if self.input_scale != 1:  # skipped at 1 so that default runs keep their bits
+      x = x * jnp.asarray(self.input_scale, x.dtype)
     h = concat_labels(x, labels, self.num_classes, name)
     for width in self.hidden:
       _positive_int(width, "every hidden width", name)
