@@ -21,8 +21,9 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -148,11 +149,15 @@ class Run:
   def step(self, state: TrainState, step: int):
     return self.call(state, step, 1)
 
-  def call(self, state: TrainState, step: int, count: int):
+  def call(self, state: TrainState, step: int, count: int, batches=None):
     """Runs steps `step` .. `step + count - 1` in one compiled call (count from `steps_in_call`,
-    or 1); the metrics come back stacked along a leading axis of steps when count > 1."""
+    or 1); the metrics come back stacked along a leading axis of steps when count > 1. `batches`:
+    the call's host batches when already read (`call_batches`); they are placed on the mesh here,
+    the one place that does it."""
+    if batches is None:
+      batches = self.call_batches(step, count)
     leading_axes = 1 if count == 1 else 2  # (steps,) phases, batch
-    batches = parallel.put_batch(self.call_batches(step, count), self.mesh, leading_axes)
+    batches = parallel.put_batch(batches, self.mesh, leading_axes)
     return self.train_step_at(step, count)(state, batches)
 
   def sample(self, state: TrainState, num: int, seed: int = 0) -> np.ndarray:
@@ -208,101 +213,36 @@ def restore_state(run: Run, workdir: str | Path, step: int | None = None) -> Tra
 
 
 def _train(run: Run, workdir: Path, stop: stops.StopSignals) -> TrainState:
+  """The loop: restore, then one `Run.call` per call of steps, each followed by the periodic
+  actions that are due (evaluate, save, stop on a signal)."""
   config = run.config
   checkpoint.check_config_matches(workdir, config.to_json_best_effort(sort_keys=True))
   checkpointer = checkpoint.Checkpointer(workdir, config.get("keep_checkpoints", 3))
-  state = run.init_state()
-  restored = checkpointer.restore_latest(state)
-  if restored.step is not None:
-    state = restored.state
-  if restored.step is not None and parallel.is_writer():
-    print(
-      f"resumed from step {restored.step} ({checkpointer.directory / str(restored.step)})",
-      file=sys.stderr,
-      flush=True,
-    )
-  last_checkpoint = restored.step
+  state, restored_step = _restore(run, checkpointer)
   start = int(state.step)
-  logger = MetricsLog(workdir, start)
-  updates = update_names(run.algorithm)
-  players = list(dict.fromkeys(name for _, name in updates))
-  progress = Progress(config, start)
-  prefetch = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-  count = run.steps_in_call(start)
-  pending, next_batches = None, prefetch.submit(run.call_batches, start, count)
-  started = time.perf_counter()
-  compiled: dict[Any, float] = {}  # train step -> seconds of its first call (compile, dispatch)
-  evaluate = Evaluator(run)
-
-  def stop_after(done: int) -> str | None:
-    """The signal that stops the run after step `done`. One process acts on its own at once;
-    several agree at each logged step (a small collective, not one per step), so that all of
-    them save the same step: a process that stopped alone would leave the others hanging."""
-    if jax.process_count() > 1 and done % config.get("log_every", 50):
-      return None
-    return parallel.any_process(stop.received)
-
-  def drain(pending):
-    """Brings a previous call's metrics to the host: checks, logs, shows them, step by step."""
-    first, count, metrics = pending
-    host = jax.device_get(metrics)
-    for i in range(count):
-      step = first + i + 1  # steps done after this one
-      row = host if count == 1 else jax.tree.map(lambda x, i=i: x[i], host)
-      if int(row["first_nonfinite_update"]) >= 0:
-        raise NonFiniteError(stops.nonfinite_message(step, row, updates, last_checkpoint))
-      scalars = _scalars(row)
-      if step % config.get("log_every", 50) == 0 or step == config.num_steps:
-        logger.write(step, scalars)
-        progress.logged(step, scalars)
-      progress.show(scalars)
-
+  logger, progress = MetricsLog(workdir, start), Progress(config, start)
+  metrics = _LateMetrics(config, update_names(run.algorithm), logger, progress, restored_step)
+  actions = _periodic_actions(run, workdir, checkpointer, metrics, stop)
+  started, compile_seconds = time.perf_counter(), {}
+  calls = contextlib.closing(_prefetched_calls(run, start))
   try:
     # During start-up: no step, nothing new to save. One collective, bound once.
     if (signal_name := parallel.any_process(stop.received)) is not None:
       raise Interrupted(signal_name, start, False, checkpointer.directory)
-    step = start
-    while step < config.num_steps:
-      leading_axes = 1 if count == 1 else 2
-      batches = parallel.put_batch(next_batches.result(), run.mesh, leading_axes)
-      done = step + count
-      if done < config.num_steps:
-        next_count = run.steps_in_call(done)
-        next_batches = prefetch.submit(run.call_batches, done, next_count)
-      # step: a Python int, no sync
-      train_step = run.train_step_at(step, count)
-      call_started = time.perf_counter()
-      state, metrics = train_step(state, batches)
-      if train_step not in compiled:  # jit compiles on the first call, before it dispatches
-        compiled[train_step] = time.perf_counter() - call_started
-      if pending is not None:
-        drain(pending)
-      pending = (step, count, metrics)
-      progress.update(count)
-      evaluate_now = done % config.eval_every == 0 or done == config.num_steps
-      stopping = stop_after(done)
-      save_now = done % config.checkpoint_every == 0 or done == config.num_steps or stopping
-      if evaluate_now or save_now:
-        drain(pending)  # never evaluate or save a state whose step produced non-finite values
-        pending = None
-      # Evaluate before saving: the records of every step up to a checkpoint are then on disk.
-      if evaluate_now:
-        results = evaluate(state, done, workdir)
-        if results:
-          logger.write(done, results)
-          progress.write(f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
-      if save_now:
-        checkpointer.save(done, state)
-        last_checkpoint = done
-      checkpointer.check_for_errors()  # a failed background save stops the run now
-      if stopping:
-        checkpointer.wait()
-        raise Interrupted(stopping, done, True, checkpointer.directory)
-      step = done
-      if step < config.num_steps:
-        count = next_count
-    if pending is not None:
-      drain(pending)
+    with calls as prefetched:
+      for step, count, batches in prefetched:
+        call_started = time.perf_counter()
+        state, step_metrics = run.call(state, step, count, batches)
+        first_call = time.perf_counter() - call_started  # jit compiles there, before dispatching
+        compile_seconds.setdefault(run.train_step_at(step, count), first_call)
+        metrics.push(step, count, step_metrics)
+        due = [action for action in actions if action.due(step + count)]
+        if due:
+          metrics.flush()  # never evaluate or save a state whose step produced non-finite values
+        for action in due:
+          action.act(state, step + count)
+        checkpointer.check_for_errors()  # a failed background save stops the run now
+    metrics.flush()
   except BaseException:
     with contextlib.suppress(Exception):  # the first error is the one to report
       checkpointer.wait()  # a save in flight still completes
@@ -311,10 +251,129 @@ def _train(run: Run, workdir: Path, stop: stops.StopSignals) -> TrainState:
     checkpointer.wait()
   finally:
     checkpointer.close()
-    prefetch.shutdown(wait=False, cancel_futures=True)
     progress.close()
     logger.close()
-  records = logger.records()
+  _report(run, workdir, logger.records(), start, time.perf_counter() - started, compile_seconds)
+  return state
+
+
+def _restore(run: Run, checkpointer: checkpoint.Checkpointer) -> tuple[TrainState, int | None]:
+  """The latest good checkpoint's state (a fresh one when there is none) and its step."""
+  state = run.init_state()
+  restored = checkpointer.restore_latest(state)
+  if restored.step is None:
+    return state, None
+  if parallel.is_writer():
+    where = checkpointer.directory / str(restored.step)
+    print(f"resumed from step {restored.step} ({where})", file=sys.stderr, flush=True)
+  return restored.state, restored.step
+
+
+def _prefetched_calls(run: Run, start: int):
+  """(step, count, host batches) of every call from `start` to `num_steps`; the next call's
+  batches are read in a background thread while the current call runs."""
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+  try:
+    step, count = start, run.steps_in_call(start)
+    upcoming = pool.submit(run.call_batches, step, count)
+    while step < run.config.num_steps:
+      batches, done = upcoming.result(), step + count
+      if done < run.config.num_steps:
+        next_count = run.steps_in_call(done)
+        upcoming = pool.submit(run.call_batches, done, next_count)
+      yield step, count, batches
+      step, count = done, next_count if done < run.config.num_steps else 0
+  finally:
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _LateMetrics:
+  """A call's metrics reach the host while the next call runs (the host never waits on the
+  device): each is checked for non-finite values, logged every `log_every` steps and shown."""
+
+  def __init__(self, config, updates, logger: MetricsLog, progress: Progress, last_checkpoint):
+    self.config, self.updates, self.logger, self.progress = config, updates, logger, progress
+    self.last_checkpoint = last_checkpoint  # named by the non-finite stop's message
+    self.pending = None
+
+  def push(self, step: int, count: int, metrics) -> None:
+    self.flush()
+    self.pending = (step, count, metrics)
+    self.progress.update(count)
+
+  def flush(self) -> None:
+    if self.pending is None:
+      return
+    first, count, metrics = self.pending
+    self.pending = None
+    host = jax.device_get(metrics)
+    log_every = self.config.get("log_every", 50)
+    for i in range(count):
+      step = first + i + 1  # steps done after this one
+      row = host if count == 1 else jax.tree.map(lambda x, i=i: x[i], host)
+      if int(row["first_nonfinite_update"]) >= 0:
+        raise NonFiniteError(stops.nonfinite_message(step, row, self.updates, self.last_checkpoint))
+      scalars = _scalars(row)
+      if step % log_every == 0 or step == self.config.num_steps:
+        self.logger.write(step, scalars)
+        self.progress.logged(step, scalars)
+      self.progress.show(scalars)
+
+
+class _Periodic(NamedTuple):
+  """An action the loop takes after the calls where `due(done)` holds (`done`: steps done)."""
+
+  due: Callable[[int], bool]
+  act: Callable[[TrainState, int], None]
+
+
+def _periodic_actions(run: Run, workdir: Path, checkpointer, metrics: _LateMetrics, stop):
+  """Evaluate, save, stop on a signal: in that order, so the records of every step up to a
+  checkpoint are on disk when it is written, and a stopping run saves its last step."""
+  config, evaluate = run.config, Evaluator(run)
+  received = None  # the name of the signal that stops the run
+
+  def every(period: int):
+    return lambda done: done % period == 0 or done == config.num_steps
+
+  def evaluation(state, done):
+    if results := evaluate(state, done, workdir):
+      metrics.logger.write(done, results)
+      metrics.progress.write(
+        f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items())
+      )
+
+  def save(state, done):
+    if metrics.last_checkpoint != done:
+      checkpointer.save(done, state)
+      metrics.last_checkpoint = done
+
+  def signal_received(done: int) -> bool:
+    """One process acts on a signal at once; several agree at each logged step (a small
+    collective, not one per step), so that all of them save the same step: a process that
+    stopped alone would leave the others hanging."""
+    nonlocal received
+    if jax.process_count() > 1 and done % config.get("log_every", 50):
+      return False
+    received = parallel.any_process(stop.received)
+    return received is not None
+
+  def stopping(state, done):
+    save(state, done)
+    checkpointer.wait()
+    raise Interrupted(received, done, True, checkpointer.directory)
+
+  return [
+    _Periodic(every(config.eval_every), evaluation),
+    _Periodic(every(config.checkpoint_every), save),
+    _Periodic(signal_received, stopping),
+  ]
+
+
+def _report(run: Run, workdir: Path, records, start: int, seconds: float, compile_seconds) -> None:
+  """The loss and evaluation curves, and the run's speed on stderr."""
+  config = run.config
+  players = list(dict.fromkeys(name for _, name in update_names(run.algorithm)))
   loss_keys = [f"{p}/loss" for p in players]
   plots.save_curves(records, loss_keys, workdir / "losses.png", f"{config.algorithm.name} losses")
   eval_keys = sorted({k for r in records for k in r if k.startswith("eval/")})
@@ -322,14 +381,12 @@ def _train(run: Run, workdir: Path, stop: stops.StopSignals) -> TrainState:
     plots.save_curves(records, eval_keys, workdir / "eval_metrics.png", "evaluation")
   steps_done = config.num_steps - start
   if steps_done and parallel.is_writer():
-    elapsed = time.perf_counter() - started
-    compile_s = sum(compiled.values())
+    compiling = sum(compile_seconds.values())
     print(
-      f"{steps_done} steps in {elapsed:.1f} s ({steps_done / elapsed:.1f} steps/s; compiling "
-      f"{len(compiled)} train step(s) took {compile_s:.1f} s of it)",
+      f"{steps_done} steps in {seconds:.1f} s ({steps_done / seconds:.1f} steps/s; compiling "
+      f"{len(compile_seconds)} train step(s) took {compiling:.1f} s of it)",
       file=sys.stderr,
     )
-  return state
 
 
 COMPILATION_CACHE = Path("~/.cache/jaxgen/xla")
