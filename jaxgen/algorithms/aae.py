@@ -98,6 +98,7 @@ class AdversarialAutoencoder(Autoencoder):
       latent_critic_provides(self.objective),
       self.adversary.stabilisers,
       self.adversary.penalty_name,
+      network=self.critic.network,
     )
     self.discriminator = self.critic.module
     self.weights = {

@@ -221,7 +221,11 @@ class AdaGAN(AlgorithmBase):
     )
     owner = f"algorithm {algorithm.name!r}"
     rules.check_stabilisers(
-      owner, frozenset(), self.adversary.stabilisers, self.adversary.penalty_name
+      owner,
+      frozenset(),
+      self.adversary.stabilisers,
+      self.adversary.penalty_name,
+      network=self.adversary.critic.network,
     )
     self.critic = self.adversary.critic
     self.classifier = Critic.build(

@@ -178,7 +178,6 @@ class Adversary:
       example_shape=example_shape,
       num_classes=num_classes,
       aux_outputs=aux_outputs,
-      per_sample=penalty is not None,
       precision=precision,
     )
     objective = losses.get_gan_objective(algorithm.get("loss", "non_saturating"))

@@ -20,10 +20,12 @@ import flax.linen as nn
 import jax
 
 from jaxgen import stabilisers as stabilisers_lib
+from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.errors import ConfigError
 from jaxgen.nn import gan_zoo
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import DISCRIMINATORS, build_network
+from jaxgen.nn.traits import traits_of
 
 
 def sown_features(intermediates: Mapping[str, Any]) -> jax.Array | None:
@@ -40,10 +42,12 @@ def logits_of(outputs) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Critic:
-  """D and the stabilisers on its inputs and weights; see the module docstring."""
+  """D and the stabilisers on its inputs and weights; see the module docstring. `network`: the
+  configured D's name and declared traits, for `stabiliser_rules.check_stabilisers`."""
 
   module: nn.Module
   stabilisers: stabilisers_lib.Stabilisers
+  network: rules.Discriminator | None = None
 
   @classmethod
   def build(
@@ -54,13 +58,12 @@ class Critic:
     example_shape: tuple[int, ...],
     num_classes: int,
     aux_outputs: int = 0,
-    per_sample: bool = False,
     precision: str = precision_lib.DEFAULT,
   ) -> Critic:
     """D from `model.discriminator`, with heads for `aux_outputs` and minibatch discrimination.
 
-    `per_sample`: a loss term needs D's gradient per sample (a gradient penalty), which batch
-    norm mixes across the batch (Gulrajani et al. 2017, sec. 4), so such a D is refused.
+    Which penalty and stabilisers the network allows (e.g. none that needs per-sample gradients of
+    a D with batch norm) is the rule's, from the traits the network declares (`network`).
     `precision`: `config.precision`; the whole D, heads included, computes in it (the base is
     built in float32 because the heads module takes it as a flax submodule).
     """
@@ -71,21 +74,17 @@ class Critic:
       example_shape=example_shape,
       num_classes=num_classes,
     )
-    if per_sample and getattr(base, "norm", None) == "batch":
-      raise ConfigError(
-        "A gradient penalty needs per-sample gradients, which batch norm in D mixes (Gulrajani "
-        "et al. 2017, sec. 4); set model.discriminator.norm to 'layer' or 'none'."
-      )
     if stabilisers.spectral_norm and getattr(base, "self_normalised", False):
       raise ConfigError(
         f"model.discriminator.name = {dict(model_config).get('name')!r} already spectrally "
         "normalises every layer (Zhang et al. 2019, sec. 4.1); a second normalisation by "
         "algorithm.stabilisers.spectral_norm = True would divide by sigma twice. Turn it off."
       )
+    network = rules.Discriminator(dict(model_config)["name"], traits_of(base))
     kernels = stabilisers.minibatch_discrimination
     if aux_outputs or kernels:
       base = gan_zoo.HeadedDiscriminator(base, aux_outputs=aux_outputs, minibatch_kernels=kernels)
-    return cls(precision_lib.wrap(base, precision), stabilisers)
+    return cls(precision_lib.wrap(base, precision), stabilisers, network)
 
   def init(self, rng, spectral_rng, x, labels):
     """D's variables for inputs like `x` (packed as D will see them), plus the power-iteration

@@ -162,6 +162,7 @@ class CycleGAN(AlgorithmBase):
       cyclegan_provides(self.objective),
       self.adversary.stabilisers,
       self.adversary.penalty_name,
+      network=self.critic.network,
     )
     optimizer = lambda role: optim.make_optimizer(config.optimizer[role])
     self.players = {

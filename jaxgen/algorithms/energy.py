@@ -25,6 +25,7 @@ from jaxgen import losses
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.base import TrainState, Values
 from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL, Roles
+from jaxgen.nn.traits import RECONSTRUCTION
 
 # An autoencoder D has no logits, targets or features for G to match (its output is a
 # reconstruction); what acts on its inputs and weights composes.
@@ -62,7 +63,7 @@ class EnergyGAN(GAN):
       raise ValueError(
         f"{type(self).__name__} needs model.discriminator.name = 'autoencoder'; got {name!r}."
       )
-    super().__init__(config, dataset, Roles(provides=ENERGY_PROVIDES))
+    super().__init__(config, dataset, Roles(provides=ENERGY_PROVIDES, reads=(RECONSTRUCTION,)))
 
   def energy(self, state: TrainState, x, *, params=None, model_state=None):
     """Per-sample energy [B], the encoder's code and D's updated model state."""

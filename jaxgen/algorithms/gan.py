@@ -114,7 +114,8 @@ class Roles:
   (None: the data's classes when `config.conditional`, else none); `aux_outputs`: the width of D's
   auxiliary head; `code_dim`: G's inputs beyond z; `generator_players`: their names;
   `fakes_carry_conditioning`: a fake means nothing without its label or code (no replay);
-  `provides`: what the algorithm offers the stabilisers (None: `gan_provides`).
+  `provides`: what the algorithm offers the stabilisers (None: `gan_provides`); `reads`: the
+  kinds of D's output its losses read (`jaxgen.nn.traits`; logits per sample or per patch).
   """
 
   generator_classes: int | None = None
@@ -124,6 +125,7 @@ class Roles:
   generator_players: tuple[str, ...] = ("generator",)
   fakes_carry_conditioning: bool = False
   provides: rules.Provides | None = None
+  reads: tuple[str, ...] = rules.SCORES
 
 
 def check_gan_stabilisers(algorithm, adversary: Adversary, roles: Roles, conditional: bool) -> None:
@@ -134,7 +136,14 @@ def check_gan_stabilisers(algorithm, adversary: Adversary, roles: Roles, conditi
     replayable = not (conditional or roles.fakes_carry_conditioning)
     provides = gan_provides(adversary.objective, unconditional=unconditional, replayable=replayable)
     owner += f" with loss {algorithm.get('loss', 'non_saturating')!r}"
-  rules.check_stabilisers(owner, provides, adversary.stabilisers, adversary.penalty_name)
+  rules.check_stabilisers(
+    owner,
+    provides,
+    adversary.stabilisers,
+    adversary.penalty_name,
+    network=adversary.critic.network,
+    reads=roles.reads,
+  )
 
 
 class GAN(AlgorithmBase):

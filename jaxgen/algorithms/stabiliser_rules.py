@@ -3,6 +3,12 @@
 Every stabiliser needs some capabilities of the
 algorithm that uses it (`NEEDS`); an algorithm declares what it provides (`Provides`), and a switch
 whose needs are not all provided is refused with the reason (`REASONS`).
+
+Two of those capabilities belong to the configured discriminator, not to the algorithm: one logit
+per sample (`LOGITS`) and outputs that read their own sample alone (`PER_SAMPLE`). Given the
+network (`Discriminator`: its config name and the `NetworkTraits` its class declares), the rule
+takes them from the network's declaration, and refuses a network whose output kind the
+algorithm's losses do not read (`reads`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 from jaxgen import losses, stabilisers
 from jaxgen.errors import ConfigError
+from jaxgen.nn import traits as traits_lib
 
 # What an algorithm may provide to its stabilisers.
 TARGETS = "targets"  # an objective with a real target to smooth
@@ -59,6 +66,46 @@ NEEDS: dict[str, tuple[str, ...]] = {
   "penalty": (LOGITS, PER_SAMPLE, INPUTS),
 }
 
+# What the losses of most adversarial algorithms read of D's output: real/fake logits, one per
+# sample or one per patch (the objective averages them).
+SCORES = (traits_lib.LOGIT, traits_lib.PATCH_LOGITS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Discriminator:
+  """The configured discriminator as the rule sees it: `model.discriminator.name` and the traits
+  its class declares (`jaxgen.nn.traits`)."""
+
+  name: str
+  traits: traits_lib.NetworkTraits
+
+  def withholds(self) -> dict[str, str]:
+    """The capabilities this network cannot provide, each with why (from its declaration)."""
+    withheld, traits = {}, self.traits
+    if traits.output != traits_lib.LOGIT:
+      withheld[LOGITS] = f"outputs {traits_lib.OUTPUTS[traits.output]}"
+    if traits.mixes_samples:
+      withheld[PER_SAMPLE] = f"mixes samples through {traits.mixes_samples}"
+    return withheld
+
+  def fix(self, need: str) -> str:
+    """The sentence that ends a refusal: the network's own option that unmixes, or the switch."""
+    if need == PER_SAMPLE and self.traits.unmix:
+      unmix = self.traits.unmix.format(block="model.discriminator")
+      return f"{unmix[0].upper()}{unmix[1:]}, or turn it off."
+    return "Turn it off or choose another discriminator."
+
+
+def check_discriminator(owner: str, network: Discriminator, reads: tuple[str, ...]) -> None:
+  """Raises `ConfigError` when `owner`'s losses do not read the kind of output `network` gives."""
+  if network.traits.output not in reads:
+    kinds = "; or ".join(traits_lib.OUTPUTS[kind] for kind in reads)
+    raise ConfigError(
+      f"model.discriminator.name = {network.name!r} does not fit {owner}: its losses read {kinds}; "
+      f"the {network.name!r} discriminator outputs "
+      f"{traits_lib.OUTPUTS[network.traits.output]}. Choose a discriminator whose output they read."
+    )
+
 
 def _switched_on(s: stabilisers.Stabilisers) -> dict[str, Any]:
   defaults = stabilisers.Stabilisers()
@@ -70,12 +117,34 @@ def _switched_on(s: stabilisers.Stabilisers) -> dict[str, Any]:
 
 
 def check_stabilisers(
-  owner: str, provides: Provides, s: stabilisers.Stabilisers, penalty: str | None = None
+  owner: str,
+  provides: Provides,
+  s: stabilisers.Stabilisers,
+  penalty: str | None = None,
+  *,
+  network: Discriminator | None = None,
+  reads: tuple[str, ...] = SCORES,
 ) -> None:
-  """Raises `ConfigError` for the first switch (or the penalty) `owner` cannot provide for."""
+  """Raises `ConfigError` for the first switch (or the penalty) `owner` cannot provide for.
+
+  `network`: the configured discriminator; what its traits withhold is not provided, whatever the
+  algorithm provides, and its output must be of a kind in `reads` (what `owner`'s losses read).
+  """
+  withheld = {}
+  if network is not None:
+    check_discriminator(owner, network, reads)
+    withheld = {k: v for k, v in network.withholds().items() if k in provides}
   switches = {f"algorithm.stabilisers.{k}": (k, v) for k, v in _switched_on(s).items()}
   if penalty is not None:
     switches["algorithm.penalty.name"] = ("penalty", penalty)
+  for key, (switch, value) in switches.items():
+    for need in NEEDS[switch]:
+      if need in withheld:
+        raise ConfigError(
+          f"{key} = {value!r} is not supported by model.discriminator.name = {network.name!r}: "
+          f"it needs {REASONS[need]}, and the {network.name!r} discriminator {withheld[need]}. "
+          f"{network.fix(need)}"
+        )
   provides, conflict = set(provides), ""
   if s.minibatch_discrimination and PER_SAMPLE in provides:
     provides.discard(PER_SAMPLE)

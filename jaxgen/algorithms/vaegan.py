@@ -167,7 +167,8 @@ class VAEGAN(Autoencoder):
       num_classes=self.num_classes,
       precision=precision_lib.from_config(config),
     )
-    rules.check_stabilisers(f"algorithm {algorithm.name!r}", VAEGAN_PROVIDES, switches)
+    owner = f"algorithm {algorithm.name!r}"
+    rules.check_stabilisers(owner, VAEGAN_PROVIDES, switches, network=self.critic.network)
     self.discriminator = self.critic.module
     # Each player's loss as weights over the phase's terms: Larsen et al. 2016, Algorithm 1.
     self.weights = {

@@ -35,6 +35,7 @@ from jaxgen.nn.gan import (
   dcgan_upsampling,
   resolution_steps,
 )
+from jaxgen.nn.traits import BATCH_NORM, CODE, EXAMPLE, NetworkTraits
 
 Encoded = tuple[jax.Array, jax.Array | None] | tuple[jax.Array, jax.Array, jax.Array]
 
@@ -97,6 +98,7 @@ class MLPEncoder(nn.Module):
   stochastic: bool = True
   num_classes: int = 0
   spike_and_slab: bool = False
+  traits = NetworkTraits(("encoder",), CODE)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
@@ -115,6 +117,7 @@ class MLPDecoder(nn.Module):
   image_shape: tuple[int, ...]
   hidden: Sequence[int] = (500,)
   num_classes: int = 0
+  traits = NetworkTraits(("decoder",), EXAMPLE)
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -149,6 +152,7 @@ class ConvEncoder(nn.Module):
   stochastic: bool = True
   num_classes: int = 0
   spike_and_slab: bool = False
+  traits = NetworkTraits(("encoder",), CODE, BATCH_NORM)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
@@ -189,6 +193,7 @@ class ConvDecoder(nn.Module):
   image_shape: tuple[int, int, int]
   base_features: int = 32
   num_classes: int = 0
+  traits = NetworkTraits(("decoder",), EXAMPLE, BATCH_NORM)
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgen.nn.layers import check_positive_int
+from jaxgen.nn.traits import EXAMPLE, PATCH_LOGITS, NetworkTraits
 
 # Appendix 7.2: weights from N(0, 0.02).
 _INIT = nn.initializers.normal(0.02)
@@ -58,6 +59,7 @@ class ResnetTranslator(nn.Module):
   features: int = 16
   num_blocks: int = 3
   num_downsamplings: int = 2
+  traits = NetworkTraits(("translator",), EXAMPLE)  # instance norm: per sample
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -89,6 +91,7 @@ class PatchDiscriminator(nn.Module):
 
   features: int = 16
   num_layers: int = 2
+  traits = NetworkTraits(("discriminator",), PATCH_LOGITS)  # instance norm: per sample
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = False):

@@ -25,6 +25,7 @@ from flax import linen as nn
 from jaxgen.nn import choices
 from jaxgen.nn.choices import LEAKY_RELU_SLOPE
 from jaxgen.nn.conv import ConvTranspose
+from jaxgen.nn.traits import BATCH_NORM, EXAMPLE, LOGIT, NetworkTraits
 
 # DCGAN initialisation: weights from N(0, 0.02^2) (Radford et al. 2016, sec. 4).
 DCGAN_KERNEL_INIT = nn.initializers.normal(stddev=0.02)
@@ -195,6 +196,11 @@ class MLPGenerator(nn.Module):
   init_scale: float | None = None
   dtype: Any = None
 
+  @property
+  def traits(self) -> NetworkTraits:
+    mixing = (BATCH_NORM, "set {block}.batch_norm = False") if self.batch_norm else ("", "")
+    return NetworkTraits(("generator",), EXAMPLE, *mixing)
+
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
     name = type(self).__name__
@@ -240,6 +246,7 @@ class MLPDiscriminator(nn.Module):
   init_scale: float | None = None
   input_scale: float = 1.0
   dtype: Any = None
+  traits = NetworkTraits(("discriminator",), LOGIT)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -312,6 +319,7 @@ class DCGANGenerator(nn.Module):
   init_scale: float | None = None
   dtype: Any = None
   conv_transpose: Callable[..., nn.Module] = ConvTranspose
+  traits = NetworkTraits(("generator",), EXAMPLE, BATCH_NORM)
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -378,6 +386,11 @@ class DCGANDiscriminator(nn.Module):
   kernel_init: str = "normal"  # N(0, 0.02^2), Radford et al. 2016, sec. 4
   init_scale: float | None = None
   dtype: Any = None
+
+  @property
+  def traits(self) -> NetworkTraits:
+    batch = (BATCH_NORM, "set {block}.norm to 'layer' or 'none'") if self.norm == "batch" else ()
+    return NetworkTraits(("discriminator",), LOGIT, *batch)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:

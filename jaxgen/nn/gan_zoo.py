@@ -20,6 +20,7 @@ from flax import linen as nn
 from jaxgen.nn.conv import ConvTranspose
 from jaxgen.nn.gan import DCGAN_KERNEL_SIZE, LEAKY_RELU_SLOPE, resolution_steps
 from jaxgen.nn.layers import MinibatchDiscrimination, check_positive_int
+from jaxgen.nn.traits import RECONSTRUCTION, NetworkTraits
 
 
 class HeadedDiscriminator(nn.Module):
@@ -87,6 +88,7 @@ class AutoencoderDiscriminator(nn.Module):
   hidden: Sequence[int] = (64, 64)
   code_dim: int = 8
   dtype: Any = None
+  traits = NetworkTraits(("discriminator",), RECONSTRUCTION)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool):

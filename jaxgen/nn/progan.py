@@ -32,6 +32,7 @@ from jaxgen.nn.layers import (
   minibatch_stddev,
   pixel_norm,
 )
+from jaxgen.nn.traits import EXAMPLE, LOGIT, NetworkTraits
 
 Array = jax.Array
 # Karras et al. 2018, sec. 4: leaky ReLU with leakiness 0.2 in both networks.
@@ -86,6 +87,7 @@ class ProGANGenerator(nn.Module):
   image_shape: tuple[int, int, int]
   features: int = 64
   start_resolution: int = 4
+  traits = NetworkTraits(("generator",), EXAMPLE)  # pixel norm: per sample (sec. 4.2)
 
   @property
   def num_stages(self) -> int:
@@ -127,6 +129,17 @@ class ProGANDiscriminator(nn.Module):
   features: int = 64
   start_resolution: int = 4
   group_size: int = MINIBATCH_GROUP_SIZE
+
+  @property
+  def traits(self) -> NetworkTraits:
+    """With groups of one sample the minibatch stddev is a constant channel: nothing mixes."""
+    if self.group_size == 1:
+      return NetworkTraits(("discriminator",), LOGIT)
+    mixing = (
+      f"the minibatch standard deviation over groups of group_size = {self.group_size} samples "
+      "(Karras et al. 2018, sec. 3)"
+    )
+    return NetworkTraits(("discriminator",), LOGIT, mixing, "set {block}.group_size = 1")
 
   @property
   def num_stages(self) -> int:

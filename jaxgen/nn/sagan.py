@@ -41,6 +41,7 @@ from flax import linen as nn
 from jaxgen.nn import gan as gan_nets
 from jaxgen.nn.conv import ConvTranspose
 from jaxgen.nn.layers import SelfAttention, check_positive_int, spectral_normalized
+from jaxgen.nn.traits import BATCH_NORM, EXAMPLE, LOGIT, NetworkTraits
 
 # Glorot-uniform weights, as SAGAN re-implementations initialise their spectrally normalised layers
 # (e.g. voletiv/self-attention-GAN-pytorch: xavier_uniform_); with W / sigma(W) the scale only sets
@@ -164,6 +165,7 @@ class SAGANGenerator(nn.Module):
   spectral_norm_steps: int = 1
   dtype: Any = None
   conv_transpose: Callable[..., nn.Module] = ConvTranspose
+  traits = NetworkTraits(("generator",), EXAMPLE, BATCH_NORM)  # (conditional) batch norm
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -248,6 +250,7 @@ class SAGANDiscriminator(nn.Module):
 
   # Every layer is spectrally normalised inside (the critic refuses the stabiliser's second pass).
   self_normalised = True
+  traits = NetworkTraits(("discriminator",), LOGIT)  # no batch norm (sec. 5)
 
   base_features: int = 64
   num_classes: int = 0
