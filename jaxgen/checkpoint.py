@@ -73,6 +73,8 @@ ADDED_KEY_DEFAULTS = {
   "precision": "float32",
   "algorithm.generator_reuses_fakes": False,
   "cpu_dot_fusion": "default",
+  "algorithm.noise_prior": "normal",  # InfoGAN's z prior before it became an option
+  "algorithm.q_hidden": 0,  # InfoGAN's Q head before it became an option: linear
   # BEGAN updated both players in one phase before the key existed.
   "algorithm.updates": lambda flat: (
     "simultaneous" if flat.get("algorithm.name") == "began" else "alternating"

@@ -22,7 +22,7 @@ import jax
 import ml_collections
 
 from jaxgen import algorithms, data, losses, optim, parallel, stabilisers
-from jaxgen.algorithms import adagan, cyclegan, gan, progan, sparse_vae, vae, vaegan, wae
+from jaxgen.algorithms import adagan, cyclegan, gan, infogan, progan, sparse_vae, vae, vaegan, wae
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
@@ -71,6 +71,12 @@ def _gan(*keys: str) -> Family:
   )
 
 
+def _infogan() -> Family:
+  family = _gan("categorical_codes", "continuous_codes", "info_weight", "noise_prior", "q_hidden")
+  validators = {"noise_prior": infogan.check_noise_prior, "q_hidden": infogan.check_q_hidden}
+  return dataclasses.replace(family, validators={**family.validators, **validators})
+
+
 def _adagan() -> Family:
   family = _gan("rounds", "beta", "classifier_fraction", "training_set_size")
   validators = {
@@ -109,7 +115,7 @@ FAMILIES: dict[str, Family] = {
   "gan": _gan(),
   "acgan": _gan(),
   "unrolled": _gan("unroll_steps"),
-  "infogan": _gan("categorical_codes", "continuous_codes", "info_weight"),
+  "infogan": _infogan(),
   "ebgan": _gan("margin", "pulling_away_weight"),
   "began": _gan("gamma", "lambda_k"),
   "madgan": _gan("num_generators"),

@@ -1,13 +1,21 @@
 """InfoGAN (Chen et al. 2016): latent codes whose mutual information with G's samples is maximised.
 
 G's input is [z, one-hot(c_cat), c_cont] with c_cat uniform over `categorical_codes` values and
-c_cont ~ U[-1, 1]^`continuous_codes`. Q shares D's body: a linear head on D's features gives the
+c_cont ~ U[-1, 1]^`continuous_codes`. Q shares D's body: a head on D's features gives the
 categorical logits and the means of a unit-variance Gaussian for the continuous codes. G and Q
 (D's player, which owns the head) both add -lambda L_I to their losses, L_I the variational lower
 bound of I(c; G(z, c)) (Chen et al. 2016, sec. 5; `jaxgen.losses.*_mutual_information_bound`).
+
+Options beyond the codes and lambda (`config.algorithm`), each defaulting to the earlier behaviour:
+- `noise_prior`: z ~ N(0, I) ('normal', the DCGAN prior) or U(-1, 1) ('uniform', the authors' MNIST
+  run: openai/InfoGAN launchers/run_mnist_exp.py, `Uniform(62)`).
+- `q_hidden`: 0 for a linear Q head on D's sown features, or the width of Q's hidden layer
+  (Chen et al. 2016, app. C.1, Table 1: FC.128-BN-lRELU; `jaxgen.nn.infogan`).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -16,18 +24,40 @@ import numpy as np
 from jaxgen import losses
 from jaxgen.algorithms.base import TrainState
 from jaxgen.algorithms.gan import GAN, Roles
+from jaxgen.errors import ConfigError
+from jaxgen.nn import gan_zoo
+from jaxgen.nn.gan import LEAKY_RELU_SLOPE
+from jaxgen.nn.infogan import HiddenQDiscriminator
 
 # Chen et al. 2016, sec. 6: lambda = 1 for discrete codes; the MNIST model has one 10-way code and
 # two continuous codes.
 DEFAULT_INFO_WEIGHT = 1.0
 DEFAULT_CATEGORICAL_CODES = 10
 DEFAULT_CONTINUOUS_CODES = 2
+# z's prior: 'normal' N(0, I) (Radford et al. 2016, as the plain GAN) or 'uniform' U(-1, 1)^d
+# (the authors' MNIST run, openai/InfoGAN launchers/run_mnist_exp.py: `Uniform(62)`).
+NOISE_PRIORS = ("normal", "uniform")
+DEFAULT_NOISE_PRIOR = "normal"
+# 0: Q is a linear head on D's sown features; > 0: one hidden layer of that width.
+DEFAULT_Q_HIDDEN = 0
 
 
 def _non_negative_int(name, value):
   if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
     raise ValueError(f"algorithm.{name} must be an integer >= 0; got {value!r}.")
   return int(value)
+
+
+def check_noise_prior(value) -> str:
+  """`algorithm.noise_prior`, one of NOISE_PRIORS."""
+  if value not in NOISE_PRIORS:
+    raise ValueError(f"algorithm.noise_prior must be one of {NOISE_PRIORS}; got {value!r}.")
+  return value
+
+
+def check_q_hidden(value) -> int:
+  """`algorithm.q_hidden`: 0 (linear Q head) or the width of Q's hidden layer."""
+  return _non_negative_int("q_hidden", value)
 
 
 class InfoGAN(GAN):
@@ -51,9 +81,42 @@ class InfoGAN(GAN):
       raise ValueError(
         f"algorithm.info_weight must be a finite number >= 0; got {self.info_weight!r}."
       )
+    self.noise_prior = check_noise_prior(algorithm.get("noise_prior", DEFAULT_NOISE_PRIOR))
+    self.q_hidden = check_q_hidden(algorithm.get("q_hidden", DEFAULT_Q_HIDDEN))
     codes = self.categorical_codes + self.continuous_codes
     roles = Roles(aux_outputs=codes, code_dim=codes, fakes_carry_conditioning=True)
     super().__init__(config, dataset, roles)
+    if self.q_hidden:
+      self._use_hidden_q_head(config, codes)
+
+  def _use_hidden_q_head(self, config, codes: int) -> None:
+    """Replaces D's linear head (`HeadedDiscriminator`) with Q's hidden-layer head on the same
+    base network (`jaxgen.nn.infogan.HiddenQDiscriminator`)."""
+    headed = self.critic.module
+    if not isinstance(headed, gan_zoo.HeadedDiscriminator):
+      raise ConfigError(
+        f"algorithm.q_hidden = {self.q_hidden} builds Q's hidden layer in float32 on D's "
+        f"features; precision = {config.get('precision')!r} is not supported with it. Set "
+        "precision = 'float32' or algorithm.q_hidden = 0."
+      )
+    if headed.minibatch_kernels:
+      raise ConfigError(
+        f"algorithm.q_hidden = {self.q_hidden} does not combine with "
+        "algorithm.stabilisers.minibatch_discrimination; set one of them to 0."
+      )
+    slope = getattr(headed.base, "leaky_slope", LEAKY_RELU_SLOPE)
+    module = HiddenQDiscriminator(headed.base, codes, self.q_hidden, slope)
+    self.critic = dataclasses.replace(self.critic, module=module)
+    self.adversary = dataclasses.replace(self.adversary, critic=self.critic)
+    self.discriminator = module
+    d = self.players["discriminator"]
+    self.players["discriminator"] = dataclasses.replace(d, module=module)
+
+  def sample_noise(self, rng, num) -> jax.Array:
+    """z [num, latent_dim] from `noise_prior`: N(0, I), or U(-1, 1) as the authors' code."""
+    if self.noise_prior == "uniform":
+      return jax.random.uniform(rng, (num, self.latent_dim), minval=-1.0, maxval=1.0)
+    return jax.random.normal(rng, (num, self.latent_dim))
 
   def sample_codes(self, rng, num) -> dict[str, jax.Array]:
     """c_cat ~ Uniform{0..K-1} and c_cont ~ U[-1, 1]^d (Chen et al. 2016, sec. 7)."""
@@ -72,14 +135,13 @@ class InfoGAN(GAN):
 
   def latents(self, rng, num):
     noise_rng, code_rng = jax.random.split(rng)
-    noise = jax.random.normal(noise_rng, (num, self.latent_dim))
-    return self.code_latents(noise, self.sample_codes(code_rng, num))
+    return self.code_latents(self.sample_noise(noise_rng, num), self.sample_codes(code_rng, num))
 
   def make_fakes(self, state: TrainState, rng, batch, *, params=None, player="generator"):
     noise_rng, code_rng = jax.random.split(rng)
     num = batch["x"].shape[0]
     codes = self.sample_codes(code_rng, num)
-    z = self.code_latents(jax.random.normal(noise_rng, (num, self.latent_dim)), codes)
+    z = self.code_latents(self.sample_noise(noise_rng, num), codes)
     fake, model_state = self.generate(state, rng, num, None, train=True, params=params, z=z)
     return fake, model_state, codes
 
@@ -103,9 +165,19 @@ class InfoGAN(GAN):
     bound = self.mutual_information(fake_outputs, conditioning)
     return -self.info_weight * bound, {"mutual_information": bound}
 
+  def categorical_code_logits(self, state: TrainState, images) -> jax.Array:
+    """Q's logits of c1 on `images` [N, H, W, C], in inference mode: the classifier whose
+    accuracy Chen et al. 2016 (sec. 7.1) report, matched to the classes one-to-one."""
+    player = state.players["discriminator"]
+    variables = {"params": player.params, **player.model_state}
+    (_, heads), _ = self.discriminator.apply(
+      variables, images, train=False, mutable=["intermediates"]
+    )
+    return heads[:, : self.categorical_codes]
+
   def sample_from_codes(self, state: TrainState, rng, categorical, continuous):
     """Samples for given codes (categorical [N] ints, continuous [N, d]) in inference mode."""
-    noise = jax.random.normal(rng, (categorical.shape[0], self.latent_dim))
+    noise = self.sample_noise(rng, categorical.shape[0])
     z = self.code_latents(noise, {"categorical": categorical, "continuous": continuous})
     samples, _ = self.generate(
       state, rng, categorical.shape[0], None, train=False, params=self.evaluation_params(state), z=z

@@ -13,4 +13,6 @@ def get_config():
   config.algorithm.categorical_codes = 10
   config.algorithm.continuous_codes = 2
   config.algorithm.info_weight = 1.0
+  config.algorithm.noise_prior = "normal"  # z ~ N(0, I); "uniform": U(-1, 1), the authors' code
+  config.algorithm.q_hidden = 0  # Q: a linear head on D's features; 128: the paper's FC-BN-lReLU
   return config

@@ -123,15 +123,26 @@ class InfoGANCodesResult(NamedTuple):
   grids: np.ndarray  # [continuous codes, K, columns, H, W]: code j swept, the others at 0
   grid_values: np.ndarray  # [columns] the swept continuous-code values
   accuracy_by_step: tuple[tuple[int, float], ...]  # (step, Hungarian accuracy) while training
+  q_accuracy: float  # Q's c1 on the held-out real digits, matched to their labels (the paper's)
   num_steps: int
   seed: int
 
 
-def infogan_config(*, quick: bool, seed: int, num_steps: int | None = None):
-  """`jaxgen/configs/infogan_digits.py`, shrunk for the quick setting (narrow nets, few steps)."""
-  from jaxgen.configs import infogan_digits
+def q_code_accuracy(algorithm, state, images, labels, num_classes: int) -> float:
+  """The paper's measure (Chen et al. 2016, sec. 7.1): c1 = argmax of Q's categorical logits on
+  real `images`, matched one-to-one to their `labels` (`hungarian_accuracy`)."""
+  logits = np.asarray(algorithm.categorical_code_logits(state, jnp.asarray(images)))
+  return hungarian_accuracy(logits.argmax(-1), labels, algorithm.categorical_codes, num_classes)
 
-  config = infogan_digits.get_config()
+
+def infogan_config(
+  *, quick: bool, seed: int, num_steps: int | None = None, name: str = "infogan_digits"
+):
+  """The config `name` (`jaxgen/configs/infogan_digits.py`, or `infogan_paper_digits`), shrunk
+  for the quick setting (narrow nets, few steps)."""
+  from jaxgen import configs
+
+  config = configs.load(name)
   config.seed = seed
   config.progress_bar = False
   config.num_steps = 8000 if num_steps is None else num_steps
@@ -149,6 +160,7 @@ def infogan_codes_experiment(
   seed: int = 0,
   num_steps: int | None = None,
   score_every: int | None = None,
+  config_name: str = "infogan_digits",
 ) -> InfoGANCodesResult:
   """Trains `infogan_digits` through the one loop (8000 steps; quick: 30 steps of narrow nets),
   then scores the categorical code against the digits classifier and sweeps the continuous codes.
@@ -157,13 +169,16 @@ def infogan_codes_experiment(
   no training randomness, so the trained parameters do not depend on it.
   """
   from jaxgen import train
+  from jaxgen.data import load_digits
   from jaxgen.metrics import load_digits_classifier
 
-  config = infogan_config(quick=quick, seed=seed, num_steps=num_steps)
+  config = infogan_config(quick=quick, seed=seed, num_steps=num_steps, name=config_name)
   run = train.Run(config)
   algorithm = run.algorithm
   num_codes, num_continuous = algorithm.categorical_codes, algorithm.continuous_codes
   classifier = load_digits_classifier()
+  size = run.dataset.example_shape[0]  # 8 or 16: the held-out digits as the run sees digits
+  held_out = load_digits("test", size=size)
   noise_key, grid_key = jax.random.split(jax.random.key(seed + 1000))
 
   def generate(state, categorical, continuous, noise):
@@ -178,7 +193,7 @@ def infogan_codes_experiment(
     def generate_for_codes(codes):
       # Each sample draws its own z and c_cont ~ U(-1, 1), as in training (Chen et al. 2016).
       z_key, c_key = jax.random.split(noise_key)
-      noise = jax.random.normal(z_key, (len(codes), algorithm.latent_dim))
+      noise = algorithm.sample_noise(z_key, len(codes))  # the prior it trained with
       shape = (len(codes), num_continuous)
       continuous = jax.random.uniform(c_key, shape, minval=-1.0, maxval=1.0)
       return generate(state, jnp.asarray(codes), continuous, noise)
@@ -205,7 +220,7 @@ def infogan_codes_experiment(
   # One z for the whole grid (Chen et al. 2016, Fig. 2 fixes the other latents): rows differ in
   # c1 only, columns in the swept continuous code only.
   noise = jnp.broadcast_to(
-    jax.random.normal(grid_key, (1, algorithm.latent_dim)),
+    algorithm.sample_noise(grid_key, 1),
     (num_codes * columns, algorithm.latent_dim),
   )
   categorical = jnp.repeat(jnp.arange(num_codes), columns)
@@ -220,6 +235,7 @@ def infogan_codes_experiment(
     grids=np.stack(grids) if grids else np.zeros((0,)),
     grid_values=values,
     accuracy_by_step=tuple(accuracy_by_step),
+    q_accuracy=q_code_accuracy(algorithm, state, *held_out, classifier.num_classes),
     num_steps=config.num_steps,
     seed=seed,
   )
