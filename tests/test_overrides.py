@@ -385,3 +385,28 @@ def test_command_line_applies_data_options_optimizer_switch_and_config_argument(
 def test_network_roles_are_the_registry_roles():
   # overrides names the roles itself so that reading a config does not import the networks.
   assert set(_NETWORK_ROLES) == set(NETWORKS)
+
+
+def test_switching_the_algorithm_on_the_command_line_brings_its_own_keys():
+  """--config.algorithm.name=unrolled --config.algorithm.unroll_steps=3: the second key is the
+  newly named algorithm's, typed by its literal and checked by the algorithm."""
+  from jaxgen import config_check
+
+  config = gan_ring8.get_config()
+  overrides = {"algorithm.name": "unrolled", "algorithm.unroll_steps": "3"}
+  overrides["optimizer.discriminator.eps_root"] = "1e-8"  # unrolling needs d sqrt(v) finite
+  apply_overrides(config, overrides, parse_strings=True)
+  assert config.algorithm.unroll_steps == 3
+  config_check.check_config(config)
+  config = gan_ring8.get_config()
+  apply_overrides(config, {**overrides, "algorithm.unroll_steps": "-3"}, parse_strings=True)
+  with pytest.raises(ConfigError, match="unroll_steps must be an integer >= 0; got -3"):
+    config_check.check_config(config)
+
+
+def test_another_algorithms_key_says_which_algorithm_reads_it():
+  config = gan_ring8.get_config()
+  with pytest.raises(ConfigError, match=r"it is an option of 'unrolled'\. To switch, give"):
+    apply_overrides(config, {"algorithm.unroll_steps": "3"}, parse_strings=True)
+  with pytest.raises(ConfigError, match=r"Unknown config key 'algorithm\.unrol_steps'\. Valid"):
+    apply_overrides(config, {"algorithm.unrol_steps": "3"}, parse_strings=True)
