@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import jax
 import ml_collections
@@ -405,31 +405,31 @@ def enable_compilation_cache() -> None:
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+# The outcomes a user acts on and the exit status of each: the message is the last line of
+# stderr, with no traceback (absl's app.run would print one). The first class that matches wins.
+# A stop by SIGINT/SIGTERM saved its step: a clean exit, so schedulers do not count a failure.
+EXIT_STATUSES: dict[type[Exception], int] = {
+  Interrupted: 0,
+  ConfigError: 2,
+  CheckpointError: 3,
+  NonFiniteError: 4,
+  OSError: 5,  # e.g. a full disk under metrics.jsonl; the message names the file
+  WorkdirInUseError: 6,  # another run trains in this workdir; nothing was touched
+}
+
+
+def _fail(error: Exception) -> NoReturn:
+  status = next(s for kind, s in EXIT_STATUSES.items() if isinstance(error, kind))
+  prefix = "" if isinstance(error, Interrupted) else f"{type(error).__name__}: "
+  print(f"{prefix}{error}", file=sys.stderr, flush=True)
+  raise SystemExit(status)
+
+
 def main(argv=None) -> None:
   """Console entry point: `jaxgen-train --config=NAME|FILE --workdir=DIR [--config.KEY=VALUE]`."""
-  from typing import NoReturn  # noqa: PLC0415
-
   from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
 
   from jaxgen import overrides  # noqa: PLC0415
-
-  # The outcomes a user acts on and the exit status of each: the message is the last line of
-  # stderr, with no traceback (absl's app.run would print one). The first class that matches wins.
-  # A stop by SIGINT/SIGTERM saved its step: a clean exit, so schedulers do not count a failure.
-  exit_statuses: dict[type[Exception], int] = {
-    Interrupted: 0,
-    ConfigError: 2,
-    CheckpointError: 3,
-    NonFiniteError: 4,
-    OSError: 5,  # e.g. a full disk under metrics.jsonl; the message names the file
-    WorkdirInUseError: 6,  # another run trains in this workdir; nothing was touched
-  }
-
-  def fail(error: Exception) -> NoReturn:
-    status = next(s for kind, s in exit_statuses.items() if isinstance(error, kind))
-    prefix = "" if isinstance(error, Interrupted) else f"{type(error).__name__}: "
-    print(f"{prefix}{error}", file=sys.stderr, flush=True)
-    raise SystemExit(status)
 
   # The config is loaded here (`jaxgen.configs.load`: a name or a file, `:arg` for get_config)
   # and the overrides are checked here (jaxgen.overrides: the options a data set, network or
@@ -438,8 +438,8 @@ def main(argv=None) -> None:
   argv = flags.FLAGS.read_flags_from_files(sys.argv if argv is None else argv, force_gnu=False)
   try:
     argv, raw_overrides = overrides.split_config_overrides(argv)
-  except tuple(exit_statuses) as error:
-    fail(error)
+  except tuple(EXIT_STATUSES) as error:
+    _fail(error)
 
   config_flag = flags.DEFINE_string(
     "config",
@@ -463,7 +463,7 @@ def main(argv=None) -> None:
       parallel.initialize_multihost()
       enable_compilation_cache()
       train_and_evaluate(config, workdir_flag.value)
-    except tuple(exit_statuses) as error:
-      fail(error)
+    except tuple(EXIT_STATUSES) as error:
+      _fail(error)
 
   app.run(run_main, argv=argv)
