@@ -154,6 +154,34 @@ def infogan_config(
   return config
 
 
+def _generate(algorithm, state, categorical, continuous, noise) -> np.ndarray:
+  """G's images (inference mode, evaluation params) for the given codes and noise."""
+  z = algorithm.code_latents(noise, {"categorical": categorical, "continuous": continuous})
+  params = algorithm.evaluation_params(state)
+  images, _ = algorithm.generate(
+    state, None, len(categorical), None, train=False, params=params, z=z
+  )
+  return np.asarray(images)
+
+
+def _continuous_sweeps(algorithm, state, key, columns: int) -> tuple[np.ndarray, np.ndarray]:
+  """[continuous codes, K, columns, H, W] images, code j swept over `GRID_RANGE` and the others at
+  0, and the swept values. One z for the whole grid (Chen et al. 2016, Fig. 2 fixes the other
+  latents): rows differ in c1 only, columns in the swept continuous code only."""
+  num_codes, num_continuous = algorithm.categorical_codes, algorithm.continuous_codes
+  values = np.linspace(*GRID_RANGE, columns)
+  shape = (num_codes * columns, algorithm.latent_dim)
+  noise = jnp.broadcast_to(algorithm.sample_noise(key, 1), shape)
+  categorical = jnp.repeat(jnp.arange(num_codes), columns)
+  grids = []
+  for j in range(num_continuous):
+    continuous = np.zeros((num_codes * columns, num_continuous), np.float32)
+    continuous[:, j] = np.tile(values, num_codes)
+    images = _generate(algorithm, state, categorical, jnp.asarray(continuous), noise)
+    grids.append(images[..., 0].reshape(num_codes, columns, *images.shape[1:3]))
+  return (np.stack(grids) if grids else np.zeros((0,))), values
+
+
 def infogan_codes_experiment(
   *,
   quick: bool = False,
@@ -162,8 +190,10 @@ def infogan_codes_experiment(
   score_every: int | None = None,
   config_name: str = "infogan_digits",
 ) -> InfoGANCodesResult:
-  """Trains `infogan_digits` through the one loop (8000 steps; quick: 30 steps of narrow nets),
-  then scores the categorical code against the digits classifier and sweeps the continuous codes.
+  """Trains `config_name` (`infogan_digits` or `infogan_paper_digits`) through the one loop
+  (its steps; quick: 30 steps of narrow nets), then scores the categorical code against the
+  digits classifier and on held-out digits through Q (`q_accuracy`), and sweeps the continuous
+  codes.
 
   `score_every`: also score the code every this many steps (`accuracy_by_step`); the scoring draws
   no training randomness, so the trained parameters do not depend on it.
@@ -181,14 +211,6 @@ def infogan_codes_experiment(
   held_out = load_digits("test", size=size)
   noise_key, grid_key = jax.random.split(jax.random.key(seed + 1000))
 
-  def generate(state, categorical, continuous, noise):
-    z = algorithm.code_latents(noise, {"categorical": categorical, "continuous": continuous})
-    params = algorithm.evaluation_params(state)
-    images, _ = algorithm.generate(
-      state, None, len(categorical), None, train=False, params=params, z=z
-    )
-    return np.asarray(images)
-
   def score(state) -> CodeAgreement:
     def generate_for_codes(codes):
       # Each sample draws its own z and c_cont ~ U(-1, 1), as in training (Chen et al. 2016).
@@ -196,7 +218,7 @@ def infogan_codes_experiment(
       noise = algorithm.sample_noise(z_key, len(codes))  # the prior it trained with
       shape = (len(codes), num_continuous)
       continuous = jax.random.uniform(c_key, shape, minval=-1.0, maxval=1.0)
-      return generate(state, jnp.asarray(codes), continuous, noise)
+      return _generate(algorithm, state, jnp.asarray(codes), continuous, noise)
 
     return code_agreement(
       generate_for_codes,
@@ -215,24 +237,10 @@ def infogan_codes_experiment(
   agreement = score(state)
   accuracy_by_step.append((config.num_steps, agreement.accuracy))
 
-  columns = 5 if quick else 9
-  values = np.linspace(*GRID_RANGE, columns)
-  # One z for the whole grid (Chen et al. 2016, Fig. 2 fixes the other latents): rows differ in
-  # c1 only, columns in the swept continuous code only.
-  noise = jnp.broadcast_to(
-    algorithm.sample_noise(grid_key, 1),
-    (num_codes * columns, algorithm.latent_dim),
-  )
-  categorical = jnp.repeat(jnp.arange(num_codes), columns)
-  grids = []
-  for j in range(num_continuous):
-    continuous = np.zeros((num_codes * columns, num_continuous), np.float32)
-    continuous[:, j] = np.tile(values, num_codes)
-    images = generate(state, categorical, jnp.asarray(continuous), noise)
-    grids.append(images[..., 0].reshape(num_codes, columns, *images.shape[1:3]))
+  grids, values = _continuous_sweeps(algorithm, state, grid_key, columns=5 if quick else 9)
   return InfoGANCodesResult(
     agreement=agreement,
-    grids=np.stack(grids) if grids else np.zeros((0,)),
+    grids=grids,
     grid_values=values,
     accuracy_by_step=tuple(accuracy_by_step),
     q_accuracy=q_code_accuracy(algorithm, state, *held_out, classifier.num_classes),
