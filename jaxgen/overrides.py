@@ -554,11 +554,11 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
   elif _new_block_allowed(parts):
     # A whole named block the config file lacks, e.g. a discriminator for a VAE made a VAE-GAN.
     expected, example = dict, _MISSING
-  elif _algorithm_reads(config, parts):
+  elif (owners := _algorithms_reading(parts)) and config.algorithm.get("name") in owners:
     # A key of the algorithm named by an earlier override (--config.algorithm.name=unrolled
     # --config.algorithm.unroll_steps=5): typed by its literal, checked by the algorithm.
     expected, example = None, _MISSING
-  elif owners := _algorithms_reading(parts):
+  elif owners:
     raise ConfigError(
       f"Unknown config key {key!r} for algorithm {config.algorithm.get('name')!r}: it is an option "
       f"of {', '.join(map(repr, owners))}. To switch, give --config.algorithm.name=NAME before it."
@@ -586,19 +586,9 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
   return value
 
 
-def _algorithm_reads(config, parts: tuple[str, ...]) -> bool:
-  """Whether `parts` is `algorithm.<key>` for a key the configured algorithm's family reads."""
-  from jaxgen import config_check  # noqa: PLC0415 (config_check imports the algorithms)
-
-  if len(parts) != 2 or parts[0] != "algorithm" or "algorithm" not in config:
-    return False
-  family = config_check.FAMILIES.get(config.algorithm.get("name"))
-  return family is not None and parts[1] in family.keys
-
-
 def _algorithms_reading(parts: tuple[str, ...]) -> list[str]:
   """The algorithms whose family reads `algorithm.<key>`."""
-  from jaxgen import config_check  # noqa: PLC0415
+  from jaxgen import config_check  # noqa: PLC0415 (config_check imports the algorithms)
 
   if len(parts) != 2 or parts[0] != "algorithm":
     return []
