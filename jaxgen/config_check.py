@@ -12,7 +12,6 @@ this module adds the schema of keys and the ranges of the training loop's values
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import types
 from collections.abc import Callable, Hashable, Mapping
@@ -21,159 +20,28 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen import algorithms, data, losses, optim, parallel, stabilisers
-from jaxgen.algorithms import adagan, cyclegan, gan, infogan, progan, sparse_vae, vae, vaegan, wae
+from jaxgen import algorithms, data, optim, parallel
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
 from jaxgen.errors import ConfigError
-from jaxgen.losses import penalties
 from jaxgen.metrics import evaluator
 from jaxgen.nn import precision
 from jaxgen.nn import registry as networks
+from jaxgen.options import declared
 
 _MISSING = object()
 
 
-def _stabiliser_fields(config) -> None:
-  """Each stabiliser through `Stabilisers`' own check alone, so that a refusal names its key."""
-  for field in config.keys():
-    check = lambda value, field=field: stabilisers.Stabilisers(**{field: value})
-    _library(f"algorithm.stabilisers.{field}", config[field], check, "is out of range")
+def algorithms_reading(key: str) -> list[str]:
+  """The algorithms that declare the option `algorithm.<key>` (`jaxgen.options`)."""
+  return sorted(name for name, cls in algorithms.ALGORITHMS.items() if key in declared(cls))
 
 
-@dataclasses.dataclass(frozen=True)
-class Family:
-  """What an algorithm reads: its `algorithm.*` keys, its players (`model.<player>`, named in the
-  registry given, and `optimizer.<player>`), the `algorithm.*` keys that name a choice, the
-  library's validators of single `algorithm.*` values, and the players a config may leave out."""
+def _players(algorithm) -> dict[str, Mapping]:
+  """Each declared player's network registry (`model.<player>.name` is one of its names)."""
+  return {player: networks.NETWORKS[role] for player, role in algorithm.PLAYERS.items()}
 
-  keys: tuple[str, ...]
-  players: Mapping[str, Mapping]
-  choices: Mapping[str, Any]
-  validators: Mapping[str, Callable[[Any], Any]]
-  optional: tuple[str, ...] = ()
-
-
-def _gan(*keys: str) -> Family:
-  return Family(
-    (*default.get_config().algorithm, *keys),
-    {"generator": networks.GENERATORS, "discriminator": networks.DISCRIMINATORS},
-    {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
-    {
-      "discriminator_steps": gan.check_discriminator_steps,
-      "updates": gan.check_updates,
-      "weight_clip": gan.check_weight_clip,
-      "generator_reuses_fakes": gan.check_generator_reuses_fakes,
-      "penalty": gan.make_penalty,
-      "stabilisers": _stabiliser_fields,
-    },
-  )
-
-
-def _infogan() -> Family:
-  family = _gan("categorical_codes", "continuous_codes", "info_weight", "noise_prior", "q_hidden")
-  validators = {"noise_prior": infogan.check_noise_prior, "q_hidden": infogan.check_q_hidden}
-  return dataclasses.replace(family, validators={**family.validators, **validators})
-
-
-def _adagan() -> Family:
-  family = _gan("rounds", "beta", "classifier_fraction", "training_set_size")
-  validators = {
-    "rounds": adagan.check_rounds,
-    "beta": adagan.check_beta,
-    "classifier_fraction": adagan.check_classifier_fraction,
-    "training_set_size": adagan.check_training_set_size,
-  }
-  return dataclasses.replace(family, validators={**family.validators, **validators})
-
-
-def _autoencoder(
-  keys, choices, critic: bool = True, optional=(), penalty=False, validators=None
-) -> Family:
-  players = {"encoder": networks.ENCODERS, "decoder": networks.DECODERS}
-  players |= {"discriminator": networks.DISCRIMINATORS} if critic else {}
-  validators = {"reconstruction": vae.build_reconstruction, **(validators or {})}
-  if critic:  # the adversarial pieces' switches (jaxgen.algorithms.stabiliser_rules)
-    keys, validators["stabilisers"] = (*keys, "stabilisers"), _stabiliser_fields
-  if penalty:
-    keys, validators["penalty"] = (*keys, "penalty"), gan.make_penalty
-    choices = {**choices, "penalty.name": ("none", *penalties.PENALTIES)}
-  return Family(("name", "reconstruction", *keys), players, choices, validators, optional)
-
-
-_PRIOR_KEYS = ("prior", "penalty_weight", "loss", "stochastic_encoder")
-_PRIOR_CHOICES = {
-  "reconstruction.name": vae.RECONSTRUCTIONS,
-  "prior.name": losses.LATENT_PRIORS,
-  "loss": losses.GAN_OBJECTIVES,
-}
-_VAEGAN_KEYS = ("gamma", "loss", "feed_reconstructions", "feature_reduction")
-_VAEGAN_KEYS += ("equilibrium_gating", "equilibrium", "equilibrium_margin", "discriminator_init")
-# Read off jaxgen/algorithms/*.py (config.algorithm.X, algorithm.get("X"), config.model.X).
-FAMILIES: dict[str, Family] = {
-  "gan": _gan(),
-  "acgan": _gan(),
-  "unrolled": _gan("unroll_steps"),
-  "infogan": _infogan(),
-  "ebgan": _gan("margin", "pulling_away_weight"),
-  "began": _gan("gamma", "lambda_k"),
-  "madgan": _gan("num_generators"),
-  "adagan": _adagan(),
-  "progan": Family(
-    ("name", "stable_steps", "fade_steps", "penalty_weight", "drift_weight", "stabilisers"),
-    {"generator": networks.GENERATORS, "discriminator": networks.DISCRIMINATORS},
-    {},
-    {
-      "stable_steps": lambda value: check_int("stable_steps", value, minimum=1),
-      "fade_steps": lambda value: check_int("fade_steps", value, minimum=1),
-      "penalty_weight": lambda value: progan.check_non_negative("penalty_weight", value),
-      "drift_weight": lambda value: progan.check_non_negative("drift_weight", value),
-      "stabilisers": _stabiliser_fields,
-    },
-  ),
-  "vae": _autoencoder((), {"reconstruction.name": vae.LIKELIHOODS}, critic=False),
-  "sparse_vae": _autoencoder(
-    ("slab_probability", "selector_sharpness", "spike_warmup_steps"),
-    {"reconstruction.name": vae.LIKELIHOODS},
-    critic=False,
-    validators={
-      "slab_probability": losses.sparse_coding.check_slab_probability,
-      "selector_sharpness": sparse_vae.check_selector_sharpness,
-      "spike_warmup_steps": sparse_vae.check_spike_warmup_steps,
-    },
-  ),
-  "vaegan": _autoencoder(
-    _VAEGAN_KEYS,
-    {
-      "reconstruction.name": vae.LIKELIHOODS,
-      "loss": vaegan.GENERATOR_LOSSES,
-      "feature_reduction": losses.FEATURE_REDUCTIONS,
-      "discriminator_init": vaegan.DISCRIMINATOR_INITS,
-    },
-  ),
-  "aae": _autoencoder(_PRIOR_KEYS, _PRIOR_CHOICES, penalty=True),
-  # WAE-MMD has no discriminator; a config keeps its blocks for --config.algorithm.penalty=gan.
-  "wae": _autoencoder(
-    (*_PRIOR_KEYS, "penalty"),
-    {**_PRIOR_CHOICES, "penalty": wae.PENALTIES},
-    optional=("discriminator",),
-  ),
-}
-
-# CycleGAN's G and F share `model.translator` / `optimizer.translator`, its two Ds
-# `model.discriminator` / `optimizer.discriminator`.
-FAMILIES["cyclegan"] = Family(
-  ("name", "loss", "cycle_weight", "identity_weight", "adversarial_weight", "pool_size")
-  + ("stabilisers", "penalty"),
-  {"translator": networks.TRANSLATORS, "discriminator": networks.DISCRIMINATORS},
-  {"loss": losses.GAN_OBJECTIVES, "penalty.name": ("none", *penalties.PENALTIES)},
-  {
-    "pool_size": cyclegan.check_pool_size,
-    "penalty": gan.make_penalty,
-    "stabilisers": _stabiliser_fields,
-  },
-)
 
 # The training loop's integers and their least values (data sets' batches need seed >= 0).
 LOOP_INTS = {
@@ -201,8 +69,9 @@ def check_config(config) -> None:
   data_name = _choose("data.name", config.data.name, data.DATASETS)
   _library("precision", _get(config, "precision"), precision.check_precision)
   _choose("cpu_dot_fusion", _get(config, "cpu_dot_fusion"), parallel.CPU_DOT_FUSIONS)
-  family = FAMILIES[name]
-  algorithm = dict.fromkeys(family.keys)
+  cls = algorithms.ALGORITHMS[name]
+  options, players = declared(cls), _players(cls)
+  algorithm = dict.fromkeys(("name", *options))
   if "stabilisers" in algorithm:
     algorithm["stabilisers"] = dict.fromkeys(base.algorithm.stabilisers)
   schema = {
@@ -210,8 +79,8 @@ def check_config(config) -> None:
     "data": {"name": None, "options": dict.fromkeys(data.options(data_name))},
     "eval": dict.fromkeys(base.eval),
     "algorithm": algorithm,
-    "model": dict.fromkeys(("latent_dim", *family.players)),
-    "optimizer": dict.fromkeys(family.players),
+    "model": dict.fromkeys(("latent_dim", *players)),
+    "optimizer": dict.fromkeys(players),
   }
   _check_keys(config, schema, "", name)
   for key, minimum in LOOP_INTS.items():
@@ -223,8 +92,10 @@ def check_config(config) -> None:
     value = _get(config, key)
     if value is not _MISSING and not isinstance(value, bool):
       raise ConfigError(f"{key} = {value!r} is not a bool; set it to True or False.")
-  _check_algorithm(config.algorithm, family)
-  _check_players(config, family)
+  for key, option in options.items():
+    if (value := _get(config.algorithm, key)) is not _MISSING:
+      option.validate(value)
+  _check_players(config, players, cls.OPTIONAL_PLAYERS)
   options = config.data.get("options") or {}
   facts = _library("data.options", options, lambda o: data.facts(data_name, **o))
   _check_fit(config, name, data_name, facts)
@@ -244,18 +115,11 @@ def _check_steps_per_call(config) -> None:
       )
 
 
-def _check_algorithm(section, family: Family) -> None:
-  for key, choices in family.choices.items():
-    _choose(f"algorithm.{key}", _get(section, key), choices)
-  for key, validator in family.validators.items():
-    _library(f"algorithm.{key}", _get(section, key), validator)
-
-
-def _check_players(config, family: Family) -> None:
+def _check_players(config, players: Mapping[str, Mapping], optional: tuple[str, ...]) -> None:
   """`model.<player>.name` in its registry; `optimizer.<player>` through make_optimizer's checks."""
-  for player, registry in family.players.items():
+  for player, registry in players.items():
     blocks = (f"model.{player}", f"optimizer.{player}")
-    if player in family.optional and all(_get(config, key) is _MISSING for key in blocks):
+    if player in optional and all(_get(config, key) is _MISSING for key in blocks):
       continue
     _choose(f"model.{player}.name", _require(config, f"model.{player}.name"), registry)
     prefix, block = f"optimizer.{player}.", _get(config, f"optimizer.{player}")
@@ -334,10 +198,10 @@ def _check_keys(section, schema: Mapping, prefix: str, algorithm: str = "") -> N
 
 def _hint(prefix: str, key: str, algorithm: str) -> str:
   if prefix == "algorithm.":
-    readers = sorted(name for name, family in FAMILIES.items() if key in family.keys)
+    readers = algorithms_reading(key)
     return f" for algorithm {algorithm!r}" + (f" (read by {readers})" if readers else "")
   if prefix in ("model.", "optimizer."):
-    return f": algorithm {algorithm!r} has the players {list(FAMILIES[algorithm].players)}"
+    return f": algorithm {algorithm!r} has the players {list(algorithms.get(algorithm).PLAYERS)}"
   return ""
 
 

@@ -389,16 +389,27 @@ def _field_type(node, leaf: str) -> type | None:
 
 
 def _declared_types(config, parts: tuple[str, ...]) -> tuple[type, ...] | None:
-  """The value types the algorithm named in `config` declares for `algorithm.<option>` (its class's
-  `config_types`, e.g. AdaGAN's beta: a heuristic's name or a number), or None."""
+  """The value types the algorithm named in `config` declares for `algorithm.<option>` (its
+  `Option.types`, e.g. AdaGAN's beta: a heuristic's name or a number), or None."""
   if len(parts) != 2 or parts[0] != "algorithm":
     return None
   from jaxgen import algorithms  # noqa: PLC0415 — the algorithms import Flax; only load when needed
+  from jaxgen.options import declared  # noqa: PLC0415
 
   name = _get(config, ("algorithm", "name"))
   if not isinstance(name, str) or name not in algorithms.ALGORITHMS:
     return None
-  return getattr(algorithms.ALGORITHMS[name], "config_types", {}).get(parts[1])
+  option = declared(algorithms.ALGORITHMS[name]).get(parts[1])
+  return (option.types or None) if option is not None else None
+
+
+def _declared_default(config, parts: tuple[str, ...]):
+  """The default the algorithm named in `config` declares for `algorithm.<option>`, or _MISSING."""
+  from jaxgen import algorithms  # noqa: PLC0415
+  from jaxgen.options import REQUIRED, declared  # noqa: PLC0415
+
+  option = declared(algorithms.get(config.algorithm.name)).get(parts[1])
+  return _MISSING if option is None or option.default is REQUIRED else option.default
 
 
 def _parse_union(key: str, text: str, types: tuple[type, ...]):
@@ -556,8 +567,9 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
     expected, example = dict, _MISSING
   elif (owners := _algorithms_reading(parts)) and config.algorithm.get("name") in owners:
     # A key of the algorithm named by an earlier override (--config.algorithm.name=unrolled
-    # --config.algorithm.unroll_steps=5): typed by its literal, checked by the algorithm.
-    expected, example = None, _MISSING
+    # --config.algorithm.unroll_steps=5): typed by its declared default, checked by its Option.
+    example = _declared_default(config, parts)
+    expected = _default_type(example) if example is not _MISSING else None
   elif owners:
     raise ConfigError(
       f"Unknown config key {key!r} for algorithm {config.algorithm.get('name')!r}: it is an option "
@@ -587,12 +599,12 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
 
 
 def _algorithms_reading(parts: tuple[str, ...]) -> list[str]:
-  """The algorithms whose family reads `algorithm.<key>`."""
+  """The algorithms that declare the option `algorithm.<key>`."""
   from jaxgen import config_check  # noqa: PLC0415 (config_check imports the algorithms)
 
   if len(parts) != 2 or parts[0] != "algorithm":
     return []
-  return sorted(name for name, family in config_check.FAMILIES.items() if parts[1] in family.keys)
+  return config_check.algorithms_reading(parts[1])
 
 
 def _is_bare_name(value) -> bool:

@@ -37,6 +37,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.errors import ConfigError
+
 Array = jax.Array
 
 # Miyato et al. 2018: one power iteration per update suffices when u persists between updates.
@@ -89,6 +91,19 @@ class Stabilisers:
     if unknown:
       raise ValueError(f"Unknown stabilisers {unknown}; choose from {sorted(valid)}.")
     return cls(**options)
+
+
+def check_config(config):
+  """`config.algorithm.stabilisers` checked one switch at a time, so that a refusal names its key;
+  returns it unchanged."""
+  for field in (config or {}).keys():
+    try:
+      Stabilisers(**{field: config[field]})
+    except (TypeError, ValueError) as error:
+      raise ConfigError(
+        f"algorithm.stabilisers.{field} = {config[field]!r} is out of range: {error}"
+      ) from None
+  return config
 
 
 def _check_number(name, value, low, high, upper_open=False):

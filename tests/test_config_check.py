@@ -10,7 +10,7 @@ import types
 import jax
 import pytest
 
-from jaxgen import algorithms, config_check, configs, data, errors
+from jaxgen import algorithms, configs, data, errors
 from jaxgen.config_check import check_config
 from jaxgen.configs import (
   aae_digits,
@@ -22,6 +22,8 @@ from jaxgen.configs import (
 )
 from jaxgen.data import mixtures, tfds_source
 from jaxgen.metrics import evaluator, inception
+from jaxgen.nn import registry as networks
+from jaxgen.options import declared
 
 CONFIG_NAMES = sorted(
   module.name for module in pkgutil.iter_modules(configs.__path__) if module.name != "__init__"
@@ -50,8 +52,13 @@ def test_every_shipped_config_passes(name):
   check_config(importlib.import_module(f"jaxgen.configs.{name}").get_config())
 
 
-def test_families_cover_the_registered_algorithms():
-  assert set(config_check.FAMILIES) == set(algorithms.ALGORITHMS)
+@pytest.mark.parametrize("name", sorted(algorithms.ALGORITHMS))
+def test_every_algorithm_declares_its_players_and_options(name):
+  cls = algorithms.ALGORITHMS[name]
+  assert cls.PLAYERS and set(cls.PLAYERS.values()) <= set(networks.NETWORKS)
+  assert set(cls.OPTIONAL_PLAYERS) <= set(cls.PLAYERS)
+  for option in declared(cls).values():
+    assert option.doc and option.name.isidentifier(), option
 
 
 # (base config, dotted changes, substrings the message must hold: key, value, choices or range)

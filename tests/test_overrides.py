@@ -400,7 +400,7 @@ def test_switching_the_algorithm_on_the_command_line_brings_its_own_keys():
   config_check.check_config(config)
   config = gan_ring8.get_config()
   apply_overrides(config, {**overrides, "algorithm.unroll_steps": "-3"}, parse_strings=True)
-  with pytest.raises(ConfigError, match="unroll_steps must be an integer >= 0; got -3"):
+  with pytest.raises(ConfigError, match="algorithm.unroll_steps = -3 is refused: must be an integer >= 0"):
     config_check.check_config(config)
 
 

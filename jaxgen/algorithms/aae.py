@@ -28,10 +28,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
+from jaxgen.algorithms import adversarial
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.adversarial import Adversary
+from jaxgen.algorithms.base import register
 from jaxgen.algorithms.vae import Autoencoder
 from jaxgen.nn import precision as precision_lib
+from jaxgen.options import REQUIRED, Option, flag, number
 
 
 def build_prior(config, latent_dim: int):
@@ -46,6 +49,21 @@ def build_prior(config, latent_dim: int):
       f"Bad options {sorted(options)} for the prior {sampler.__name__}: {error}"
     ) from None
   return lambda rng, num: prior(rng, num)
+
+
+# The options AAE and WAE share (Makhzani et al. 2016; Tolstikhin et al. 2018).
+PRIOR_MATCHING_OPTIONS = (
+  Option(
+    "prior",
+    REQUIRED,
+    "p(z), {'name': ..., **options} (losses.LATENT_PRIORS)",
+    choices=lambda: losses.LATENT_PRIORS,
+  ),
+  Option("penalty_weight", 1.0, "lambda of the prior-matching term", check=number(0)),
+  adversarial.LOSS,
+  Option("stochastic_encoder", False, "q(z|x) Gaussian (True) or deterministic", check=flag),
+  adversarial.STABILISERS,
+)
 
 
 def init_prior_matching(autoencoder: Autoencoder, config, dataset) -> None:
@@ -68,12 +86,16 @@ def latent_critic_provides(objective) -> rules.Provides:
   return frozenset(provides | ({rules.TARGETS} if objective.has_real_target else set()))
 
 
+@register("aae")
 class AdversarialAutoencoder(Autoencoder):
   """AAE; see the module docstring. Config: `algorithm.prior`, `algorithm.penalty_weight`,
   `algorithm.loss`, `algorithm.stochastic_encoder`, `algorithm.reconstruction`,
   `algorithm.stabilisers` and `algorithm.penalty` (a gradient penalty on D, as in the GAN; WAE-GAN
   has none: its `algorithm.penalty` names the divergence); `model.encoder`, `model.decoder`,
   `model.discriminator` (an 'mlp' on z); `optimizer.<player>`."""
+
+  PLAYERS = {**Autoencoder.PLAYERS, "discriminator": "discriminator"}
+  OPTIONS = (*PRIOR_MATCHING_OPTIONS, adversarial.PENALTY)
 
   def __init__(self, config, dataset, *, gradient_penalty: bool = True):
     algorithm = config.algorithm

@@ -13,10 +13,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.base import TrainState, register
 from jaxgen.algorithms.gan import GAN, Roles
 
 
+@register("acgan")
 class ACGAN(GAN):
   """GAN with a class-conditional G and a class head on D (Odena et al. 2017)."""
 

@@ -42,7 +42,7 @@ penalties are refused: each would need its state per round.
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -60,24 +60,18 @@ from jaxgen.algorithms.base import (
   Values,
   apply_module,
   player_gradient,
+  register,
 )
 from jaxgen.algorithms.critic import Critic, logits_of
-from jaxgen.algorithms.gan import check_discriminator_steps, check_weight_clip
-from jaxgen.data.base import check_int
+from jaxgen.algorithms.gan import GAN
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import GENERATORS, build_network
+from jaxgen.options import Option, integer, read_options
 
 # fold_in tags of the grad_fns' draws beyond the adversary's (1-3): the real batch from S_N and the
 # mixture's samples; the rng itself draws the latents.
 REAL_DRAW, MIXTURE = 6, 7
 BETA_HEURISTICS = ("uniform",)  # or a number in (0, 1): the authors' "constant"
-DEFAULT_ROUNDS = 4
-DEFAULT_CLASSIFIER_FRACTION = 0.25  # authors' gmm: mixture_c_epoch_num 5, gan_epoch_num 15
-DEFAULT_TRAINING_SET_SIZE = 10_000
-
-
-def check_rounds(value: Any) -> int:
-  return check_int("algorithm.rounds", value, minimum=2)
 
 
 def check_beta(value: Any) -> str | float:
@@ -92,10 +86,6 @@ def check_classifier_fraction(value: Any) -> float:
   if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
     return float(value)
   raise ValueError(f"algorithm.classifier_fraction must be in (0, 1); got {value!r}.")
-
-
-def check_training_set_size(value: Any) -> int:
-  return check_int("algorithm.training_set_size", value, minimum=1)
 
 
 def betas(rounds: int, beta: str | float) -> np.ndarray:
@@ -171,31 +161,47 @@ def keep_unless(trains, new, old):
   return jax.tree.map(lambda n, o: jnp.where(trains, n, o), new, old)
 
 
+@register("adagan")
 class AdaGAN(AlgorithmBase):
   """AdaGAN's rounds of GANs and reweighting classifiers; see the module docstring."""
 
-  # `algorithm.beta` is a heuristic's name or a number: `--config.algorithm.beta=0.3` is a float.
-  config_types: ClassVar[dict[str, tuple[type, ...]]] = {"beta": (str, float)}
+  PLAYERS = GAN.PLAYERS  # the classifier shares D's blocks
+  OPTIONS = (
+    *GAN.OPTIONS,
+    Option("rounds", 4, "T, the generators of the mixture (Algorithm 1)", check=integer(2)),
+    # A heuristic's name or a number: `--config.algorithm.beta=0.3` is a float.
+    Option(
+      "beta",
+      "uniform",
+      "the new generator's weight: 'uniform' (1/t) or in (0, 1)",
+      check=check_beta,
+      types=(str, float),
+    ),
+    # The authors' gmm: mixture_c_epoch_num 5, gan_epoch_num 15.
+    Option(
+      "classifier_fraction",
+      0.25,
+      "the share of a round that trains the classifier",
+      check=check_classifier_fraction,
+    ),
+    Option("training_set_size", 10_000, "S_N, the reweighted training sample", check=integer(1)),
+  )
 
   def __init__(self, config, dataset):
     algorithm = config.algorithm
+    options = read_options(type(self), algorithm)
     if config.conditional:
       raise ValueError("AdaGAN takes no labels; set conditional=False.")
-    if check_weight_clip(algorithm.get("weight_clip", 0.0)):
+    if options.weight_clip:
       raise ValueError("algorithm.weight_clip is not supported by algorithm 'adagan'; set it to 0.")
-    if algorithm.get("updates", "alternating") != "alternating":
+    if options.updates != "alternating":
       raise ValueError(
         "AdaGAN's rounds alternate a classifier, D and G (Tolstikhin et al. 2017, Algorithm 1); "
         f"algorithm.updates = {algorithm.updates!r} is not supported: set it to 'alternating'."
       )
-    self.rounds = check_rounds(algorithm.get("rounds", DEFAULT_ROUNDS))
-    self.beta = check_beta(algorithm.get("beta", "uniform"))
-    fraction = check_classifier_fraction(
-      algorithm.get("classifier_fraction", DEFAULT_CLASSIFIER_FRACTION)
-    )
-    self.training_set_size = check_training_set_size(
-      algorithm.get("training_set_size", DEFAULT_TRAINING_SET_SIZE)
-    )
+    self.rounds, self.beta = options.rounds, options.beta
+    fraction = options.classifier_fraction
+    self.training_set_size = options.training_set_size
     self.round_steps = int(config.num_steps) // self.rounds
     self.classifier_steps = max(1, round(fraction * self.round_steps))
     if self.classifier_steps >= self.round_steps:
@@ -215,7 +221,7 @@ class AdaGAN(AlgorithmBase):
     self.adversary = Adversary.from_config(
       algorithm,
       config.model.discriminator,
-      penalty=algorithm.get("penalty"),
+      penalty=options.penalty,
       precision=precision,
       **facts,
     )
@@ -254,7 +260,7 @@ class AdaGAN(AlgorithmBase):
       )
       for name in grads
     }
-    k = check_discriminator_steps(algorithm.discriminator_steps)
+    k = options.discriminator_steps
     self.schedule = (("discriminator", "classifier"),) + (("discriminator",),) * (k - 1)
     self.schedule += (("generator",),)
 

@@ -23,6 +23,7 @@ from jaxgen import losses, stabilisers
 from jaxgen.algorithms.critic import Critic, logits_of
 from jaxgen.losses import penalties
 from jaxgen.nn import precision as precision_lib
+from jaxgen.options import Option
 
 # fold_in tags of the adversary's random draws (a test rebuilds them from the rng).
 NOISE_REAL, NOISE_FAKE, PENALTY = 1, 2, 3
@@ -34,6 +35,33 @@ def penalty_from_config(config) -> tuple[str | None, penalties.Penalty | None]:
   name = options.pop("name", "none")
   penalty = penalties.get_penalty(name, **options)
   return (None, None) if penalty is None else (name, penalty)
+
+
+def _check_penalty(config):
+  penalty_from_config(config)  # builds it, so a bad option is refused before the first step
+  return config
+
+
+# The options every algorithm with a discriminator reads (`Adversary.from_config`).
+LOSS = Option(
+  "loss",
+  "non_saturating",
+  "the GAN objective (jaxgen.losses.GAN_OBJECTIVES)",
+  choices=lambda: losses.GAN_OBJECTIVES,
+)
+STABILISERS = Option(
+  "stabilisers",
+  None,
+  "the stabiliser switches, all off when absent (jaxgen.stabilisers)",
+  check=stabilisers.check_config,
+)
+PENALTY = Option(
+  "penalty",
+  None,
+  "a gradient penalty on D, {'name': ..., 'weight': ...} (losses.penalties)",
+  check=_check_penalty,
+  choices=lambda: ("none", *penalties.PENALTIES),
+)
 
 
 def discriminator_objective(objective, s: stabilisers.Stabilisers, real_logits, fake_logits):
@@ -180,7 +208,7 @@ class Adversary:
       aux_outputs=aux_outputs,
       precision=precision,
     )
-    objective = losses.get_gan_objective(algorithm.get("loss", "non_saturating"))
+    objective = losses.get_gan_objective(algorithm.get("loss", LOSS.default))
     return cls(critic, objective, switches, penalty, penalty_name)
 
   @staticmethod

@@ -98,9 +98,37 @@ class Evaluation:
       raise ValueError(f"Unknown evaluation kind {self.kind!r}; choose one of {EVALUATION_KINDS}.")
 
 
+# name -> algorithm class; filled by `register` where each algorithm is written.
+ALGORITHMS: dict[str, type[AlgorithmBase]] = {}
+
+
+def register(name: str):
+  """Class decorator: the algorithm is `config.algorithm.name = name` (from any module, e.g. a
+  user's own, named in `config.imports`). A name taken by another class is refused."""
+
+  def add(algorithm: type) -> type:
+    known = ALGORITHMS.get(name)
+    if known is not None and known.__qualname__ != algorithm.__qualname__:
+      raise ValueError(f"Algorithm name {name!r} is taken by {known.__module__}.{known.__name__}.")
+    ALGORITHMS[name] = algorithm
+    return algorithm
+
+  return add
+
+
 class AlgorithmBase(abc.ABC):
   """Everything `make_train_step` and the training loop use of an algorithm, with the defaults of
-  an algorithm that needs no state of its own, no constraint and no class-wise samples."""
+  an algorithm that needs no state of its own, no constraint and no class-wise samples.
+
+  A subclass declares, beside its code, what a config gives it (`jaxgen.options`):
+  `OPTIONS`, its `config.algorithm.*` keys (a subclass adds to its bases'); `PLAYERS`, each
+  player's `model.<block>` / `optimizer.<block>` and the network role (`jaxgen.nn.registry`)
+  that builds it; `OPTIONAL_PLAYERS`, blocks a config may leave out.
+  """
+
+  OPTIONS: tuple = ()
+  PLAYERS: Mapping[str, str] = {}
+  OPTIONAL_PLAYERS: tuple[str, ...] = ()
 
   players: dict[str, Player]
   schedule: tuple[tuple[str, ...], ...]

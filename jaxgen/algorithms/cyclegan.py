@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import optim
+from jaxgen.algorithms import adversarial
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.adversarial import Adversary
 from jaxgen.algorithms.base import (
@@ -52,10 +53,11 @@ from jaxgen.algorithms.base import (
   Values,
   apply_module,
   player_gradient,
+  register,
 )
-from jaxgen.errors import ConfigError
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import TRANSLATORS, build_network
+from jaxgen.options import Option, integer, number, read_options
 
 # fold_in tag of the pool's draws in a D's rng (the adversary's own tags are 1..3).
 POOL = 4
@@ -107,27 +109,30 @@ def cyclegan_provides(objective) -> rules.Provides:
   return frozenset(provides | ({rules.TARGETS} if objective.has_real_target else set()))
 
 
-def _non_negative(key: str, value) -> float:
-  if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-    raise ConfigError(f"algorithm.{key} = {value!r} must be a number >= 0; set it to one.")
-  return float(value)
-
-
-def check_pool_size(value) -> int:
-  if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-    raise ConfigError(
-      f"algorithm.pool_size = {value!r} must be an integer >= 0 (0: no pool; the paper's 50)."
-    )
-  return int(value)
-
-
+@register("cyclegan")
 class CycleGAN(AlgorithmBase):
   """CycleGAN; see the module docstring. Data: a two-domain source (`jaxgen.data.unpaired`)
-  whose batches carry "image_a" and "image_b". Config: `algorithm.loss`, `cycle_weight`,
-  `identity_weight`, `adversarial_weight`, `pool_size`, `stabilisers`, `penalty` (refused)."""
+  whose batches carry "image_a" and "image_b"."""
+
+  # G and F share `model.translator` / `optimizer.translator`, the two Ds `model.discriminator`.
+  PLAYERS = {"translator": "translator", "discriminator": "discriminator"}
+  OPTIONS = (
+    adversarial.LOSS,
+    Option("cycle_weight", 10.0, "lambda of the cycle loss (sec. 4)", check=number(0)),
+    Option(
+      "identity_weight", 0.5, "lambda_identity, times lambda (the reference code)", check=number(0)
+    ),
+    Option(
+      "adversarial_weight", 2.0, "w of the adversarial terms (module docstring)", check=number(0)
+    ),
+    Option("pool_size", 50, "the image pool per D, 0: none (sec. 4)", check=integer(0)),
+    adversarial.STABILISERS,
+    adversarial.PENALTY,
+  )
 
   def __init__(self, config, dataset):
     algorithm = config.algorithm
+    options = read_options(type(self), algorithm)
     if len(dataset.example_shape) != 3:
       raise ValueError(f"CycleGAN translates images; the data has shape {dataset.example_shape}.")
     if getattr(dataset, "name", None) != "unpaired":
@@ -136,10 +141,8 @@ class CycleGAN(AlgorithmBase):
       )
     self.example_shape = tuple(dataset.example_shape)
     self.dataset = dataset  # `sample` translates its held-out A images (read when traced)
-    self.cycle_weight = _non_negative("cycle_weight", algorithm.cycle_weight)
-    self.identity_weight = _non_negative("identity_weight", algorithm.identity_weight)
-    self.adversarial_weight = _non_negative("adversarial_weight", algorithm.adversarial_weight)
-    self.pool_size = check_pool_size(algorithm.pool_size)
+    self.cycle_weight, self.identity_weight = options.cycle_weight, options.identity_weight
+    self.adversarial_weight, self.pool_size = options.adversarial_weight, options.pool_size
     precision = precision_lib.from_config(config)
     self.translator = build_network(
       TRANSLATORS,
@@ -153,7 +156,7 @@ class CycleGAN(AlgorithmBase):
       config.model.discriminator,
       example_shape=self.example_shape,
       num_classes=0,
-      penalty=algorithm.get("penalty"),
+      penalty=options.penalty,
       precision=precision,
     )
     self.objective, self.critic = self.adversary.objective, self.adversary.critic

@@ -23,9 +23,10 @@ import numpy as np
 
 from jaxgen import losses
 from jaxgen.algorithms import stabiliser_rules as rules
-from jaxgen.algorithms.base import TrainState, Values
+from jaxgen.algorithms.base import TrainState, Values, register
 from jaxgen.algorithms.gan import GAN, NOISE_FAKE, NOISE_REAL, Roles
 from jaxgen.nn.traits import RECONSTRUCTION
+from jaxgen.options import Option, number
 
 # An autoencoder D has no logits, targets or features for G to match (its output is a
 # reconstruction); what acts on its inputs and weights composes.
@@ -34,22 +35,8 @@ ENERGY_PROVIDES = frozenset(
   | {rules.GENERATORS}
 )
 
-# Zhao et al. 2016, appendix (EBGAN-PT): lambda_PT = 0.1.
-DEFAULT_PULLING_AWAY_WEIGHT = 0.1
-# The EBGAN margin is searched per data set (Zhao et al. 2016, appendix); 1 suits unit-scale data.
-DEFAULT_MARGIN = 1.0
-# Berthelot et al. 2017: lambda_k = 0.001 and k_0 = 0 (sec. 3.4); gamma 0.3-0.7 in their runs.
-DEFAULT_GAMMA = 0.5
-DEFAULT_LAMBDA_K = 1e-3
 # Mean squared error (EBGAN) and mean absolute error (BEGAN, eta = 1).
 EBGAN_POWER, BEGAN_POWER = 2, 1
-
-
-def _number(config, name, default, low, high):
-  value = config.get(name, default)
-  if not (isinstance(value, int | float) and np.isfinite(value) and low <= value <= high):
-    raise ValueError(f"algorithm.{name} must be a number in [{low}, {high}]; got {value!r}.")
-  return float(value)
 
 
 class EnergyGAN(GAN):
@@ -89,15 +76,29 @@ class EnergyGAN(GAN):
     return energy, code, model_state
 
 
+@register("ebgan")
 class EBGAN(EnergyGAN):
   """Energy-based GAN with the margin loss and the pulling-away term (Zhao et al. 2016)."""
 
+  OPTIONS = (
+    # Searched per data set (Zhao et al. 2016, appendix); 1 suits unit-scale data.
+    Option(
+      "margin",
+      1.0,
+      "m of D's loss E(x) + max(0, m - E(G(z))) (Zhao et al. 2016, eq. 1)",
+      check=number(0.0),
+    ),
+    Option(
+      "pulling_away_weight",
+      0.1,
+      "lambda_PT of the pulling-away term (Zhao et al. 2016)",
+      check=number(0.0),
+    ),
+  )
+
   def __init__(self, config, dataset):
     super().__init__(config, dataset)
-    self.margin = _number(config.algorithm, "margin", DEFAULT_MARGIN, 0.0, np.inf)
-    self.pulling_away_weight = _number(
-      config.algorithm, "pulling_away_weight", DEFAULT_PULLING_AWAY_WEIGHT, 0.0, np.inf
-    )
+    self.margin, self.pulling_away_weight = self.options.margin, self.options.pulling_away_weight
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
     real_energy, fake_energy, model_state = self.energies(
@@ -120,19 +121,26 @@ class EBGAN(EnergyGAN):
     return loss, (model_state, {"loss": loss, "pulling_away": pulling_away})
 
 
+@register("began")
 class BEGAN(EnergyGAN):
   """Boundary equilibrium GAN: the k_t-balanced autoencoder game (Berthelot et al. 2017)."""
 
   energy_power = BEGAN_POWER
+  # Berthelot et al. 2017: lambda_k = 0.001 and k_0 = 0 (sec. 3.4); gamma 0.3-0.7 in their runs.
+  OPTIONS = (
+    Option("gamma", 0.5, "the diversity ratio E[L(G(z))] / E[L(x)] (eq. 4)", check=number(0, 1)),
+    Option(
+      "lambda_k", 1e-3, "k_t's learning rate (Berthelot et al. 2017, eq. 4)", check=number(0, 1)
+    ),
+  )
 
   def __init__(self, config, dataset):
     super().__init__(config, dataset)
-    self.gamma = _number(config.algorithm, "gamma", DEFAULT_GAMMA, 0.0, 1.0)
-    self.lambda_k = _number(config.algorithm, "lambda_k", DEFAULT_LAMBDA_K, 0.0, 1.0)
-    if config.algorithm.discriminator_steps != 1:
+    self.gamma, self.lambda_k = self.options.gamma, self.options.lambda_k
+    if self.options.discriminator_steps != 1:
       raise ValueError(
         "BEGAN updates D and G once each per step (Berthelot et al. 2017, eq. 4); set "
-        f"algorithm.discriminator_steps = 1 (got {config.algorithm.discriminator_steps!r})."
+        f"algorithm.discriminator_steps = 1 (got {self.options.discriminator_steps!r})."
       )
 
   def init_extra(self):

@@ -47,11 +47,13 @@ from jaxgen.algorithms.base import (
   apply_module,
   phase_noise_key,
   player_gradient,
+  register,
 )
 from jaxgen.errors import ConfigError
 from jaxgen.losses import penalties
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import GENERATORS, build_network
+from jaxgen.options import Option, read_options
 
 # fold_in tags that give each random draw of a gradient function its own stream; the rng itself
 # draws the latents, so a test can rebuild z from it.
@@ -146,9 +148,36 @@ def check_gan_stabilisers(algorithm, adversary: Adversary, roles: Roles, conditi
   )
 
 
+@register("gan")
 class GAN(AlgorithmBase):
   """The (conditional) GAN with a choice of objective and k discriminator steps per G step;
   subclasses pass their `Roles`."""
+
+  PLAYERS = {"generator": "generator", "discriminator": "discriminator"}
+  OPTIONS = (
+    adversarial.LOSS,
+    Option(
+      "discriminator_steps",
+      1,
+      "k, D's steps per G step (Goodfellow et al. 2014, Algorithm 1)",
+      check=check_discriminator_steps,
+    ),
+    Option("updates", "alternating", "how the players take turns (gan.UPDATES)", choices=UPDATES),
+    adversarial.PENALTY,
+    Option(
+      "weight_clip",
+      0.0,
+      "WGAN's clip c of D's weights, 0: off (Arjovsky et al. 2017, Alg. 1)",
+      check=check_weight_clip,
+    ),
+    Option(
+      "generator_reuses_fakes",
+      False,
+      "G's step reuses D's last fakes (plain GAN only)",
+      check=check_generator_reuses_fakes,
+    ),
+    adversarial.STABILISERS,
+  )
 
   def __init__(self, config, dataset, roles: Roles = Roles()):
     self.latent_dim, self.conditional = int(config.model.latent_dim), bool(config.conditional)
@@ -162,7 +191,8 @@ class GAN(AlgorithmBase):
     self.generator_input_dim = self.latent_dim + roles.code_dim
     self.generator_players = tuple(roles.generator_players)
     algorithm = config.algorithm
-    self.weight_clip = check_weight_clip(algorithm.get("weight_clip", 0.0))
+    self.options = options = read_options(type(self), algorithm)
+    self.weight_clip = options.weight_clip
     facts = dict(example_shape=self.example_shape, num_classes=self.generator_classes)
     precision = precision_lib.from_config(config)
     self.generator = build_network(
@@ -174,7 +204,7 @@ class GAN(AlgorithmBase):
       example_shape=self.example_shape,
       num_classes=self.discriminator_classes,
       aux_outputs=roles.aux_outputs,
-      penalty=algorithm.get("penalty"),
+      penalty=options.penalty,
       precision=precision,
     )
     self.objective, self.critic = adversary.objective, adversary.critic
@@ -195,11 +225,10 @@ class GAN(AlgorithmBase):
     self.players["discriminator"] = Player(
       "discriminator", self.discriminator, optimizer("discriminator"), self.discriminator_grads
     )
-    k = check_discriminator_steps(algorithm.discriminator_steps)
-    self.updates = check_updates(algorithm.get("updates", "alternating"))
-    self.schedule = self.two_player_schedule(k)
+    self.updates = options.updates
+    self.schedule = self.two_player_schedule(options.discriminator_steps)
     self.generator_reuses_fakes = self.check_fake_reuse(
-      algorithm.get("generator_reuses_fakes"), algorithm.name
+      options.generator_reuses_fakes, algorithm.name
     )
     if self.generator_reuses_fakes:  # D's rng is then its phase's key, which G can rebuild
       d = self.players["discriminator"]

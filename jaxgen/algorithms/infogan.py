@@ -19,70 +19,53 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxgen import losses
-from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.base import TrainState, register
 from jaxgen.algorithms.gan import GAN, Roles
 from jaxgen.errors import ConfigError
 from jaxgen.nn import gan_zoo
 from jaxgen.nn.gan import LEAKY_RELU_SLOPE
 from jaxgen.nn.infogan import HiddenQDiscriminator
+from jaxgen.options import Option, integer, number, read_options
 
-# Chen et al. 2016, sec. 6: lambda = 1 for discrete codes; the MNIST model has one 10-way code and
-# two continuous codes.
-DEFAULT_INFO_WEIGHT = 1.0
-DEFAULT_CATEGORICAL_CODES = 10
-DEFAULT_CONTINUOUS_CODES = 2
 # z's prior: 'normal' N(0, I) (Radford et al. 2016, as the plain GAN) or 'uniform' U(-1, 1)^d
 # (the authors' MNIST run, openai/InfoGAN launchers/run_mnist_exp.py: `Uniform(62)`).
 NOISE_PRIORS = ("normal", "uniform")
-DEFAULT_NOISE_PRIOR = "normal"
-# 0: Q is a linear head on D's sown features; > 0: one hidden layer of that width.
-DEFAULT_Q_HIDDEN = 0
 
 
-def _non_negative_int(name, value):
-  if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-    raise ValueError(f"algorithm.{name} must be an integer >= 0; got {value!r}.")
-  return int(value)
-
-
-def check_noise_prior(value) -> str:
-  """`algorithm.noise_prior`, one of NOISE_PRIORS."""
-  if value not in NOISE_PRIORS:
-    raise ValueError(f"algorithm.noise_prior must be one of {NOISE_PRIORS}; got {value!r}.")
-  return value
-
-
-def check_q_hidden(value) -> int:
-  """`algorithm.q_hidden`: 0 (linear Q head) or the width of Q's hidden layer."""
-  return _non_negative_int("q_hidden", value)
-
-
+@register("infogan")
 class InfoGAN(GAN):
   """GAN plus latent codes and their mutual-information term (Chen et al. 2016)."""
 
+  # Chen et al. 2016, sec. 6: lambda = 1 for discrete codes; the MNIST model has one 10-way code
+  # and two continuous codes.
+  OPTIONS = (
+    Option(
+      "categorical_codes", 10, "values of the categorical code c1 (0: none)", check=integer(0)
+    ),
+    Option("continuous_codes", 2, "continuous codes c ~ U[-1, 1] (0: none)", check=integer(0)),
+    Option("info_weight", 1.0, "lambda of the MI term (Chen et al. 2016, eq. 5)", check=number(0)),
+    Option("noise_prior", "normal", "z ~ N(0, I) or U(-1, 1)^d", choices=NOISE_PRIORS),
+    Option(
+      "q_hidden",
+      0,
+      "0: a linear Q head; else its hidden width (app. C.1: FC.128-BN-lReLU)",
+      check=integer(0),
+    ),
+  )
+
   def __init__(self, config, dataset):
-    algorithm = config.algorithm
-    self.categorical_codes = _non_negative_int(
-      "categorical_codes", algorithm.get("categorical_codes", DEFAULT_CATEGORICAL_CODES)
-    )
-    self.continuous_codes = _non_negative_int(
-      "continuous_codes", algorithm.get("continuous_codes", DEFAULT_CONTINUOUS_CODES)
-    )
+    options = read_options(type(self), config.algorithm)
+    self.categorical_codes = options.categorical_codes
+    self.continuous_codes = options.continuous_codes
     if self.categorical_codes == 1 or not (self.categorical_codes or self.continuous_codes):
       raise ValueError(
         "InfoGAN needs categorical_codes >= 2 or continuous_codes >= 1 (0 switches one off); "
         f"got {self.categorical_codes} and {self.continuous_codes}."
       )
-    self.info_weight = float(algorithm.get("info_weight", DEFAULT_INFO_WEIGHT))
-    if not (np.isfinite(self.info_weight) and self.info_weight >= 0):
-      raise ValueError(
-        f"algorithm.info_weight must be a finite number >= 0; got {self.info_weight!r}."
-      )
-    self.noise_prior = check_noise_prior(algorithm.get("noise_prior", DEFAULT_NOISE_PRIOR))
-    self.q_hidden = check_q_hidden(algorithm.get("q_hidden", DEFAULT_Q_HIDDEN))
+    self.info_weight = options.info_weight
+    self.noise_prior, self.q_hidden = options.noise_prior, options.q_hidden
     codes = self.categorical_codes + self.continuous_codes
     roles = Roles(aux_outputs=codes, code_dim=codes, fakes_carry_conditioning=True)
     super().__init__(config, dataset, roles)

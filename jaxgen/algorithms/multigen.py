@@ -16,24 +16,25 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxgen import losses
 from jaxgen.algorithms import stabiliser_rules as rules
-from jaxgen.algorithms.base import TrainState, player_gradient
+from jaxgen.algorithms.base import TrainState, player_gradient, register
 from jaxgen.algorithms.gan import GAN, NOISE_FAKE, Roles
-
-# Ghosh et al. 2018 use k = 4 generators for their 1-D mixture and up to 8 on images (sec. 5).
-DEFAULT_NUM_GENERATORS = 4
+from jaxgen.options import Option, integer, read_options
 
 
+@register("madgan")
 class MultiGeneratorGAN(GAN):
   """MAD-GAN: k generator players and a (k + 1)-class discriminator."""
 
+  # Ghosh et al. 2018 use k = 4 generators for their 1-D mixture and up to 8 on images (sec. 5).
+  OPTIONS = (
+    Option("num_generators", 4, "k, the generators (Ghosh et al. 2018)", check=integer(2)),
+  )
+
   def __init__(self, config, dataset):
-    k = config.algorithm.get("num_generators", DEFAULT_NUM_GENERATORS)
-    if isinstance(k, bool) or not (isinstance(k, int | np.integer) and k >= 2):
-      raise ValueError(f"algorithm.num_generators must be an integer >= 2; got {k!r}.")
+    k = read_options(type(self), config.algorithm).num_generators
     if config.batch_size % k:
       raise ValueError(f"batch_size={config.batch_size} must be divisible by num_generators={k}.")
     if config.conditional:

@@ -32,26 +32,28 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, optim, stabilisers
+from jaxgen.algorithms import adversarial
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.adversarial import PENALTY, StabiliserMemory
-from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, Values, player_gradient
-from jaxgen.data.base import check_int
+from jaxgen.algorithms.base import (
+  AlgorithmBase,
+  Player,
+  TrainState,
+  Values,
+  player_gradient,
+  register,
+)
 from jaxgen.losses import penalties
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn import progan as nets
 from jaxgen.nn.registry import DISCRIMINATORS, GENERATORS, build_network
+from jaxgen.options import REQUIRED, Option, integer, number, read_options
 
 # Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's), epsilon_drift = 0.001.
 DRIFT_WEIGHT = 0.001
 # ProGAN has no switch a stabiliser needs but the EMA of G: its D mixes samples (minibatch
 # stddev), its penalty is its own, its loss has no targets; the rule refuses the rest.
 PROVIDES = frozenset({rules.GENERATORS})
-
-
-def check_non_negative(name: str, value: Any) -> float:
-  if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-    raise ValueError(f"algorithm.{name} must be a number >= 0; got {value!r}.")
-  return float(value)
 
 
 def drift_term(real_scores: jax.Array, weight: float) -> jax.Array:
@@ -70,8 +72,7 @@ class GrowthSchedule:
   num_stages: int
 
   def __post_init__(self):
-    check_int("stable_steps", self.stable_steps, minimum=1)
-    check_int("fade_steps", self.fade_steps, minimum=1)
+    integer(1)(self.stable_steps), integer(1)(self.fade_steps)
 
   def start(self, stage: int) -> int:
     """The first step of `stage` (its fade's first step for stage >= 1)."""
@@ -108,15 +109,28 @@ def real_at_stage(x: jax.Array, resolution: int, alpha, *, fading: bool) -> jax.
   return nets.lerp(nets.upsample(nets.downsample(x)), x, alpha)
 
 
+@register("progan")
 class ProGAN(AlgorithmBase):
   """Progressive growing; see the module docstring. As constructed it runs stage 0."""
+
+  PLAYERS = {"generator": "generator", "discriminator": "discriminator"}
+  OPTIONS = (
+    Option("stable_steps", REQUIRED, "steps of each stage at alpha = 1 (sec. 3)", check=integer(1)),
+    Option(
+      "fade_steps", REQUIRED, "steps of each fade-in, alpha 0 -> 1 (sec. 3)", check=integer(1)
+    ),
+    # Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's), epsilon_drift = 0.001.
+    Option("penalty_weight", 10.0, "lambda of the WGAN-GP penalty (sec. A.1)", check=number(0)),
+    Option("drift_weight", DRIFT_WEIGHT, "epsilon_drift of E[D(x)^2] (sec. A.1)", check=number(0)),
+    adversarial.STABILISERS,
+  )
 
   def __init__(self, config, dataset):
     if bool(config.conditional):
       raise ValueError("ProGAN here is unconditional; set conditional=False.")
     self.example_shape, self.batch_size = tuple(dataset.example_shape), int(config.batch_size)
     self.latent_dim = int(config.model.latent_dim)
-    algorithm = config.algorithm
+    options = read_options(type(self), config.algorithm)
     facts = dict(example_shape=self.example_shape, num_classes=0)
     self.generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
     self.discriminator = build_network(
@@ -135,11 +149,10 @@ class ProGAN(AlgorithmBase):
         "grow together (Karras et al. 2018, sec. 3), so set them equal."
       )
     self.growth = GrowthSchedule(
-      algorithm.stable_steps, algorithm.fade_steps, self.generator.num_stages
+      options.stable_steps, options.fade_steps, self.generator.num_stages
     )
-    self.penalty_weight = check_non_negative("penalty_weight", algorithm.penalty_weight)
-    self.drift_weight = check_non_negative("drift_weight", algorithm.drift_weight)
-    switches = stabilisers.Stabilisers.from_config(algorithm.get("stabilisers"))
+    self.penalty_weight, self.drift_weight = options.penalty_weight, options.drift_weight
+    switches = stabilisers.Stabilisers.from_config(options.stabilisers)
     rules.check_stabilisers("algorithm 'progan'", PROVIDES, switches)
     self.memory = StabiliserMemory(switches, self.batch_size, self.example_shape)
     self.optimizers = {

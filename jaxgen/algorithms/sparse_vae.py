@@ -30,9 +30,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.algorithms.base import TrainState
+from jaxgen.algorithms.base import TrainState, register
 from jaxgen.algorithms.vae import VAE
 from jaxgen.losses import sparse_coding
+from jaxgen.options import REQUIRED, Option, read_options
 
 
 def check_selector_sharpness(value) -> float:
@@ -49,14 +50,33 @@ def check_spike_warmup_steps(value) -> int:
   return value
 
 
+@register("sparse_vae")
 class SparseVAE(VAE):
-  """The spike-and-slab VAE; see the module docstring. Config as `VAE`, plus
-  `algorithm.slab_probability`, `algorithm.selector_sharpness`, `algorithm.spike_warmup_steps`."""
+  """The spike-and-slab VAE; see the module docstring."""
+
+  OPTIONS = (
+    Option(
+      "slab_probability",
+      REQUIRED,
+      "alpha, the prior's slab probability in (0, 1)",
+      check=sparse_coding.check_slab_probability,
+    ),
+    Option(
+      "selector_sharpness",
+      100.0,
+      "c of the relaxed selector (the authors' 100)",
+      check=check_selector_sharpness,
+    ),
+    Option(
+      "spike_warmup_steps", 0, "steps of the spike warm-up, 0: none", check=check_spike_warmup_steps
+    ),
+  )
 
   def __init__(self, config, dataset):
-    self.slab_probability = sparse_coding.check_slab_probability(config.algorithm.slab_probability)
-    self.selector_sharpness = check_selector_sharpness(config.algorithm.selector_sharpness)
-    self.spike_warmup_steps = check_spike_warmup_steps(config.algorithm.spike_warmup_steps)
+    options = read_options(type(self), config.algorithm)
+    self.slab_probability = options.slab_probability
+    self.selector_sharpness = options.selector_sharpness
+    self.spike_warmup_steps = options.spike_warmup_steps
     super().__init__(config, dataset, spike_and_slab=True)
 
   def slab_scale(self, step):

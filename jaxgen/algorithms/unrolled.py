@@ -41,17 +41,15 @@ term is then a constant of theta_G).
 from __future__ import annotations
 
 import jax
-import numpy as np
 import optax
 
 from jaxgen.algorithms.adversarial import discriminator_objective
-from jaxgen.algorithms.base import TrainState, player_gradient
+from jaxgen.algorithms.base import TrainState, player_gradient, register
 from jaxgen.algorithms.critic import logits_of
 from jaxgen.algorithms.gan import GAN, UNROLL
 from jaxgen.losses import GAN_OBJECTIVES
+from jaxgen.options import Option, integer
 
-# K = 5 unrolling steps; Metz et al. 2016 (sec. 3.1) show 2-D mixtures covered with a few steps.
-DEFAULT_UNROLL_STEPS = 5
 # Optimizers with a square root of a second moment in their update (optax.scale_by_adam).
 ADAM_FAMILY = ("adam", "adamw")
 # The objectives whose G loss is minus D's objective loss up to D's real term, a constant of
@@ -60,15 +58,20 @@ ADAM_FAMILY = ("adam", "adamw")
 ZERO_SUM_OBJECTIVES = {name: GAN_OBJECTIVES[name] for name in ("minimax", "wasserstein")}
 
 
+@register("unrolled")
 class UnrolledGAN(GAN):
   """GAN whose generator differentiates through `algorithm.unroll_steps` discriminator updates."""
 
+  # K = 5; Metz et al. 2016 (sec. 3.1) show 2-D mixtures covered with a few steps.
+  OPTIONS = (
+    Option(
+      "unroll_steps", 5, "K, D's look-ahead steps (Metz et al. 2016, eq. 10)", check=integer(0)
+    ),
+  )
+
   def __init__(self, config, dataset):
     super().__init__(config, dataset)
-    steps = config.algorithm.get("unroll_steps", DEFAULT_UNROLL_STEPS)
-    if not (isinstance(steps, int | np.integer) and steps >= 0):
-      raise ValueError(f"algorithm.unroll_steps must be an integer >= 0; got {steps!r}.")
-    self.unroll_steps = int(steps)
+    steps = self.unroll_steps = self.options.unroll_steps
     optimizer = config.optimizer.discriminator
     if steps and optimizer.get("name") in ADAM_FAMILY and not optimizer.get("eps_root", 0.0):
       raise ValueError(

@@ -29,10 +29,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, optim
-from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module
+from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module, register
 from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import DECODERS, ENCODERS, build_network
+from jaxgen.options import REQUIRED, Option, validated_by
 
 Terms = dict[str, jax.Array]
 # terms_fn(params by player, state, batch, key) -> (loss terms, model states by player, metrics)
@@ -85,6 +86,17 @@ def build_reconstruction(config, allowed=tuple(RECONSTRUCTIONS)):
     ) from None
 
 
+def reconstruction_option(allowed: tuple[str, ...]) -> Option:
+  """`algorithm.reconstruction`, {"name": ..., **options}, among `allowed`."""
+  return Option(
+    "reconstruction",
+    REQUIRED,
+    "the decoder's term -log p(x|z) or cost c(x, y): {'name': ...}",
+    check=validated_by(lambda config: build_reconstruction(config, allowed)),
+    choices=allowed,
+  )
+
+
 def check_positive_int(name: str, value: Any) -> int:
   if not (isinstance(value, int) and value >= 1):
     raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
@@ -96,6 +108,9 @@ class Autoencoder(AlgorithmBase):
 
   Subclasses set `players` and `schedule`, and may replace `prior_samples` (AAE, WAE).
   """
+
+  PLAYERS = {"encoder": "encoder", "decoder": "decoder"}
+  OPTIONS = (reconstruction_option(tuple(RECONSTRUCTIONS)),)
 
   def __init__(
     self,
@@ -229,6 +244,7 @@ class Autoencoder(AlgorithmBase):
     return self.decode(state, self.prior_samples(rng, num), labels if self.conditional else None)
 
 
+@register("vae")
 class VAE(Autoencoder):
   """VAE / CVAE: Gaussian encoder, Bernoulli or Gaussian decoder, closed-form KL; see the module
   docstring. Config: `algorithm.reconstruction` = {"name": "bernoulli"} or {"name": "gaussian",
@@ -236,6 +252,8 @@ class VAE(Autoencoder):
 
   # Both players descend -ELBO = reconstruction + KL (Kingma & Welling 2014, eq. 3 and 10).
   WEIGHTS = {"reconstruction": 1.0, "kl": 1.0}
+
+  OPTIONS = (reconstruction_option(LIKELIHOODS),)
 
   def __init__(self, config, dataset, **autoencoder_options):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS, **autoencoder_options)

@@ -49,11 +49,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, optim, stabilisers
+from jaxgen.algorithms import adversarial
 from jaxgen.algorithms import stabiliser_rules as rules
+from jaxgen.algorithms.base import register
 from jaxgen.algorithms.critic import Critic
-from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder
+from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder, reconstruction_option
 from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import precision as precision_lib
+from jaxgen.options import REQUIRED, Option, flag, number, read_options
 
 # Dis sees x, x_p and x~ through the critic pipeline (instance noise, spectral norm). Its GAN terms
 # are Larsen et al.'s own cross-entropies (no label smoothing or penalty; batch norm mixes the
@@ -109,33 +112,18 @@ def discriminate_with_features(module, params, model_state, x, labels, train=Tru
   return out, features.reshape((features.shape[0], -1)), updated if train else model_state
 
 
-def check_options(algorithm) -> None:
-  """Raises ValueError naming the first of `config.algorithm`'s VAE-GAN options out of range."""
-  if not float(algorithm.gamma) >= 0:
-    raise ValueError(f"algorithm.gamma must be >= 0; got {algorithm.gamma!r}.")
-  if algorithm.loss not in GENERATOR_LOSSES:
-    raise ValueError(
-      f"Unknown algorithm.loss {algorithm.loss!r} for VAE-GAN's decoder; choose one of "
-      f"{sorted(GENERATOR_LOSSES)} (L_GAN is the sigmoid cross-entropy of Larsen et al. 2016)."
-    )
-  if algorithm.feature_reduction not in losses.FEATURE_REDUCTIONS:
-    raise ValueError(
-      f"Unknown algorithm.feature_reduction {algorithm.feature_reduction!r}; choose one of "
-      f"{losses.FEATURE_REDUCTIONS}."
-    )
-  margin, equilibrium = float(algorithm.equilibrium_margin), float(algorithm.equilibrium)
-  if algorithm.equilibrium_gating and not (0 < margin and 0 < equilibrium):
+def check_gating(options) -> None:
+  """Raises ValueError when equilibrium gating is on without a positive equilibrium and margin."""
+  if options.equilibrium_gating and not (
+    0 < options.equilibrium_margin and 0 < options.equilibrium
+  ):
     raise ValueError(
       "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
-      f"{algorithm.equilibrium!r} and {algorithm.equilibrium_margin!r}."
-    )
-  if algorithm.discriminator_init not in DISCRIMINATOR_INITS:
-    raise ValueError(
-      f"Unknown algorithm.discriminator_init {algorithm.discriminator_init!r}; choose one of "
-      f"{DISCRIMINATOR_INITS}."
+      f"{options.equilibrium!r} and {options.equilibrium_margin!r}."
     )
 
 
+@register("vaegan")
 class VAEGAN(Autoencoder):
   """VAE-GAN with three players in one phase; see the module docstring for the losses and options.
 
@@ -148,18 +136,54 @@ class VAEGAN(Autoencoder):
   `optimizer.encoder|decoder|discriminator`.
   """
 
+  PLAYERS = {**Autoencoder.PLAYERS, "discriminator": "discriminator"}
+  # The reference code's values where it has them (module docstring).
+  OPTIONS = (
+    reconstruction_option(LIKELIHOODS),
+    Option(
+      "gamma",
+      REQUIRED,
+      "gamma of gamma * L_llike - L_GAN (Larsen et al. 2016, eq. 9)",
+      check=number(0),
+    ),
+    Option(
+      "loss",
+      "minimax",
+      "Dec's GAN term (L_GAN: Larsen et al. 2016's cross-entropy)",
+      choices=lambda: GENERATOR_LOSSES,
+    ),
+    Option("feed_reconstructions", True, "x~ enters L_GAN (the paper's third term)", check=flag),
+    Option(
+      "feature_reduction",
+      "sum",
+      "L_llike summed or averaged over Dis_l's features",
+      choices=lambda: losses.FEATURE_REDUCTIONS,
+    ),
+    Option("equilibrium_gating", True, "skip a player's update out of equilibrium", check=flag),
+    Option("equilibrium", 0.68, "the gating's equilibrium cost", check=number()),
+    Option("equilibrium_margin", 0.35, "the gating's margin", check=number()),
+    Option(
+      "discriminator_init",
+      "dcgan",
+      "the scale of Dis_l (DISCRIMINATOR_INITS)",
+      choices=DISCRIMINATOR_INITS,
+    ),
+    adversarial.STABILISERS,
+  )
+
   def __init__(self, config, dataset):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS)
     algorithm = config.algorithm
-    check_options(algorithm)
-    self.gamma, self.generator_loss = float(algorithm.gamma), GENERATOR_LOSSES[algorithm.loss]
-    self.feed_reconstructions = bool(algorithm.feed_reconstructions)
-    self.feature_reduction = algorithm.feature_reduction
-    self.gating = bool(algorithm.equilibrium_gating)
-    self.equilibrium = float(algorithm.equilibrium)
-    self.margin = float(algorithm.equilibrium_margin)
-    self.discriminator_init = algorithm.discriminator_init
-    switches = stabilisers.Stabilisers.from_config(algorithm.get("stabilisers"))
+    options = read_options(type(self), algorithm)
+    check_gating(options)
+    self.gamma, self.generator_loss = options.gamma, GENERATOR_LOSSES[options.loss]
+    self.feed_reconstructions = options.feed_reconstructions
+    self.feature_reduction = options.feature_reduction
+    self.gating = options.equilibrium_gating
+    self.equilibrium = float(options.equilibrium)
+    self.margin = float(options.equilibrium_margin)
+    self.discriminator_init = options.discriminator_init
+    switches = stabilisers.Stabilisers.from_config(options.stabilisers)
     self.critic = Critic.build(
       config.model.discriminator,
       switches,

@@ -20,8 +20,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.algorithms.aae import AdversarialAutoencoder, init_prior_matching
+from jaxgen.algorithms.aae import (
+  PRIOR_MATCHING_OPTIONS,
+  AdversarialAutoencoder,
+  init_prior_matching,
+)
+from jaxgen.algorithms.base import register
 from jaxgen.algorithms.vae import Autoencoder
+from jaxgen.options import REQUIRED, Option
 
 
 class WAEMMD(Autoencoder):
@@ -72,9 +78,20 @@ class WAEGAN(AdversarialAutoencoder):
 PENALTIES = {"mmd": WAEMMD, "gan": WAEGAN}
 
 
+@register("wae")
 def WAE(config, dataset):  # noqa: N802 — a factory that stands where a class is registered
   """WAE-MMD or WAE-GAN by `config.algorithm.penalty`; the error lists the choices."""
   penalty = config.algorithm.penalty
   if penalty not in PENALTIES:
     raise ValueError(f"Unknown algorithm.penalty {penalty!r}; choose one of {sorted(PENALTIES)}.")
   return PENALTIES[penalty](config, dataset)
+
+
+# WAE-MMD has no discriminator; a config keeps its blocks for --config.algorithm.penalty=gan.
+WAE.PLAYERS = AdversarialAutoencoder.PLAYERS
+WAE.OPTIONAL_PLAYERS = ("discriminator",)
+WAE.OPTIONS = (
+  *Autoencoder.OPTIONS,
+  *PRIOR_MATCHING_OPTIONS,
+  Option("penalty", REQUIRED, "the divergence D_Z: 'mmd' or 'gan' (sec. 2.2)", choices=PENALTIES),
+)
