@@ -154,58 +154,24 @@ def _optimizer_kind() -> _BlockKind:
   return _BlockKind("optimizer", lambda: sorted(optim.OPTIMIZERS), _optimizer_options)
 
 
-# The roles of `jaxgen.nn.registry.NETWORKS`, named here so that finding a config's blocks does
-# not import the networks (and Flax).
-_NETWORK_ROLES = ("generator", "discriminator", "encoder", "decoder", "translator")
-# Values for the data facts a registry factory takes by name (build_network passes the real ones).
-# Two example shapes, since a factory refuses the kind of data its network cannot make.
-_PROBE_FACTS = (
-  {"example_shape": (2,), "num_classes": 0, "latent_dim": 2, "stochastic": True},
-  {"example_shape": (16, 16, 1), "num_classes": 0, "latent_dim": 2, "stochastic": True},
-)
+def _network_roles() -> tuple[str, ...]:
+  from jaxgen.nn import registry  # noqa: PLC0415 — the networks import Flax; only load when needed
+
+  return tuple(registry.NETWORKS)
 
 
 def _network_registry(role: str) -> Mapping[str, Callable[..., Any]]:
-  from jaxgen.nn import registry  # noqa: PLC0415 — the networks import Flax; only load when needed
+  from jaxgen.nn import registry  # noqa: PLC0415
 
   return registry.NETWORKS[role]
 
 
-@functools.cache
-def _network_options(role: str, name: str) -> dict[str, Any] | None:
-  """The options the `name` network of `role` accepts: its module's dataclass fields, less the
-  ones the registry's factory sets itself. Found by building the module (no parameters are
-  initialised) on stand-in data facts; None when that is not possible."""
-  factory = _network_registry(role)[name]
-  facts = list(_parameters(factory))
-  for values in _PROBE_FACTS:
-    if not set(facts) <= set(values):
-      return None
-    kwargs = {fact: values[fact] for fact in facts}
-    try:
-      module = factory(**kwargs)
-    except Exception:  # wrong kind of data for this network: try the next facts
-      continue
-    break
-  else:
-    return None
-  if not dataclasses.is_dataclass(module):
-    return None
-  options = {}
-  for field in dataclasses.fields(module):
-    # `parent` and `name` are Flax's own; the block's "name" is the registry name.
-    if not field.init or field.name in ("parent", "name") or field.name in facts:
-      continue
-    try:
-      factory(**kwargs, **{field.name: getattr(module, field.name)})
-    except TypeError as error:
-      if "multiple values" in str(error):  # the factory passes this field itself
-        continue
-    except Exception:  # an error about the value says nothing against the key
-      pass
-    default = field.default if field.default is not dataclasses.MISSING else inspect.Parameter.empty
-    options[field.name] = default
-  return options
+def _network_options(role: str, name: str) -> dict[str, Any]:
+  """The options the `name` network of `role` declares (`registry.Declaration`)."""
+  from jaxgen.nn import registry  # noqa: PLC0415
+
+  options = registry.DECLARATIONS[role, name].options()
+  return {k: inspect.Parameter.empty if v is dataclasses.MISSING else v for k, v in options.items()}
 
 
 def _network_kind(role: str) -> _BlockKind:
@@ -273,7 +239,7 @@ def _block_at(path: tuple[str, ...]) -> _Block | None:
   group, key = path
   if group == "optimizer":
     return _Block(path, (*path, "name"), _optimizer_kind)
-  if group == "model" and key in _NETWORK_ROLES:
+  if group == "model" and key in _network_roles():
     return _Block(path, (*path, "name"), functools.partial(_network_kind, key))
   makers = {"penalty": _penalty_kind, "reconstruction": _reconstruction_kind, "prior": _prior_kind}
   if group == "algorithm" and key in makers:
@@ -284,7 +250,7 @@ def _block_at(path: tuple[str, ...]) -> _Block | None:
 def _blocks_in(config) -> dict[tuple[str, ...], _Block]:
   """The named blocks present (as sub-configs) in `config`."""
   candidates = [("data", "options"), ("algorithm", "penalty"), ("algorithm", "reconstruction")]
-  candidates += [("algorithm", "prior")] + [("model", role) for role in _NETWORK_ROLES]
+  candidates += [("algorithm", "prior")] + [("model", role) for role in _network_roles()]
   optimizers = _get(config, ("optimizer",))
   if _is_group(optimizers):
     candidates += [("optimizer", key) for key in optimizers]
@@ -616,7 +582,7 @@ def _is_bare_name(value) -> bool:
 def _new_block_allowed(parts: tuple[str, ...]) -> bool:
   block = _block_at(parts)
   # New optimizer blocks only for the players the algorithms have, so a typo is still refused.
-  return block is not None and (parts[0] != "optimizer" or parts[1] in _NETWORK_ROLES)
+  return block is not None and (parts[0] != "optimizer" or parts[1] in _network_roles())
 
 
 def _resolve(block: _Block, name) -> dict[str, Any] | None:

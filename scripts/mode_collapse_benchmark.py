@@ -27,6 +27,7 @@ import argparse
 import importlib
 import json
 import math
+import pkgutil
 import time
 from pathlib import Path
 
@@ -77,6 +78,23 @@ METHODS = {
   "GAN + TTUR (D 4e-4, G 1e-4)": ("gan_zoo_ring8", {"optimizer.discriminator.learning_rate": 4e-4}),
 }
 QUICK_METHODS = ("GAN", "Unrolled GAN (K=5)", "PacGAN2", "MAD-GAN (k=4)", "AdaGAN (T=4)")
+
+
+def _declared_methods() -> dict[str, tuple[str, dict]]:
+  """Rows a shipped config adds itself: its module's `MODE_COLLAPSE_METHODS`, {row name: overrides}
+  (so a new algorithm's config puts it in this table without a line here)."""
+  from jaxgen import configs  # noqa: PLC0415
+
+  methods = {}
+  for module in pkgutil.iter_modules(configs.__path__):
+    declared = getattr(
+      importlib.import_module(f"jaxgen.configs.{module.name}"), "MODE_COLLAPSE_METHODS", {}
+    )
+    methods |= {row: (module.name, overrides) for row, overrides in declared.items()}
+  return methods
+
+
+METHODS |= _declared_methods()
 
 # PacGAN (Lin et al. 2018), Table 1: mean +- standard error over 10 trials (400 epochs).
 PACGAN_TABLE = {  # method: (ring modes, ring HQ %, ring KL, grid modes, grid HQ %, grid KL)

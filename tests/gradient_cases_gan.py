@@ -39,6 +39,7 @@ from jaxgen.errors import ConfigError
 
 GAN_FAMILY = ("gan", "unrolled", "acgan", "infogan", "ebgan", "began", "madgan")
 TAKES_OBJECTIVE = ("gan", "unrolled", "acgan", "infogan")
+STABILISED = PENALISED = GAN_FAMILY  # walked per switch and per penalty
 OBJECTIVES = (
   "minimax",
   "non_saturating",

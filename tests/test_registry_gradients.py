@@ -17,15 +17,9 @@ interact (see the case modules).
 """
 
 import dataclasses
+import importlib
+import pathlib
 
-import gradient_cases_adagan
-import gradient_cases_autoencoder
-import gradient_cases_cyclegan
-import gradient_cases_gan
-import gradient_cases_networks
-import gradient_cases_progan
-import gradient_cases_sagan
-import gradient_cases_sparse_vae
 import pytest
 from gradient_harness import GradientCase, check_gradient_case, check_refused_case
 
@@ -33,16 +27,11 @@ from jaxgen import algorithms, losses, stabilisers
 from jaxgen.losses import penalties
 from jaxgen.nn import registry, traits
 
-CASES = [
-  *gradient_cases_gan.CASES,
-  *gradient_cases_sagan.CASES,
-  *gradient_cases_autoencoder.CASES,
-  *gradient_cases_sparse_vae.CASES,
-  *gradient_cases_adagan.CASES,
-  *gradient_cases_cyclegan.CASES,
-  *gradient_cases_progan.CASES,
-  *gradient_cases_networks.CASES,
-]
+# Every `gradient_cases_*.py` beside this file contributes its CASES: a new algorithm's or
+# network's cases need no line here.
+CASE_MODULES = sorted(p.stem for p in pathlib.Path(__file__).parent.glob("gradient_cases_*.py"))
+_module = importlib.import_module
+CASES = [case for name in CASE_MODULES for case in _module(name).CASES]
 GRADIENT_CASES = [c for c in CASES if isinstance(c, GradientCase)]
 REFUSED_CASES = [c for c in CASES if not isinstance(c, GradientCase)]
 
@@ -66,15 +55,16 @@ def test_every_registry_entry_has_a_case():
   checked = {c.algorithm for c in GRADIENT_CASES}
   assert set(algorithms.ALGORITHMS) <= checked, set(algorithms.ALGORITHMS) - checked
   switches = [f.name for f in dataclasses.fields(stabilisers.Stabilisers)]
-  stabilised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.STABILISED
-  stabilised += gradient_cases_progan.STABILISED
-  penalised = gradient_cases_gan.GAN_FAMILY + gradient_cases_autoencoder.PENALISED
-  for name in stabilised:
+  # A case module names the algorithms it walks per switch, penalty or objective.
+  walked = lambda kind: {n for m in CASE_MODULES for n in getattr(_module(m), kind, ())}
+  stabilised, penalised = walked("STABILISED"), walked("PENALISED")
+  takes_objective = walked("TAKES_OBJECTIVE")
+  for name in sorted(stabilised):
     cases = [c for c in CASES if c.algorithm == name]
     missing = [s for s in switches if not any(c.stabiliser == s for c in cases)]
     if name in penalised:
       missing += [p for p in penalties.PENALTIES if not any(c.penalty == p for c in cases)]
-    if name in gradient_cases_gan.TAKES_OBJECTIVE:
+    if name in takes_objective:
       missing += [o for o in losses.GAN_OBJECTIVES if not any(c.objective == o for c in cases)]
     assert not missing, f"{name}: no gradient or refusal case for {missing}"
 

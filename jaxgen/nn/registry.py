@@ -9,6 +9,9 @@ algorithm, so an autoencoder that uses a GAN discriminator need not import the G
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 
 import flax.linen as nn
@@ -22,6 +25,46 @@ from jaxgen.nn import progan as progan_nets
 from jaxgen.nn import sagan as sagan_nets
 
 Registry = Mapping[str, Callable[..., nn.Module]]
+
+# role (the `model.<role>` block of a config) -> name -> factory.
+NETWORKS: dict[str, dict[str, Callable[..., nn.Module]]] = {
+  role: {} for role in ("generator", "discriminator", "encoder", "decoder", "translator")
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Declaration:
+  """What a registered network is: the Flax class its factory builds and the fields the factory
+  sets from the data's facts; the class's other dataclass fields are the block's options."""
+
+  module: type[nn.Module]
+  sets: tuple[str, ...] = ()
+
+  def options(self) -> dict[str, object]:
+    """{option: default} (dataclasses.MISSING: none) of the `model.<role>` block."""
+    return {
+      field.name: field.default
+      for field in dataclasses.fields(self.module)
+      if field.init and field.name not in ("parent", "name", *self.sets)
+    }
+
+
+DECLARATIONS: dict[tuple[str, str], Declaration] = {}
+
+
+def register_network(role: str, name: str, module: type[nn.Module], sets: tuple[str, ...] = ()):
+  """Decorator: `factory(example_shape, num_classes, ..., **options) -> module` becomes
+  `model.<role>.name = name`; `module` is the class it builds, `sets` the fields it fills from the
+  data's facts. From any module (a user's own, named in `config.imports`)."""
+  if role not in NETWORKS:
+    raise ValueError(f"Unknown network role {role!r}; choose one of {sorted(NETWORKS)}.")
+
+  def add(factory):
+    NETWORKS[role][name] = factory
+    DECLARATIONS[role, name] = Declaration(module, tuple(sets))
+    return factory
+
+  return add
 
 
 # --- GAN players ---
@@ -90,24 +133,37 @@ def _patch_discriminator(example_shape, num_classes, **options):
   return cyclegan_nets.PatchDiscriminator(**options)
 
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {
-  "mlp": _mlp_generator,
-  "dcgan": _dcgan_generator,
-  "sagan": _sagan_generator,
-  "progan": _progan_generator,
-}
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
-  "mlp": lambda example_shape, num_classes, **options: gan_nets.MLPDiscriminator(
-    num_classes=num_classes, **options
-  ),
-  "dcgan": lambda example_shape, num_classes, **options: gan_nets.DCGANDiscriminator(
-    num_classes=num_classes, **options
-  ),
-  "sagan": _sagan_discriminator,
-  "progan": _progan_discriminator,
-  "autoencoder": _autoencoder_discriminator,
-  "patchgan": _patch_discriminator,
-}
+_IMAGE_G, _G = ("image_shape", "num_classes"), ("output_dim", "num_classes")
+register_network("generator", "mlp", gan_nets.MLPGenerator, _G)(_mlp_generator)
+register_network("generator", "dcgan", gan_nets.DCGANGenerator, _IMAGE_G)(_dcgan_generator)
+register_network("generator", "sagan", sagan_nets.SAGANGenerator, _IMAGE_G)(_sagan_generator)
+register_network("generator", "progan", progan_nets.ProGANGenerator, ("image_shape",))(
+  _progan_generator
+)
+
+
+@register_network("discriminator", "mlp", gan_nets.MLPDiscriminator, ("num_classes",))
+def _mlp_discriminator(example_shape, num_classes, **options):
+  return gan_nets.MLPDiscriminator(num_classes=num_classes, **options)
+
+
+@register_network("discriminator", "dcgan", gan_nets.DCGANDiscriminator, ("num_classes",))
+def _dcgan_discriminator(example_shape, num_classes, **options):
+  return gan_nets.DCGANDiscriminator(num_classes=num_classes, **options)
+
+
+register_network("discriminator", "sagan", sagan_nets.SAGANDiscriminator, ("num_classes",))(
+  _sagan_discriminator
+)
+register_network("discriminator", "progan", progan_nets.ProGANDiscriminator, ("resolution",))(
+  _progan_discriminator
+)
+register_network("discriminator", "autoencoder", gan_zoo.AutoencoderDiscriminator)(
+  _autoencoder_discriminator
+)
+register_network("discriminator", "patchgan", cyclegan_nets.PatchDiscriminator)(
+  _patch_discriminator
+)
 
 
 # --- Image-to-image players (CycleGAN's G and F) ---
@@ -119,7 +175,7 @@ def _resnet_translator(example_shape, **options):
   return cyclegan_nets.ResnetTranslator(**options)
 
 
-TRANSLATORS: dict[str, Callable[..., nn.Module]] = {"resnet": _resnet_translator}
+register_network("translator", "resnet", cyclegan_nets.ResnetTranslator)(_resnet_translator)
 
 
 # --- Autoencoder players ---
@@ -141,22 +197,25 @@ def _conv_decoder(example_shape, num_classes, **options):
   return ae_nets.ConvDecoder(tuple(example_shape), num_classes=num_classes, **options)
 
 
-ENCODERS: dict[str, Callable[..., nn.Module]] = {"mlp": _mlp_encoder, "conv": _conv_encoder}
-DECODERS: dict[str, Callable[..., nn.Module]] = {
-  "mlp": lambda example_shape, num_classes, **options: ae_nets.MLPDecoder(
-    tuple(example_shape), num_classes=num_classes, **options
-  ),
-  "conv": _conv_decoder,
-}
+_ENCODER = ("latent_dim", "stochastic", "num_classes")
+register_network("encoder", "mlp", ae_nets.MLPEncoder, _ENCODER)(_mlp_encoder)
+register_network("encoder", "conv", ae_nets.ConvEncoder, _ENCODER)(_conv_encoder)
 
-# role (the `model.<role>` block of a config) -> its registry.
-NETWORKS: dict[str, dict[str, Callable[..., nn.Module]]] = {
-  "generator": GENERATORS,
-  "discriminator": DISCRIMINATORS,
-  "encoder": ENCODERS,
-  "decoder": DECODERS,
-  "translator": TRANSLATORS,
-}
+
+@register_network("decoder", "mlp", ae_nets.MLPDecoder, ("image_shape", "num_classes"))
+def _mlp_decoder(example_shape, num_classes, **options):
+  return ae_nets.MLPDecoder(tuple(example_shape), num_classes=num_classes, **options)
+
+
+register_network("decoder", "conv", ae_nets.ConvDecoder, ("image_shape", "num_classes"))(
+  _conv_decoder
+)
+
+GENERATORS = NETWORKS["generator"]
+DISCRIMINATORS = NETWORKS["discriminator"]
+ENCODERS = NETWORKS["encoder"]
+DECODERS = NETWORKS["decoder"]
+TRANSLATORS = NETWORKS["translator"]
 
 
 def build_network(
@@ -193,3 +252,8 @@ def build_network(
   except TypeError as error:  # an unknown keyword in the config
     raise ValueError(f"Bad options {sorted(options)} for the {name!r} {role}: {error}") from None
   return precision_lib.wrap(module, precision)
+
+
+# Every module of `jaxgen.nn` is imported, so a network file registers itself where it is written.
+for _module in pkgutil.iter_modules(importlib.import_module("jaxgen.nn").__path__):
+  importlib.import_module(f"jaxgen.nn.{_module.name}")
