@@ -23,7 +23,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 
 def get(name: str):
-  """The algorithm class called `name` (`config.algorithm.name`); the error lists the valid names."""
+  """The algorithm called `name` (`config.algorithm.name`); the error lists the valid names."""
   if name not in ALGORITHMS:
     raise ValueError(f"Unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}.")
   return ALGORITHMS[name]
