@@ -60,9 +60,9 @@ PRIOR_MATCHING_OPTIONS = (
     choices=lambda: losses.LATENT_PRIORS,
   ),
   Option("penalty_weight", 1.0, "lambda of the prior-matching term", check=number(0)),
-  adversarial.LOSS,
+  adversarial.LOSS_OPTION,
   Option("stochastic_encoder", False, "q(z|x) Gaussian (True) or deterministic", check=flag),
-  adversarial.STABILISERS,
+  adversarial.STABILISERS_OPTION,
 )
 
 
@@ -95,7 +95,7 @@ class AdversarialAutoencoder(Autoencoder):
   `model.discriminator` (an 'mlp' on z); `optimizer.<player>`."""
 
   PLAYERS = {**Autoencoder.PLAYERS, "discriminator": "discriminator"}
-  OPTIONS = (*PRIOR_MATCHING_OPTIONS, adversarial.PENALTY)
+  OPTIONS = (*PRIOR_MATCHING_OPTIONS, adversarial.PENALTY_OPTION)
 
   def __init__(self, config, dataset, *, gradient_penalty: bool = True):
     algorithm = config.algorithm

@@ -43,19 +43,19 @@ def _check_penalty(config):
 
 
 # The options every algorithm with a discriminator reads (`Adversary.from_config`).
-LOSS = Option(
+LOSS_OPTION = Option(
   "loss",
   "non_saturating",
   "the GAN objective (jaxgen.losses.GAN_OBJECTIVES)",
   choices=lambda: losses.GAN_OBJECTIVES,
 )
-STABILISERS = Option(
+STABILISERS_OPTION = Option(
   "stabilisers",
   None,
   "the stabiliser switches, all off when absent (jaxgen.stabilisers)",
   check=stabilisers.check_config,
 )
-PENALTY = Option(
+PENALTY_OPTION = Option(
   "penalty",
   None,
   "a gradient penalty on D, {'name': ..., 'weight': ...} (losses.penalties)",
@@ -208,7 +208,7 @@ class Adversary:
       aux_outputs=aux_outputs,
       precision=precision,
     )
-    objective = losses.get_gan_objective(algorithm.get("loss", LOSS.default))
+    objective = losses.get_gan_objective(algorithm.get("loss", LOSS_OPTION.default))
     return cls(critic, objective, switches, penalty, penalty_name)
 
   @staticmethod

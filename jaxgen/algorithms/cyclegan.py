@@ -117,7 +117,7 @@ class CycleGAN(AlgorithmBase):
   # G and F share `model.translator` / `optimizer.translator`, the two Ds `model.discriminator`.
   PLAYERS = {"translator": "translator", "discriminator": "discriminator"}
   OPTIONS = (
-    adversarial.LOSS,
+    adversarial.LOSS_OPTION,
     Option("cycle_weight", 10.0, "lambda of the cycle loss (sec. 4)", check=number(0)),
     Option(
       "identity_weight", 0.5, "lambda_identity, times lambda (the reference code)", check=number(0)
@@ -126,8 +126,8 @@ class CycleGAN(AlgorithmBase):
       "adversarial_weight", 2.0, "w of the adversarial terms (module docstring)", check=number(0)
     ),
     Option("pool_size", 50, "the image pool per D, 0: none (sec. 4)", check=integer(0)),
-    adversarial.STABILISERS,
-    adversarial.PENALTY,
+    adversarial.STABILISERS_OPTION,
+    adversarial.PENALTY_OPTION,
   )
 
   def __init__(self, config, dataset):

@@ -155,7 +155,7 @@ class GAN(AlgorithmBase):
 
   PLAYERS = {"generator": "generator", "discriminator": "discriminator"}
   OPTIONS = (
-    adversarial.LOSS,
+    adversarial.LOSS_OPTION,
     Option(
       "discriminator_steps",
       1,
@@ -163,7 +163,7 @@ class GAN(AlgorithmBase):
       check=check_discriminator_steps,
     ),
     Option("updates", "alternating", "how the players take turns (gan.UPDATES)", choices=UPDATES),
-    adversarial.PENALTY,
+    adversarial.PENALTY_OPTION,
     Option(
       "weight_clip",
       0.0,
@@ -176,7 +176,7 @@ class GAN(AlgorithmBase):
       "G's step reuses D's last fakes (plain GAN only)",
       check=check_generator_reuses_fakes,
     ),
-    adversarial.STABILISERS,
+    adversarial.STABILISERS_OPTION,
   )
 
   def __init__(self, config, dataset, roles: Roles = Roles()):

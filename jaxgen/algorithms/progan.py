@@ -122,7 +122,7 @@ class ProGAN(AlgorithmBase):
     # Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's), epsilon_drift = 0.001.
     Option("penalty_weight", 10.0, "lambda of the WGAN-GP penalty (sec. A.1)", check=number(0)),
     Option("drift_weight", DRIFT_WEIGHT, "epsilon_drift of E[D(x)^2] (sec. A.1)", check=number(0)),
-    adversarial.STABILISERS,
+    adversarial.STABILISERS_OPTION,
   )
 
   def __init__(self, config, dataset):

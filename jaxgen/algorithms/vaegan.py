@@ -168,7 +168,7 @@ class VAEGAN(Autoencoder):
       "the scale of Dis_l (DISCRIMINATOR_INITS)",
       choices=DISCRIMINATOR_INITS,
     ),
-    adversarial.STABILISERS,
+    adversarial.STABILISERS_OPTION,
   )
 
   def __init__(self, config, dataset):
