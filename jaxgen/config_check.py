@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen import algorithms, data, optim, parallel
+from jaxgen import algorithms, data, optim, parallel, registry
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
@@ -61,6 +61,7 @@ def check_config(config) -> None:
   first value that is unknown, out of range or does not fit the rest of the config."""
   if not isinstance(config, ml_collections.ConfigDict | ml_collections.FrozenConfigDict):
     config = ml_collections.ConfigDict(config)
+  registry.import_components(config)  # the user's components exist before names are checked
   base = default.get_config()
   _check_keys(config, dict.fromkeys(base), "")
   for key in REQUIRED:

@@ -704,7 +704,12 @@ def apply_overrides(
       block, name = option
       options.setdefault(block.path, {})[name] = (index, value)
       continue
-    if isinstance(_set_field(config, parts, value, parse_strings), _GROUP_TYPES):
+    new = _set_field(config, parts, value, parse_strings)
+    if parts == ("imports",):  # the user's components, before the keys that name them
+      from jaxgen import registry  # noqa: PLC0415
+
+      registry.import_components(config)
+    if isinstance(new, _GROUP_TYPES):
       replaced[parts] = index
       if parse_strings and _is_bare_name(value):
         by_name.add(parts)

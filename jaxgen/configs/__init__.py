@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ml_collections
 
+from jaxgen import registry
 from jaxgen.errors import ConfigError
 
 FOLDER = Path(__file__).parent
@@ -62,6 +63,7 @@ def load(spec) -> ml_collections.ConfigDict:
   """The config of `spec`: a ConfigDict (returned as it is), or a config name or file path with
   an optional `:arg` passed to its `get_config(arg)`."""
   if isinstance(spec, ml_collections.ConfigDict | ml_collections.FrozenConfigDict):
+    registry.import_components(spec)
     return spec
   if not isinstance(spec, str | os.PathLike):
     raise ConfigError(
@@ -85,6 +87,7 @@ def load(spec) -> ml_collections.ConfigDict:
       f"--config {spec}: get_config() returned a {type(config).__name__}, not an "
       "ml_collections.ConfigDict."
     )
+  registry.import_components(config)
   return config
 
 

@@ -26,6 +26,10 @@ def get_config() -> ml_collections.ConfigDict:
   # dot alone; faster for MLP steps, float32 rounding differs); ignored on GPU/TPU (parallel.py).
   config.cpu_dot_fusion = "default"
 
+  # Your own modules that register components (jaxgen.registry), imported before the config is
+  # checked: module names or .py paths, e.g. ("my_components",).
+  config.imports = ()
+
   config.data = ml_collections.ConfigDict()
   config.data.name = "digits"
   config.data.options = ml_collections.ConfigDict()
