@@ -218,6 +218,14 @@ def _prior_kind() -> _BlockKind:
   )
 
 
+def block_kind(label: str) -> _BlockKind:
+  """The named block kind `label` ("data set", "optimizer", "penalty", "reconstruction",
+  "latent prior"): its names and each name's options with defaults (the catalogue reads them)."""
+  makers = {"data set": _data_kind, "optimizer": _optimizer_kind, "penalty": _penalty_kind}
+  makers |= {"reconstruction": _reconstruction_kind, "latent prior": _prior_kind}
+  return makers[label]()
+
+
 @dataclasses.dataclass(frozen=True)
 class _Block:
   path: tuple[str, ...]  # the node that holds the options
