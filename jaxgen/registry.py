@@ -61,13 +61,20 @@ def register_network(role: str, name: str, module: type, sets: tuple[str, ...] =
   return registry.register_network(role, name, module, sets)
 
 
-def register_dataset(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register_dataset(
+  name: str, facts=None, stand_in=None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
   """Decorator of a data set factory `factory(**options) -> Dataset`: `data.name = name`, its
-  keyword arguments (with defaults) the `data.options`. A name taken by a jaxgen data set is
-  refused."""
+  keyword arguments (with defaults) the `data.options`. `facts(**options) -> (example_shape,
+  num_classes)` lets a config be checked without building the data set, `stand_in(example_shape,
+  batch_size)` gives a zero batch when its keys are not "x" and "y" (`jaxgen.data.base.declare`).
+  A name taken by a jaxgen data set is refused."""
   from jaxgen import data  # noqa: PLC0415
+  from jaxgen.data.base import declare  # noqa: PLC0415
 
   def add(factory):
+    if facts is not None or stand_in is not None:
+      declare(facts, stand_in)(factory)
     _refuse_taken("data set", name, data.DATASETS, factory)
     data.DATASETS[name] = factory
     return factory

@@ -14,9 +14,8 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxgen.data import lowdim, mixtures, tfds_source, unpaired
-from jaxgen.data.base import ArrayDataset, Batch, Dataset, FiniteDataset
-from jaxgen.data.digits import NUM_CLASSES as DIGITS_NUM_CLASSES
-from jaxgen.data.digits import check_size, digits, load_digits
+from jaxgen.data.base import ArrayDataset, Batch, Dataset, Declaration, FiniteDataset
+from jaxgen.data.digits import digits, load_digits
 from jaxgen.data.mixtures import Distribution2D, GaussianMixture, SwissRoll
 from jaxgen.data.tfds_source import TfdsImages
 
@@ -60,31 +59,27 @@ class Facts(NamedTuple):
 def stand_in_batch(name: str, facts: Facts, batch_size: int) -> dict[str, np.ndarray]:
   """Zeros shaped as one batch of the data set `name` with `facts` (the keys and dtypes its
   `batch` returns): for tracing a model's init in a config check without reading data."""
+  declaration = _declaration(name)
+  if declaration.stand_in is not None:
+    return declaration.stand_in(facts.example_shape, batch_size)
   images = np.zeros((batch_size, *facts.example_shape), np.float32)
-  labels = np.zeros((batch_size,), np.int32)
-  if name == "unpaired":  # jaxgen.data.unpaired: two domains, B's transform variant
-    return {"image_a": images, "label_a": labels, "image_b": images, "label_b": labels} | {
-      "variant_b": labels
-    }
-  return {"x": images, "y": labels}
+  return {"x": images, "y": np.zeros((batch_size,), np.int32)}
 
 
 def facts(name: str, **kwargs) -> Facts:
   """`Facts` of `get(name, **kwargs)` without reading any data (no TFDS file is opened): for
   checking a config before a run. Option values are checked as far as that needs no data."""
   _check_options(name, kwargs)
-  merged = {**options(name), **kwargs}
-  if name == "digits":
-    size = check_size(merged["size"])
-    return Facts((size, size, 1), DIGITS_NUM_CLASSES)
-  if name == "unpaired":
-    return Facts(*unpaired.facts(merged["base"], merged["size"], merged["transform"]))
-  if name in tfds_source.PREPARED:
-    image_shape, num_classes = tfds_source.PREPARED[name]
-    crop, size = merged.get("crop"), merged.get("size")
-    return Facts(tfds_source.example_shape(name, image_shape, crop, size), num_classes)
-  dataset = get(name, **kwargs)  # the low-dimensional sets: built without drawing a sample
+  declaration = _declaration(name)
+  if declaration.facts is not None:  # declared by the data set (`jaxgen.data.base.declare`)
+    example_shape, num_classes = declaration.facts(**{**options(name), **kwargs})
+    return Facts(tuple(example_shape), num_classes)
+  dataset = get(name, **kwargs)  # the others are built without drawing a sample
   return Facts(tuple(dataset.example_shape), dataset.num_classes)
+
+
+def _declaration(name: str) -> Declaration:
+  return getattr(_factory(name), "declaration", None) or Declaration()
 
 
 def _check_options(name: str, kwargs) -> None:

@@ -11,8 +11,10 @@ the single-process batch.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import functools
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,28 @@ PERMUTATION_STREAM = 0
 FRESH_SAMPLES_STREAM = 1
 EVAL_STREAM = 2
 TRAINING_SET_STREAM = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Declaration:
+  """What a data set factory says about itself without reading data.
+
+  `facts(**options) -> (example_shape, num_classes)`; `stand_in(example_shape, batch_size)`: a
+  batch of zeros with the keys and dtypes its `batch` returns (default: "x" and "y").
+  """
+
+  facts: Callable[..., tuple[tuple[int, ...], int]] | None = None
+  stand_in: Callable[[tuple[int, ...], int], dict[str, np.ndarray]] | None = None
+
+
+def declare(facts=None, stand_in=None):
+  """Decorator: attaches a `Declaration` to a data set factory (`factory.declaration`)."""
+
+  def add(factory):
+    factory.declaration = Declaration(facts, stand_in)
+    return factory
+
+  return add
 
 
 def rng_for(*keys: int) -> np.random.Generator:

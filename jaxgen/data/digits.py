@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from jaxgen.data.base import ArrayDataset
+from jaxgen.data.base import ArrayDataset, declare
 
 SPLITS = ("train", "test")
 SIZES = (8, 16)
@@ -74,6 +74,7 @@ def load_digits(split: str = "train", size: int = 8) -> tuple[np.ndarray, np.nda
   return images[..., None].astype(np.float32), labels.copy()
 
 
+@declare(facts=lambda size=8: ((check_size(size), check_size(size), 1), NUM_CLASSES))
 def digits(size: int = 8) -> ArrayDataset:
   """The `digits` data set: 1437 training images, the 360 test images held out; labels 0..9."""
   return ArrayDataset(

@@ -25,7 +25,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from jaxgen.data.base import Batch, FiniteDataset, check_int, eval_indices
+from jaxgen.data.base import Batch, FiniteDataset, check_int, declare, eval_indices
 
 # tensorflow-datasets' own default, read when the call is made so TFDS_DATA_DIR set late counts.
 _DEFAULT_DATA_DIR = os.path.join("~", "tensorflow_datasets")
@@ -173,21 +173,35 @@ class TfdsImages(FiniteDataset):
     return self._read(self._held_out, eval_indices(num, seed, len(self._held_out)))
 
 
+def _prepared_facts(name: str):
+  """The facts of the TFDS set `name` from PREPARED (and its crop / size options)."""
+
+  def facts(crop: int | None = None, size: int | None = None, **_locations):
+    image_shape, num_classes = PREPARED[name]
+    return example_shape(name, image_shape, crop, size), num_classes
+
+  return facts
+
+
+@declare(facts=_prepared_facts("mnist"))
 def mnist(data_dir: str | None = None, download: bool = False) -> TfdsImages:
   """MNIST: 60000 training and 10000 test images, 28 x 28 x 1, labels 0..9."""
   return TfdsImages("mnist", "mnist", data_dir=data_dir, download=download)
 
 
+@declare(facts=_prepared_facts("fashion_mnist"))
 def fashion_mnist(data_dir: str | None = None, download: bool = False) -> TfdsImages:
   """Fashion-MNIST: 60000 training and 10000 test images, 28 x 28 x 1, labels 0..9."""
   return TfdsImages("fashion_mnist", "fashion_mnist", data_dir=data_dir, download=download)
 
 
+@declare(facts=_prepared_facts("cifar10"))
 def cifar10(data_dir: str | None = None, download: bool = False) -> TfdsImages:
   """CIFAR-10: 50000 training and 10000 test images, 32 x 32 x 3, labels 0..9."""
   return TfdsImages("cifar10", "cifar10", data_dir=data_dir, download=download)
 
 
+@declare(facts=_prepared_facts("celeb_a"))
 def celeb_a(
   size: int = 64, crop: int = 140, data_dir: str | None = None, download: bool = False
 ) -> TfdsImages:

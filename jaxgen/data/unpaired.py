@@ -30,6 +30,7 @@ from jaxgen.data.base import (
   Batch,
   Dataset,
   FiniteDataset,
+  declare,
   eval_indices,
   rng_for,
   stream_indices,
@@ -160,6 +161,20 @@ def _permutation_b(seed: int, epoch: int, num_examples: int) -> np.ndarray:
   return rng_for(DOMAIN_B_STREAM, seed, epoch).permutation(num_examples)
 
 
+def _stand_in(example_shape, batch_size: int) -> dict[str, np.ndarray]:
+  """Zeros shaped as one batch: two domains and B's transform variant."""
+  images = np.zeros((batch_size, *example_shape), np.float32)
+  labels = np.zeros((batch_size,), np.int32)
+  return {"image_a": images, "label_a": labels, "image_b": images, "label_b": labels} | {
+    "variant_b": labels
+  }
+
+
+def _facts(base="digits", transform="invert_transpose", size=None, **_locations):
+  return facts(base, size, transform)
+
+
+@declare(facts=_facts, stand_in=_stand_in)
 def unpaired(
   base: str = "digits",
   transform: str = "invert_transpose",
