@@ -13,7 +13,7 @@
     def my_mlp(example_shape, num_classes, **options):
       return MyMLP(num_classes=num_classes, **options)
 
-    @registry.register_algorithm("my_gan")            # declares OPTIONS and PLAYERS (jaxgen.options)
+    @registry.register_algorithm("my_gan")   # declares OPTIONS and PLAYERS (jaxgen.options)
     class MyGAN(jaxgen.algorithms.GAN): ...
 
     @registry.register_evaluator("my_metric")         # see jaxgen.evaluators
