@@ -51,7 +51,10 @@ def _algorithm_entries() -> list[Entry]:
       choices = choices_of(option.choices)
       what = option.doc + (f"; one of {', '.join(map(str, choices))}" if choices else "")
       rows.append((f"algorithm.{option.name}", _show(option.default), what))
-    entries.append((name, f"{_first_line(cls)} Players: {players}{optional}.", rows))
+    about = _first_line(cls)
+    if "module docstring" in about:  # the class defers to its module's account
+      about = _first_line(inspect.getmodule(cls))
+    entries.append((name, f"{about} Players: {players}{optional}.", rows))
   return entries
 
 
