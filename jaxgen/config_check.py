@@ -118,11 +118,11 @@ def _check_steps_per_call(config) -> None:
 
 def _check_players(config, players: Mapping[str, Mapping], optional: tuple[str, ...]) -> None:
   """`model.<player>.name` in its registry; `optimizer.<player>` through make_optimizer's checks."""
-  for player, registry in players.items():
+  for player, networks_of_role in players.items():
     blocks = (f"model.{player}", f"optimizer.{player}")
     if player in optional and all(_get(config, key) is _MISSING for key in blocks):
       continue
-    _choose(f"model.{player}.name", _require(config, f"model.{player}.name"), registry)
+    _choose(f"model.{player}.name", _require(config, f"model.{player}.name"), networks_of_role)
     prefix, block = f"optimizer.{player}.", _get(config, f"optimizer.{player}")
     optimizer = _choose(prefix + "name", _require(config, prefix + "name"), optim.OPTIMIZERS)
     _check_keys(block, dict.fromkeys(("name", *optim.option_names(optimizer))), prefix)
