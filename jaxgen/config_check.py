@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen import algorithms, data, optim, parallel, registry
+from jaxgen import algorithms, data, evaluators, optim, parallel, registry
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
@@ -100,6 +100,7 @@ def check_config(config) -> None:
   options = config.data.get("options") or {}
   facts = _library("data.options", options, lambda o: data.facts(data_name, **o))
   _check_fit(config, name, data_name, facts)
+  evaluators.configured(config, cls, facts)  # eval.evaluators: names, options, fit to the data
 
 
 def _check_steps_per_call(config) -> None:

@@ -16,8 +16,10 @@
     @registry.register_algorithm("my_gan")   # declares OPTIONS and PLAYERS (jaxgen.options)
     class MyGAN(jaxgen.algorithms.GAN): ...
 
-    @registry.register_evaluator("my_metric")         # see jaxgen.evaluators
-    class MyMetric: ...
+    @registry.register_evaluator("my_metric")         # eval.evaluators = ("images", "my_metric")
+    class MyMetric(jaxgen.evaluators.BaseEvaluator):
+      def __call__(self, context):                      # context.samples, .data, .state, ...
+        return {"my_metric": float(context.samples.std())}
 
 Then name the module in the config, `config.imports = ("my_components",)` (a module on the Python
 path, or a `.py` file's path), or on the command line, `--config.imports="('my_components',)"`.

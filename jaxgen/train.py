@@ -29,7 +29,17 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgen import algorithms, checkpoint, config_check, configs, data, parallel, plots, stops
+from jaxgen import (
+  algorithms,
+  checkpoint,
+  config_check,
+  configs,
+  data,
+  evaluators,
+  parallel,
+  plots,
+  stops,
+)
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
 from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
 from jaxgen.evaluation import Evaluator
@@ -74,6 +84,8 @@ class Run:
     self.config = config
     self.dataset = data.get(config.data.name, **dict(config.data.get("options", {})))
     self.algorithm = algorithms.get(config.algorithm.name)(config, self.dataset)
+    # What each evaluation runs (`jaxgen.evaluators`), checked against the algorithm and the data.
+    self.evaluations = evaluators.configured(config, self.algorithm, self.dataset)
     self.mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(config.batch_size, self.mesh)
     self.num_phases = len(self.algorithm.schedule)
@@ -161,13 +173,23 @@ class Run:
     return self.train_step_at(step, count)(state, batches)
 
   def sample(self, state: TrainState, num: int, seed: int = 0) -> np.ndarray:
-    """`num` samples at the stage of the state's step (reads `state.step`: a device sync)."""
+    """`num` samples at the stage of the state's step (reads `state.step`: a device sync), given
+    the held-out arrays the algorithm's `sample` takes (`sample_inputs`)."""
     stage = self.algorithm.stage(int(state.step))
     if stage not in self._samplers:
       sample = self.algorithm.at_stage(stage).sample
       replicated = parallel.replicated(self.mesh)
       self._samplers[stage] = jax.jit(sample, static_argnums=2, out_shardings=replicated)
-    return np.asarray(self._samplers[stage](state, jax.random.key(seed), num))
+    key = jax.random.key(seed)
+    return np.asarray(self._samplers[stage](state, key, num, **self.sample_inputs))
+
+  @functools.cached_property
+  def sample_inputs(self) -> dict[str, np.ndarray]:
+    """The held-out arrays the algorithm's `sample` takes (its `SAMPLE_INPUTS`: all of the data
+    set's held-out examples, read once), so that the algorithm keeps no data set."""
+    inputs = self.algorithm.SAMPLE_INPUTS
+    held_out = self.dataset.eval_data() if inputs else {}
+    return {argument: held_out[key] for argument, key in inputs.items()}
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:

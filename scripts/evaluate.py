@@ -1,22 +1,25 @@
 """Scores a run's latest (or a named) checkpoint; keeps every score in evaluation.json / .md.
 
   python scripts/evaluate.py --workdir=workdirs/dcgan_digits [--step=3000] [--num_samples=2500]
+      [--evaluators=images,...]
 
-Images: FID, KID, Inception Score, precision and recall with the run's feature extractor
-(`eval.extractor`, the shipped digits classifier by default for digits). 2-D mixtures: modes
-covered, share of high-quality samples and reverse KL (PacGAN's definitions).
+It runs the evaluators the run's config names (`eval.evaluators`, `jaxgen.evaluators`), or those
+of --evaluators: e.g. "images", FID, KID, Inception Score, precision and recall with the run's
+feature extractor (`eval.extractor`, the shipped digits classifier by default for digits);
+"points", modes covered, share of high-quality samples and reverse KL of a 2-D mixture (PacGAN's
+definitions); "translation", label preservation, FID per domain and cycle errors of translators.
 
-`evaluation.json` holds one record per evaluated (step, num_samples, extractor), sorted by step:
-scoring another step adds a record, scoring the same one again replaces it; `evaluation.md` is
-the same as a table. It reads the workdir without its lock and moves or deletes nothing, so it
-can score a run that is still training.
+`evaluation.json` holds one record per evaluated (step, num_samples, extractor[, evaluators]),
+sorted by step: scoring another step adds a record, scoring the same one again replaces it;
+`evaluation.md` is the same as a table. It reads the workdir without its lock and moves or
+deletes nothing, so it can score a run that is still training.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from jaxgen import files, train
+from jaxgen import evaluators, files, train
 from jaxgen.errors import CheckpointError, ConfigError
 
 
@@ -41,6 +44,7 @@ def _records(path: Path) -> list[dict]:
 
 
 def _table(records: list[dict]) -> str:
+  """`records` as a Markdown table, one column per key any record has."""
   columns = list(dict.fromkeys(key for record in records for key in record))
   rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
   for record in records:
@@ -50,11 +54,18 @@ def _table(records: list[dict]) -> str:
 
 
 def main() -> None:
+  """Scores the checkpoint, adds its record to the history, prints the record's table."""
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--step", type=int, default=None, help="default: the latest checkpoint")
   parser.add_argument("--num_samples", type=int, default=None, help="default: the config's")
   parser.add_argument("--extractor", default=None, help="override eval.extractor")
+  parser.add_argument(
+    "--evaluators",
+    default=None,
+    help="comma-separated evaluator names, instead of the config's eval.evaluators; registered: "
+    f"{', '.join(sorted(evaluators.EVALUATORS))} (and those of the config's imports)",
+  )
   args = parser.parse_args()
   workdir = Path(args.workdir)
   history_path = workdir / "evaluation.json"
@@ -65,6 +76,8 @@ def main() -> None:
       config.eval.num_samples = args.num_samples
     if args.extractor is not None:
       config.eval.extractor = args.extractor
+    if args.evaluators is not None:
+      config.eval.evaluators = tuple(name.strip() for name in args.evaluators.split(","))
     if config.data.name == "digits" and not config.eval.get("extractor"):
       config.eval.extractor = "digits_classifier"
     run = train.Run(config)
@@ -78,8 +91,9 @@ def main() -> None:
   extractor = config.eval.get("extractor", "")
   record = {"step": step, "num_samples": int(config.eval.num_samples)}
   record |= {"extractor": extractor} if extractor else {}
+  record |= {"evaluators": args.evaluators} if args.evaluators else {}
   record |= scores
-  identity = ("step", "num_samples", "extractor")
+  identity = ("step", "num_samples", "extractor", "evaluators")
   history = [
     r for r in history if [r.get(k) for k in identity] != [record.get(k) for k in identity]
   ]

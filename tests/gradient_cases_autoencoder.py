@@ -57,7 +57,7 @@ LATENT_DIM = 4
 # units: few distinct parameter shapes, and eager JAX compiles every sampler and op per shape.
 HIDDEN = ()
 LOG_2PI = math.log(2.0 * math.pi)
-# The default std of the Gaussian decoder, `jaxgen.algorithms.vae._gaussian(std=0.1)`.
+# The default std of the Gaussian decoder, `jaxgen.algorithms.reconstructions._gaussian(std=0.1)`.
 DEFAULT_DECODER_STD = 0.1
 # The multiples of the base IMQ scale C = 2 d_z sigma_z^2 (Tolstikhin et al. 2018, authors' code
 # `wae.py`, mmd_penalty), written out rather than read from the library.
@@ -867,7 +867,7 @@ VAEGAN_CASES = [
     "vaegan",
     "wasserstein_decoder_loss",
     vaegan_config(loss="wasserstein"),
-    match="Unknown algorithm.loss 'wasserstein'",
+    match=r"algorithm.loss = 'wasserstein' is not one of \['minimax', 'non_saturating'\]",
   ),
 ]
 

@@ -41,6 +41,6 @@ def test_a_users_module_adds_its_components():
     cwd=ROOT,
   )
   assert result.returncode == 0, result.stderr[-2000:]
-  for name in ("noisy_gan", "three_blobs", "tanh_mlp", "symmetric_least_squares"):
+  for name in ("noisy_gan", "three_blobs", "tanh_mlp", "symmetric_least_squares", "spread"):
     assert f"  {name}: " in result.stdout, name
   assert "algorithm.sample_noise = 0.0" in result.stdout

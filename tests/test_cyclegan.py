@@ -13,7 +13,7 @@ from jaxgen.algorithms import cyclegan
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.data import unpaired
 from jaxgen.errors import ConfigError
-from jaxgen.train import Run
+from jaxgen.train import Evaluator, Run
 
 
 def _rows(images):
@@ -216,3 +216,21 @@ def test_samples_are_translations_of_held_out_domain_a_images(tiny_run):
     distances = jnp.max(jnp.abs(translations - sample), axis=(1, 2, 3))
     assert float(jnp.min(distances)) < 1e-5
   assert samples.shape == (5, *run.algorithm.example_shape)
+
+
+def test_translation_evaluator_scores_and_draws_the_held_out_images(tiny_run, tmp_path):
+  """The config's "translation" evaluator translates held-out images of both domains and back;
+  without an extractor it scores the cycle errors only. The algorithm keeps no data set."""
+  run, _ = tiny_run
+  state = _init(run)
+  assert [evaluation.name for evaluation in run.evaluations] == ["translation"]
+  assert "dataset" not in vars(run.algorithm)  # the run's sampler hands `sample` its arrays
+  scores = Evaluator(run)(state, 3, tmp_path)
+  held = run.dataset.eval_data(run.config.eval.num_samples, seed=run.config.seed + 1)
+  g = lambda x: np.asarray(run.algorithm.translate(state, x, "translator_ab"))
+  f = lambda x: np.asarray(run.algorithm.translate(state, x, "translator_ba"))
+  a, b = held["image_a"], held["image_b"]
+  assert set(scores) == {"eval/cycle_error_a", "eval/cycle_error_b"}
+  np.testing.assert_allclose(scores["eval/cycle_error_a"], np.mean(np.abs(f(g(a)) - a)), rtol=1e-5)
+  np.testing.assert_allclose(scores["eval/cycle_error_b"], np.mean(np.abs(g(f(b)) - b)), rtol=1e-5)
+  assert (tmp_path / "samples_0000003.png").stat().st_size > 1000

@@ -139,9 +139,12 @@ def test_paper_config_holds_the_authors_settings():
 @pytest.mark.parametrize(
   "options,match",
   [
-    ({"noise_prior": "gaussian"}, r"noise_prior must be one of \('normal', 'uniform'\)"),
-    ({"q_hidden": -1}, "q_hidden must be an integer >= 0"),
-    ({"q_hidden": 1.5}, "q_hidden must be an integer >= 0"),
+    (
+      {"noise_prior": "gaussian"},
+      r"noise_prior = 'gaussian' is not one of \['normal', 'uniform'\]",
+    ),
+    ({"q_hidden": -1}, "q_hidden = -1 is refused: must be an integer >= 0"),
+    ({"q_hidden": 1.5}, "q_hidden = 1.5 is refused: must be an integer >= 0"),
   ],
 )
 def test_bad_options_are_refused_with_the_key_and_choices(options, match):

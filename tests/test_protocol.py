@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tiny_ring8_config
 
-from jaxgen import algorithms, data, plots, train
+from jaxgen import algorithms, data, evaluators, train
 from jaxgen.algorithms import wae
 from jaxgen.algorithms.base import (
   AlgorithmBase,
@@ -72,11 +72,9 @@ def test_every_config_builds_an_algorithm_that_declares_the_whole_protocol():
     assert isinstance(algorithm.num_classes, int) and algorithm.num_classes >= 0, name
     for method in ("init_variables", "sample", "init_extra", "constrain", "update_extra"):
       assert callable(getattr(algorithm, method)), (name, method)
-    evaluation = algorithm.evaluation()
-    assert isinstance(evaluation, Evaluation), name
-    # By shape, the default every algorithm keeps but the one that translates given images.
-    by_shape = "points" if algorithm.example_shape == (2,) else "images"
-    assert evaluation.kind == ("translation" if name == "cyclegan" else by_shape), name
+    for evaluation in algorithm.EVALUATORS:  # its default evaluators, chosen by name
+      assert isinstance(evaluation, Evaluation) and evaluation.name in evaluators.EVALUATORS, name
+  assert built["cyclegan"].EVALUATORS == (Evaluation("translation"),)
 
 
 def test_the_base_defaults_keep_state_and_params_as_they_are():
@@ -86,14 +84,6 @@ def test_the_base_defaults_keep_state_and_params_as_they_are():
   assert vae.constrain("decoder", params) is params
   state = train.TrainState(np.int32(0), jax.random.key(0), {}, {"a": 1})
   assert vae.update_extra(state, {"decoder": {"loss": 0.0}}) is state.extra
-
-
-def test_conditional_image_grids_show_ten_samples_per_class_one_class_a_column():
-  assert build("cgan_digits")[2].evaluation() == Evaluation("images", 10, 100)
-  assert build("dcgan_digits")[2].evaluation() == Evaluation("images", 8, 64)
-  assert build("gan_ring8")[2].evaluation() == Evaluation("points")
-  with pytest.raises(ValueError, match="evaluation kind"):
-    Evaluation("translations")
 
 
 @pytest.mark.parametrize("path", [*sorted((ROOT / "jaxgen" / "algorithms").glob("*.py"))])
@@ -156,16 +146,3 @@ def test_evaluator_scores_a_digits_gan_as_images_with_the_extractor(tmp_path):
   run, state = _digits_run()
   assert set(train.Evaluator(run)(state, 3, tmp_path)) == IMAGE_KEYS
   assert (tmp_path / "samples_0000003.png").stat().st_size > 1000
-
-
-def test_evaluator_follows_the_declared_grid_not_the_sample_shape(tmp_path, monkeypatch):
-  run, state = _digits_run(**{"eval.extractor": ""})
-  grids = []
-
-  def save_image_grid(images, path, columns, title):
-    grids.append((len(images), columns))
-
-  monkeypatch.setattr(plots, "save_image_grid", save_image_grid)
-  monkeypatch.setattr(run.algorithm, "evaluation", lambda: Evaluation("images", 5, 20))
-  assert train.Evaluator(run)(state, 1, tmp_path) == {}
-  assert grids == [(20, 5)]

@@ -224,6 +224,6 @@ def test_bad_settings_are_config_errors_naming_the_key(key, value, message):
 
 def test_missing_sparse_keys_are_named():
   config = sparse_vae_digits.get_config()
-  del config.algorithm["selector_sharpness"]
-  with pytest.raises(ConfigError, match="selector_sharpness"):
+  del config.algorithm["slab_probability"]  # declared required; the others have defaults
+  with pytest.raises(ConfigError, match="algorithm.slab_probability is required"):
     config_check.check_config(config)

@@ -103,7 +103,7 @@ def test_alternating_is_the_default_and_a_record_without_the_key_runs_it_bit_ide
   [
     (
       {"algorithm.updates": "together"},
-      r"algorithm.updates = 'together' is refused: algorithm.updates must be one of",
+      r"algorithm.updates = 'together' is not one of \['alternating', 'simultaneous'\]",
     ),
     (
       {"algorithm.updates": "simultaneous", "algorithm.discriminator_steps": 2},

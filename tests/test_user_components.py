@@ -1,9 +1,10 @@
 """Components registered from a module outside jaxgen train, resume and evaluate by name.
 
-`tests/user_module/my_components.py` registers a data set, a GAN objective, a discriminator network
-and an algorithm with an option of its own (`jaxgen.registry`); the config names the module in
-`imports`. Each step runs in a fresh process (as a user's command would), so nothing here relies
-on this process having imported the module, and the registries of the other tests stay jaxgen's.
+`tests/user_module/my_components.py` registers a data set, a GAN objective, a discriminator
+network, an algorithm with an option of its own and an evaluator (`jaxgen.registry`); the config
+names the module in `imports`. Each step runs in a fresh process (as a user's command would), so
+nothing here relies on this process having imported the module, and the registries of the other
+tests stay jaxgen's.
 """
 
 import json
@@ -26,6 +27,7 @@ OVERRIDES = [
   "--config.model.discriminator.hidden=(16,16)",  # the user network's own option
   "--config.batch_size=64",
   "--config.eval.num_samples=256",
+  "--config.eval.evaluators=('points', 'spread')",  # jaxgen's and the user's evaluator
   "--config.eval_every=20",
   "--config.checkpoint_every=20",
   "--config.log_every=10",
@@ -63,6 +65,7 @@ def test_user_components_train_resume_and_evaluate(tmp_path):
   train_steps = [r["step"] for r in records if "discriminator/loss" in r]
   assert train_steps == [10, 20, 30, 40], train_steps  # resumed at 20: no step trained twice
   assert [r["step"] for r in records if "eval/modes" in r] == [20, 40]
+  assert all(r["eval/spread_x"] > 0 for r in records if "eval/modes" in r)
   _run(ROOT / "scripts" / "evaluate.py", f"--workdir={workdir}", "--num_samples=256")
   records = json.loads((workdir / "evaluation.json").read_text())
   assert records[-1]["step"] == 40 and 0 <= records[-1]["modes"] <= 3, records

@@ -240,7 +240,7 @@ def test_gated_discriminator_step_leaves_it_and_its_optimizer_untouched(setup_al
   [
     ("gamma", -1.0, "gamma"),
     ("loss", "wasserstein", "non_saturating"),
-    ("feature_reduction", "max", "'sum', 'mean'"),
+    ("feature_reduction", "max", "'mean', 'sum'"),
     ("discriminator_init", "xavier", "lecun"),
     ("equilibrium_margin", 0.0, "equilibrium_margin"),
   ],

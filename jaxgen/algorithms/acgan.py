@@ -21,6 +21,8 @@ from jaxgen.algorithms.gan import GAN, Roles
 class ACGAN(GAN):
   """GAN with a class-conditional G and a class head on D (Odena et al. 2017)."""
 
+  FAKES_REUSABLE = False  # a fake carries its label (`gan_fakes.GanFakes.FAKES_REUSABLE`)
+
   def __init__(self, config, dataset):
     if dataset.num_classes == 0:
       raise ValueError(f"ACGAN needs labelled data; {dataset.name!r} has no labels.")

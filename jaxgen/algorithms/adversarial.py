@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, stabilisers
+from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.critic import Critic, logits_of
 from jaxgen.losses import penalties
 from jaxgen.nn import precision as precision_lib
@@ -75,19 +76,33 @@ def discriminator_objective(objective, s: stabilisers.Stabilisers, real_logits, 
 
 def generator_objective(objective, s, fake_logits, real_logits, fake_features, real_features):
   """G's adversarial loss: ||E f(x) - E f(G(z))||^2 with feature matching (Salimans et al. 2016,
-  sec. 3.1), else the objective's G loss (relativistic: on both). The real features depend on
-  theta_G only through an unrolled D, whose whole surrogate G differentiates (Metz et al. 2016,
-  sec. 2.3)."""
+  sec. 3.1), else the objective's G loss on the fake logits and on the real ones where they are
+  given (relativistic). The real features depend on theta_G only through an unrolled D, whose
+  whole surrogate G differentiates (Metz et al. 2016, sec. 2.3).
+
+  `real_logits` / `real_features` are D's outputs on the real batch, or None where G's loss does
+  not read them (`generator_reads_real` decides): a loss that reads them receives them."""
   if s.feature_matching:
     return losses.feature_matching_loss(real_features, fake_features)
-  if objective.generator_needs_real:
-    return objective.generator_loss(fake_logits, real_logits)
-  return objective.generator_loss(fake_logits)
+  real = () if real_logits is None else (real_logits,)
+  return objective.generator_loss(fake_logits, *real)
 
 
-def generator_needs_real(objective, s: stabilisers.Stabilisers) -> bool:
-  """Whether G's loss runs D on the phase's real batch (feature matching, relativistic)."""
+def generator_reads_real(objective, s: stabilisers.Stabilisers) -> bool:
+  """Whether G's loss reads D on the phase's real batch: its features (feature matching) or its
+  logits (a relativistic objective, `GanObjective.generator_needs_real`). The one place that
+  decides whether G's step runs D on the real batch; where nothing reads it the pass is skipped
+  (a forward pass of D saved, and the call `objective.generator_loss(fake_logits)` that the other
+  objectives take)."""
   return bool(s.feature_matching or objective.generator_needs_real)
+
+
+def objective_provides(objective: losses.GanObjective) -> set[str]:
+  """What a GAN objective offers the stabilisers (`stabiliser_rules`): a real target to smooth
+  (`has_real_target`), and a G loss on D's fake outputs alone, which matching D's features may
+  replace (not a relativistic one, which reads D on real data: `generator_needs_real`)."""
+  provides = {rules.TARGETS} if objective.has_real_target else set()
+  return provides | (set() if objective.generator_needs_real else {rules.FEATURES})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +253,7 @@ class Adversary:
     run = lambda x, key: self.critic(params, model_state, self.critic.inputs(step, x, key), labels)
     fake_out, fake_features, _ = run(fake, fake_key)
     real_logits = real_features = None
-    if generator_needs_real(self.objective, self.stabilisers):
+    if generator_reads_real(self.objective, self.stabilisers):
       real_out, real_features, _ = run(real, real_key)  # as on the fakes
       real_logits = logits_of(real_out)
     loss = generator_objective(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import flax
 import flax.linen as nn
@@ -53,10 +53,6 @@ class TrainState:
 # grad_fn(state, batch, rng) -> (grads of this player's params, its new model_state, metrics)
 GradFn = Callable[[TrainState, Batch, jax.Array], tuple[Any, Any, Metrics]]
 
-# Folded into the step's key for a phase's shared noise key: far from the small phase indices
-# `make_train_step` folds in for the per-player keys, so the two streams never meet.
-_PHASE_NOISE_TAG = 0x5EED0000
-
 
 @dataclasses.dataclass(frozen=True)
 class Player:
@@ -74,28 +70,14 @@ class Player:
   shares_phase_noise: bool = False
 
 
-# The ways the training loop judges samples (`Evaluation.kind`).
-EVALUATION_KINDS = ("points", "images", "translation")
-
-
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
-  """How the loop judges an algorithm's samples, declared by the algorithm (`evaluation()`).
+  """One evaluator a run calls at each evaluation: its registered name (`jaxgen.evaluators`) and
+  its options. Each entry of `config.eval.evaluators` ("name" or {"name": ..., **options}) reads
+  as one; an algorithm's `EVALUATORS` are its default ones, run when the config names none."""
 
-  kind "points": a scatter plot, and mode coverage when the data set has mixture centres;
-  kind "images": a grid of the first `grid_count` samples, `grid_columns` to a row, and the image
-  metrics of the config's `eval.extractor`;
-  kind "translation": rows of `grid_count` held-out images of each domain and their translations
-  and cycles, and the translation metrics (`jaxgen.metrics.translation`).
-  """
-
-  kind: Literal["points", "images", "translation"]
-  grid_columns: int = 8
-  grid_count: int = 64
-
-  def __post_init__(self):
-    if self.kind not in EVALUATION_KINDS:
-      raise ValueError(f"Unknown evaluation kind {self.kind!r}; choose one of {EVALUATION_KINDS}.")
+  name: str
+  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # name -> algorithm class; filled by `register` where each algorithm is written.
@@ -178,14 +160,12 @@ class AlgorithmBase(abc.ABC):
     del stage
     return self
 
-  def evaluation(self) -> Evaluation:
-    """1-D and 2-D samples are points; anything else is images, one column per class when
-    conditional (`sample` cycles through the classes), 10 samples of each."""
-    if tuple(self.example_shape) in ((1,), (2,)):
-      return Evaluation("points")
-    if self.num_classes:
-      return Evaluation("images", grid_columns=self.num_classes, grid_count=10 * self.num_classes)
-    return Evaluation("images")
+  # What the loop's evaluation needs of an algorithm (`jaxgen.evaluators`), declared: the
+  # evaluators run when `config.eval.evaluators` names none (nothing is guessed from the data), and
+  # the held-out arrays its `sample` takes, {keyword: key of the data's held-out arrays}, which the
+  # run's sampler hands it (an algorithm keeps no data set).
+  EVALUATORS: tuple[Evaluation, ...] = ()
+  SAMPLE_INPUTS: Mapping[str, str] = {}
 
 
 Algorithm = AlgorithmBase  # the name `make_train_step`'s callers knew
@@ -209,99 +189,6 @@ def init_train_state(algorithm: Algorithm, rng: jax.Array, batch: Batch) -> Trai
   return TrainState(jnp.zeros([], jnp.int32), state_rng, players, algorithm.init_extra())
 
 
-def _all_finite(tree) -> jax.Array:
-  leaves = jax.tree.leaves(tree)
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
-
-
-def _apply_update(
-  algorithm: Algorithm, name: str, player_state: PlayerState, grads, model_state, values: Values
-):
-  player = algorithm.players[name]
-  updates, opt_state = player.optimizer.update(
-    grads, player_state.opt_state, player_state.params, **algorithm.update_args(name, values)
-  )
-  params = algorithm.constrain(name, optax.apply_updates(player_state.params, updates))
-  return PlayerState(params, opt_state, model_state)
-
-
-def update_names(algorithm: Algorithm) -> tuple[tuple[int, str], ...]:
-  """Every player update of one train step in the order it happens: (phase index, player)."""
-  return tuple((i, name) for i, phase in enumerate(algorithm.schedule) for name in phase)
-
-
-def phase_noise_key(state: TrainState, phase: int) -> jax.Array:
-  """The rng `make_train_step` hands, at `state.step`, every player of schedule phase `phase` whose
-  `shares_phase_noise` is set."""
-  return _phase_noise_key(jax.random.fold_in(state.rng, state.step), phase)
-
-
-def _phase_noise_key(step_rng: jax.Array, phase: int) -> jax.Array:
-  return jax.random.fold_in(step_rng, _PHASE_NOISE_TAG + phase)
-
-
-def make_train_step(algorithm: Algorithm):
-  """Builds `train_step(state, batches) -> (state, metrics)` from the algorithm's schedule.
-
-  The phases are unrolled in Python on purpose: on XLA:CPU a rolled `lax.scan` around a conv
-  backward pass is 12-15x slower than the unrolled code (measured in the training-core issue).
-  Metrics of a player that updates several times per step are those of its last update, and so
-  are the values `algorithm.update_extra` receives. A player's rng is its own key, or its phase's
-  shared key when it `shares_phase_noise`; its `optimizer.update` gets
-  `algorithm.update_args(player, values)` as extra args.
-  `metrics["first_nonfinite_update"]` is the index into `update_names(algorithm)` of the first
-  update whose loss, gradient or new parameters held a NaN/inf (-1: none), so the loop can name
-  the update where things first went wrong rather than the last player that saw the damage.
-  """
-
-  player_ids = {name: i for i, name in enumerate(algorithm.players)}
-
-  def train_step(state: TrainState, batches: Batch):
-    step_rng = jax.random.fold_in(state.rng, state.step)
-    metrics: Metrics = {}
-    values: Values = {}
-    first_nonfinite = jnp.int32(-1)
-    update_index = 0
-    for name, player_state in state.players.items():  # to tell which update blew a player up
-      metrics[f"{name}/param_norm_before"] = optax.tree.norm(player_state.params)
-    for phase_index, phase in enumerate(algorithm.schedule):
-      batch = jax.tree.map(lambda x, i=phase_index: x[i], batches)
-      phase_rng = jax.random.fold_in(step_rng, phase_index)
-      shared_rng = _phase_noise_key(step_rng, phase_index)
-      results = {}
-      for name in phase:  # every gradient of a phase is taken at the same parameter point
-        player = algorithm.players[name]
-        if player.shares_phase_noise:
-          player_rng = shared_rng
-        else:
-          player_rng = jax.random.fold_in(phase_rng, player_ids[name])
-        results[name] = player.grad_fn(state, batch, player_rng)
-      players = dict(state.players)
-      for name, (grads, model_state, player_metrics) in results.items():
-        values[name] = dict(player_metrics)
-        players[name] = _apply_update(algorithm, name, players[name], grads, model_state, values)
-        # Values that are not scalars (CycleGAN's image pool) reach update_extra, not the log.
-        scalars = {k: v for k, v in player_metrics.items() if jnp.ndim(v) == 0}
-        metrics.update({f"{name}/{k}": v for k, v in scalars.items()})
-        metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
-        metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)
-        finite = (
-          _all_finite(grads)
-          & _all_finite(players[name].params)
-          & jnp.all(jnp.isfinite(player_metrics.get("loss", 0.0)))
-        )
-        metrics[f"{name}/finite"] = finite
-        first_nonfinite = jnp.where((first_nonfinite < 0) & ~finite, update_index, first_nonfinite)
-        update_index += 1
-      state = state.replace(players=players)
-    metrics["first_nonfinite_update"] = first_nonfinite
-    # Algorithm-owned state (e.g. BEGAN's k_t) reads named values, not the metrics' key format.
-    state = state.replace(extra=algorithm.update_extra(state, values))
-    return state.replace(step=state.step + 1), metrics
-
-  return train_step
-
-
 def player_gradient(loss_fn, params) -> tuple[Any, Any, Metrics]:
   """A grad_fn's result from `loss_fn(params) -> (loss, (model_state, metrics))`: the gradient
   w.r.t. `params` only, the model state and metrics the loss returned."""
@@ -320,3 +207,11 @@ def apply_module(module: nn.Module, params, model_state, *args, train: bool, **k
   if not mutable:
     return module.apply(variables, *args, train=train, **kwargs), model_state
   return module.apply(variables, *args, train=train, mutable=mutable, **kwargs)
+
+
+# The step builder lives in its own module; its names stay importable from here.
+from jaxgen.algorithms.train_step import (  # noqa: E402, F401
+  make_train_step,
+  phase_noise_key,
+  update_names,
+)

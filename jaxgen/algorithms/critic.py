@@ -74,13 +74,13 @@ class Critic:
       example_shape=example_shape,
       num_classes=num_classes,
     )
-    if stabilisers.spectral_norm and getattr(base, "self_normalised", False):
+    network = rules.Discriminator(dict(model_config)["name"], traits_of(base))
+    if stabilisers.spectral_norm and network.traits.self_normalised:
       raise ConfigError(
-        f"model.discriminator.name = {dict(model_config).get('name')!r} already spectrally "
-        "normalises every layer (Zhang et al. 2019, sec. 4.1); a second normalisation by "
+        f"model.discriminator.name = {network.name!r} already spectrally normalises every layer "
+        "(Zhang et al. 2019, sec. 4.1); a second normalisation by "
         "algorithm.stabilisers.spectral_norm = True would divide by sigma twice. Turn it off."
       )
-    network = rules.Discriminator(dict(model_config)["name"], traits_of(base))
     kernels = stabilisers.minibatch_discrimination
     if aux_outputs or kernels:
       base = gan_zoo.HeadedDiscriminator(base, aux_outputs=aux_outputs, minibatch_kernels=kernels)

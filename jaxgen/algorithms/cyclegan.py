@@ -36,7 +36,6 @@ The players' nets: `model.translator` (a `TRANSLATORS` image-to-image net, both 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,17 +49,15 @@ from jaxgen.algorithms.base import (
   Evaluation,
   Player,
   TrainState,
-  Values,
   apply_module,
   player_gradient,
   register,
 )
+from jaxgen.algorithms.image_pool import POOL, ImagePools, query_pool
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import TRANSLATORS, build_network
 from jaxgen.options import Option, integer, number, read_options
 
-# fold_in tag of the pool's draws in a D's rng (the adversary's own tags are 1..3).
-POOL = 4
 # fold_in tags of the two adversarial terms in the translators' shared rng (instance noise).
 ADVERSARIAL_B, ADVERSARIAL_A = 5, 6
 TRANSLATORS_PLAYERS = ("translator_ab", "translator_ba")
@@ -69,30 +66,6 @@ DISCRIMINATORS = {
   "discriminator_a": ("a", "translator_ba"),
   "discriminator_b": ("b", "translator_ab"),
 }
-
-
-def query_pool(pool, count, fakes, rng):
-  """The image pool of Shrivastava et al. 2017 / CycleGAN sec. 4, image by image in batch order:
-  while the pool holds fewer than its capacity, the fake is stored in slot `count` and shown; once
-  full, with probability 1/2 (uniform(key_i) > 1/2) the fake takes the slot randint(key_i', 0,
-  capacity) and the image stored there is shown, else the fake is shown. key_i, key_i' =
-  split(fold_in(rng, i)). Returns (shown images, pool, count)."""
-  capacity = pool.shape[0]
-
-  def one(carry, inputs):
-    pool, count = carry
-    index, fake = inputs
-    swap_key, slot_key = jax.random.split(jax.random.fold_in(rng, index))
-    filling = count < capacity
-    swap = ~filling & (jax.random.uniform(swap_key) > 0.5)
-    slot = jnp.where(filling, count, jax.random.randint(slot_key, (), 0, capacity))
-    stored = pool[slot]
-    pool = pool.at[slot].set(jnp.where(filling | swap, fake, stored))
-    return (pool, count + filling.astype(count.dtype)), jnp.where(swap, stored, fake)
-
-  indices = jnp.arange(fakes.shape[0])
-  (pool, count), shown = jax.lax.scan(one, (pool, count), (indices, fakes.astype(pool.dtype)))
-  return shown.astype(fakes.dtype), pool, count
 
 
 def mean_absolute_error(x, y):
@@ -109,38 +82,70 @@ def cyclegan_provides(objective) -> rules.Provides:
   return frozenset(provides | ({rules.TARGETS} if objective.has_real_target else set()))
 
 
+CYCLEGAN_OPTIONS = (
+  adversarial.LOSS_OPTION,
+  Option("cycle_weight", 10.0, "lambda of the cycle loss (sec. 4)", check=number(0)),
+  Option(
+    "identity_weight", 0.5, "lambda_identity, times lambda (the reference code)", check=number(0)
+  ),
+  Option(
+    "adversarial_weight", 2.0, "w of the adversarial terms (module docstring)", check=number(0)
+  ),
+  Option("pool_size", 50, "the image pool per D, 0: none (sec. 4)", check=integer(0)),
+  adversarial.STABILISERS_OPTION,
+  adversarial.PENALTY_OPTION,
+)
+
+
+def _check_unpaired(dataset) -> tuple[int, ...]:
+  """The example shape of a two-domain image source; a ValueError for any other data."""
+  if len(dataset.example_shape) != 3:
+    raise ValueError(f"CycleGAN translates images; the data has shape {dataset.example_shape}.")
+  if dataset.name != "unpaired":
+    raise ValueError(
+      f"CycleGAN needs two unpaired domains; set data.name = 'unpaired' (got {dataset.name!r})."
+    )
+  return tuple(dataset.example_shape)
+
+
+def _players(cyclegan, config) -> dict[str, Player]:
+  """G and F (one translator block, one phase noise: they descend one loss), then the two Ds."""
+  optimizer = lambda role: optim.make_optimizer(config.optimizer[role])
+  players = {
+    name: Player(
+      name,
+      cyclegan.translator,
+      optimizer("translator"),
+      functools.partial(cyclegan.translator_grads, player=name),
+      shares_phase_noise=True,
+    )
+    for name in TRANSLATORS_PLAYERS
+  }
+  for name in DISCRIMINATORS:
+    grad_fn = functools.partial(cyclegan.discriminator_grads, player=name)
+    players[name] = Player(name, cyclegan.critic.module, optimizer("discriminator"), grad_fn)
+  return players
+
+
 @register("cyclegan")
-class CycleGAN(AlgorithmBase):
+class CycleGAN(ImagePools, AlgorithmBase):
   """CycleGAN; see the module docstring. Data: a two-domain source (`jaxgen.data.unpaired`)
   whose batches carry "image_a" and "image_b"."""
 
   # G and F share `model.translator` / `optimizer.translator`, the two Ds `model.discriminator`.
   PLAYERS = {"translator": "translator", "discriminator": "discriminator"}
-  OPTIONS = (
-    adversarial.LOSS_OPTION,
-    Option("cycle_weight", 10.0, "lambda of the cycle loss (sec. 4)", check=number(0)),
-    Option(
-      "identity_weight", 0.5, "lambda_identity, times lambda (the reference code)", check=number(0)
-    ),
-    Option(
-      "adversarial_weight", 2.0, "w of the adversarial terms (module docstring)", check=number(0)
-    ),
-    Option("pool_size", 50, "the image pool per D, 0: none (sec. 4)", check=integer(0)),
-    adversarial.STABILISERS_OPTION,
-    adversarial.PENALTY_OPTION,
-  )
+  # Rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of held-out images; label preservation, FID per
+  # domain and the cycle error (`jaxgen.evaluators.translation`).
+  EVALUATORS = (Evaluation("translation"),)
+  SAMPLE_INPUTS = {"sources": "image_a"}  # `sample` translates the held-out A images
+  OPTIONS = CYCLEGAN_OPTIONS
+  DISCRIMINATORS = DISCRIMINATORS  # the pools' owners (ImagePools)
 
   def __init__(self, config, dataset):
+    """The players from `config`; `dataset` gives the example shape (a two-domain source)."""
     algorithm = config.algorithm
     options = read_options(type(self), algorithm)
-    if len(dataset.example_shape) != 3:
-      raise ValueError(f"CycleGAN translates images; the data has shape {dataset.example_shape}.")
-    if getattr(dataset, "name", None) != "unpaired":
-      raise ValueError(
-        f"CycleGAN needs two unpaired domains; set data.name = 'unpaired' (got {dataset.name!r})."
-      )
-    self.example_shape = tuple(dataset.example_shape)
-    self.dataset = dataset  # `sample` translates its held-out A images (read when traced)
+    self.example_shape = _check_unpaired(dataset)
     self.cycle_weight, self.identity_weight = options.cycle_weight, options.identity_weight
     self.adversarial_weight, self.pool_size = options.adversarial_weight, options.pool_size
     precision = precision_lib.from_config(config)
@@ -167,23 +172,11 @@ class CycleGAN(AlgorithmBase):
       self.adversary.penalty_name,
       network=self.critic.network,
     )
-    optimizer = lambda role: optim.make_optimizer(config.optimizer[role])
-    self.players = {
-      name: Player(
-        name,
-        self.translator,
-        optimizer("translator"),
-        functools.partial(self.translator_grads, player=name),
-        shares_phase_noise=True,  # G and F descend one loss, so they see one draw of its noise
-      )
-      for name in TRANSLATORS_PLAYERS
-    }
-    for name in DISCRIMINATORS:
-      grad_fn = functools.partial(self.discriminator_grads, player=name)
-      self.players[name] = Player(name, self.critic.module, optimizer("discriminator"), grad_fn)
+    self.players = _players(self, config)
     self.schedule = (tuple(self.players),)
 
   def init_variables(self, rng, batch):
+    """G's and F's variables from A images, each D's from its domain's images."""
     keys = jax.random.split(rng, 6)
     image = batch["image_a"]
     variables = {
@@ -195,16 +188,6 @@ class CycleGAN(AlgorithmBase):
     ):
       variables[name] = self.critic.init(key, spectral, batch[f"image_{domain}"], None)
     return variables
-
-  def init_extra(self) -> dict[str, Any]:
-    """Each D's image pool (zeros, none of it filled yet)."""
-    if not self.pool_size:
-      return {}
-    empty = lambda: {
-      "images": jnp.zeros((self.pool_size, *self.example_shape)),
-      "count": jnp.zeros([], jnp.int32),
-    }
-    return {f"pool_{domain}": empty() for domain, _ in DISCRIMINATORS.values()}
 
   def translate(self, state: TrainState, images, player: str, *, params=None):
     """`player`'s translation of `images` (instance norm: the same in training and inference)."""
@@ -245,6 +228,7 @@ class CycleGAN(AlgorithmBase):
     model_state = state.players[player].model_state
 
     def loss_fn(own):
+      """L at `player`'s params `own`, the others' as they are."""
       loss, metrics = self.translator_loss(state, {**params, player: own}, batch, rng)
       return loss, (model_state, metrics)
 
@@ -266,6 +250,7 @@ class CycleGAN(AlgorithmBase):
     d = state.players[player]
 
     def loss_fn(params):
+      """D's objective at its params `params`."""
       loss, _, new_state, metrics = self.adversary.discriminator_loss(
         state.step, params, d.model_state, batch[f"image_{domain}"], fake, None, rng
       )
@@ -273,26 +258,11 @@ class CycleGAN(AlgorithmBase):
 
     return player_gradient(loss_fn, d.params)
 
-  def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
-    """The pools after the step: what each D's query left (its grad_fn's values)."""
-    if not self.pool_size:
-      return state.extra
-    return {
-      f"pool_{domain}": {"images": values[name]["pool"], "count": values[name]["pool_count"]}
-      for name, (domain, _) in DISCRIMINATORS.items()
-    }
-
-  def sample(self, state: TrainState, rng, num, labels=None):
-    """`num` samples of the model's domain B: G(a) for held-out A images drawn uniformly (with
-    replacement) by `rng`. A translator has no noise input (Zhu et al. 2017), so its samples are
-    its translations of the other domain; the loop's evaluation of kind "translation" scores
-    `translate` itself on both domains."""
+  def sample(self, state: TrainState, rng, num, labels=None, *, sources):
+    """`num` samples of the model's domain B: G(a) for A images drawn uniformly (with replacement)
+    by `rng` from `sources`, the held-out A images the run's sampler hands it (`SAMPLE_INPUTS`). A
+    translator has no noise input (Zhu et al. 2017), so its samples are its translations of the
+    other domain; the "translation" evaluator scores `translate` itself on both domains."""
     del labels
-    held_out = jnp.asarray(self.dataset.eval_data()["image_a"])
-    picked = jax.random.randint(rng, (num,), 0, held_out.shape[0])
-    return self.translate(state, held_out[picked], "translator_ab")
-
-  def evaluation(self) -> Evaluation:
-    """Rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of 8 held-out images; label preservation, FID
-    per domain and the cycle error (`jaxgen.metrics.translation`)."""
-    return Evaluation("translation", grid_columns=8, grid_count=8)
+    picked = jax.random.randint(rng, (num,), 0, sources.shape[0])
+    return self.translate(state, jnp.asarray(sources)[picked], "translator_ab")

@@ -43,6 +43,7 @@ class EnergyGAN(GAN):
   """Shared by EBGAN and BEGAN: the autoencoder discriminator and its energies."""
 
   energy_power = EBGAN_POWER
+  FAKES_REUSABLE = False  # G's loss is its own, not `generator_loss_on_fakes` (`gan_fakes`)
 
   def __init__(self, config, dataset):
     name = config.model.discriminator.get("name")

@@ -38,6 +38,8 @@ NOISE_PRIORS = ("normal", "uniform")
 class InfoGAN(GAN):
   """GAN plus latent codes and their mutual-information term (Chen et al. 2016)."""
 
+  FAKES_REUSABLE = False  # a fake carries its codes (`gan_fakes.GanFakes.FAKES_REUSABLE`)
+
   # Chen et al. 2016, sec. 6: lambda = 1 for discrete codes; the MNIST model has one 10-way code
   # and two continuous codes.
   OPTIONS = (

@@ -28,6 +28,8 @@ from jaxgen.options import Option, integer, read_options
 class MultiGeneratorGAN(GAN):
   """MAD-GAN: k generator players and a (k + 1)-class discriminator."""
 
+  FAKES_REUSABLE = False  # k generators, each fake tagged with its source (`gan_fakes`)
+
   # Ghosh et al. 2018 use k = 4 generators for their 1-D mixture and up to 8 on images (sec. 5).
   OPTIONS = (
     Option("num_generators", 4, "k, the generators (Ghosh et al. 2018)", check=integer(2)),

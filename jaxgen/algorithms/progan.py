@@ -28,6 +28,7 @@ import copy
 import dataclasses
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -49,7 +50,7 @@ from jaxgen.nn import progan as nets
 from jaxgen.nn.registry import DISCRIMINATORS, GENERATORS, build_network
 from jaxgen.options import REQUIRED, Option, integer, number, read_options
 
-# Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's), epsilon_drift = 0.001.
+# Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's, `penalty_weight`), epsilon_drift = 0.001.
 DRIFT_WEIGHT = 0.001
 # ProGAN has no switch a stabiliser needs but the EMA of G: its D mixes samples (minibatch
 # stddev), its penalty is its own, its loss has no targets; the rule refuses the rest.
@@ -98,6 +99,10 @@ class GrowthSchedule:
     fading = jnp.clip((step - begin) / self.fade_steps, 0.0, 1.0)
     return jnp.where(stage == 0, 1.0, fading).astype(jnp.float32)
 
+  def progress(self, step) -> dict[str, jax.Array]:
+    """The traced stage and alpha of `step`, as `TrainState.extra` holds them."""
+    return {"stage": self.traced_stage(step).astype(jnp.int32), "alpha": self.alpha(step)}
+
 
 def real_at_stage(x: jax.Array, resolution: int, alpha, *, fading: bool) -> jax.Array:
   """The real images as D reads them at `resolution` (module docstring; sec. A.1); `fading`:
@@ -107,6 +112,30 @@ def real_at_stage(x: jax.Array, resolution: int, alpha, *, fading: bool) -> jax.
   if not fading:
     return x
   return nets.lerp(nets.upsample(nets.downsample(x)), x, alpha)
+
+
+def build_growing_networks(config, example_shape) -> tuple[nn.Module, nn.Module]:
+  """G and D from `model.generator` / `model.discriminator`: both the growing 'progan' networks,
+  from one start resolution (they grow together, Karras et al. 2018, sec. 3), in the config's
+  precision."""
+  facts = dict(example_shape=example_shape, num_classes=0)
+  generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
+  discriminator = build_network(
+    DISCRIMINATORS, "discriminator", config.model.discriminator, **facts
+  )
+  for role, module in (("generator", generator), ("discriminator", discriminator)):
+    if not isinstance(module, nets.ProGANGenerator | nets.ProGANDiscriminator):
+      raise ValueError(f"ProGAN grows its networks; set model.{role}.name = 'progan'.")
+  precision = precision_lib.from_config(config)  # wrapped once the type checks above passed
+  generator = precision_lib.wrap(generator, precision)
+  discriminator = precision_lib.wrap(discriminator, precision)
+  if generator.start_resolution != discriminator.start_resolution:
+    raise ValueError(
+      "model.generator.start_resolution and model.discriminator.start_resolution differ "
+      f"({generator.start_resolution} vs {discriminator.start_resolution}); G and D "
+      "grow together (Karras et al. 2018, sec. 3), so set them equal."
+    )
+  return generator, discriminator
 
 
 @register("progan")
@@ -119,7 +148,6 @@ class ProGAN(AlgorithmBase):
     Option(
       "fade_steps", REQUIRED, "steps of each fade-in, alpha 0 -> 1 (sec. 3)", check=integer(1)
     ),
-    # Karras et al. 2018, sec. A.1: lambda = 10 (WGAN-GP's), epsilon_drift = 0.001.
     Option("penalty_weight", 10.0, "lambda of the WGAN-GP penalty (sec. A.1)", check=number(0)),
     Option("drift_weight", DRIFT_WEIGHT, "epsilon_drift of E[D(x)^2] (sec. A.1)", check=number(0)),
     adversarial.STABILISERS_OPTION,
@@ -131,23 +159,7 @@ class ProGAN(AlgorithmBase):
     self.example_shape, self.batch_size = tuple(dataset.example_shape), int(config.batch_size)
     self.latent_dim = int(config.model.latent_dim)
     options = read_options(type(self), config.algorithm)
-    facts = dict(example_shape=self.example_shape, num_classes=0)
-    self.generator = build_network(GENERATORS, "generator", config.model.generator, **facts)
-    self.discriminator = build_network(
-      DISCRIMINATORS, "discriminator", config.model.discriminator, **facts
-    )
-    for role, module in (("generator", self.generator), ("discriminator", self.discriminator)):
-      if not isinstance(module, nets.ProGANGenerator | nets.ProGANDiscriminator):
-        raise ValueError(f"ProGAN grows its networks; set model.{role}.name = 'progan'.")
-    precision = precision_lib.from_config(config)  # wrapped once the type checks above passed
-    self.generator = precision_lib.wrap(self.generator, precision)
-    self.discriminator = precision_lib.wrap(self.discriminator, precision)
-    if self.generator.start_resolution != self.discriminator.start_resolution:
-      raise ValueError(
-        "model.generator.start_resolution and model.discriminator.start_resolution differ "
-        f"({self.generator.start_resolution} vs {self.discriminator.start_resolution}); G and D "
-        "grow together (Karras et al. 2018, sec. 3), so set them equal."
-      )
+    self.generator, self.discriminator = build_growing_networks(config, self.example_shape)
     self.growth = GrowthSchedule(
       options.stable_steps, options.fade_steps, self.generator.num_stages
     )
@@ -258,21 +270,15 @@ class ProGAN(AlgorithmBase):
 
   # --- state of its own: the stage, alpha and the EMA of G ---
 
-  def _progress(self, step) -> dict[str, jax.Array]:
-    return {
-      "stage": self.growth.traced_stage(step).astype(jnp.int32),
-      "alpha": self.growth.alpha(step),
-    }
-
   def init_extra(self) -> dict[str, Any]:
     memory = self.memory.init(self.init_variables, tuple(self.players), ("generator",))
-    return {**memory, **self._progress(jnp.int32(0))}
+    return {**memory, **self.growth.progress(jnp.int32(0))}
 
   def update_extra(self, state: TrainState, values: Values) -> dict[str, Any]:
     """The EMA of G after the step, and the stage and alpha of the next step (`state.step + 1`)."""
     del values
     extra = self.memory.update(state, _no_replay)
-    return {**extra, **self._progress(state.step + 1)}
+    return {**extra, **self.growth.progress(state.step + 1)}
 
   def sample(self, state: TrainState, rng, num, labels=None):
     """`num` samples of (the EMA of) G at the current stage, upsampled (nearest) to the data's

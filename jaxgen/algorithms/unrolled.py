@@ -62,6 +62,8 @@ ZERO_SUM_OBJECTIVES = {name: GAN_OBJECTIVES[name] for name in ("minimax", "wasse
 class UnrolledGAN(GAN):
   """GAN whose generator differentiates through `algorithm.unroll_steps` discriminator updates."""
 
+  FAKES_REUSABLE = False  # G's step unrolls D on fresh fakes (`gan_fakes.GanFakes`)
+
   # K = 5; Metz et al. 2016 (sec. 3.1) show 2-D mixtures covered with a few steps.
   OPTIONS = (
     Option(

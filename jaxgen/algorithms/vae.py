@@ -14,6 +14,7 @@ Shared pieces (used by `vaegan`, `aae`, `wae`):
   player's parameters. An algorithm states each player's loss as weights over the terms of its
   phase (e.g. VAE-GAN's decoder: {"llike": gamma, "gan": -1}), which is the paper's table read
   literally.
+- The reconstruction terms by name (`reconstructions`; their names are importable from here).
 - Shared noise: every autoencoder player `shares_phase_noise`, so the players of a phase receive
   one key from `make_train_step` and see one draw of the noise (eps, z ~ p(z)), as in reference
   implementations where one forward pass serves all three VAE-GAN updates.
@@ -21,7 +22,6 @@ Shared pieces (used by `vaegan`, `aae`, `wae`):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,77 +30,30 @@ import jax.numpy as jnp
 
 from jaxgen import losses, optim
 from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module, register
+from jaxgen.algorithms.reconstructions import (
+  LIKELIHOODS,
+  RECONSTRUCTIONS,
+  build_reconstruction,
+  check_positive_int,
+  reconstruction_option,
+)
 from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import DECODERS, ENCODERS, build_network
-from jaxgen.options import REQUIRED, Option, validated_by
 
 Terms = dict[str, jax.Array]
 # terms_fn(params by player, state, batch, key) -> (loss terms, model states by player, metrics)
 TermsFn = Callable[[dict[str, Any], TrainState, Mapping[str, jax.Array], jax.Array], tuple]
-
-
-# --- Reconstruction terms: per-example costs of x given the decoder's logits. ---
-
-
-def _bernoulli():
-  """-log p(x|z) for a Bernoulli decoder on pixel-on probabilities (x + 1) / 2 (K&W 2014, C.1)."""
-  return lambda x, logits: -losses.bernoulli_log_likelihood(logits, 0.5 * (x + 1.0))
-
-
-def _gaussian(std: float = 0.1):
-  """-log p(x|z) for a Gaussian decoder N(x; tanh(l / 2), std^2 I) (K&W 2014, App. C.2)."""
-  if not (isinstance(std, int | float) and std > 0):
-    raise ValueError(f"The gaussian reconstruction's std must be a number > 0; got {std!r}.")
-  log_variance = 2.0 * math.log(std)
-  return lambda x, logits: (
-    -losses.gaussian_log_density(x, ae_nets.logits_to_image(logits), log_variance)
-  )
-
-
-def _squared_error():
-  """c(x, y) = ||x - y||^2, the cost of WAE (Tolstikhin et al. 2018, sec. 4: 'l2sq')."""
-  return lambda x, logits: losses.sum_event(jnp.square(x - ae_nets.logits_to_image(logits)))
-
-
-RECONSTRUCTIONS: dict[str, Callable[..., Callable]] = {
-  "bernoulli": _bernoulli,
-  "gaussian": _gaussian,
-  "squared_error": _squared_error,
-}
-# The reconstruction terms that are log-likelihoods (an ELBO or IWAE bound needs one).
-LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def build_reconstruction(config, allowed=tuple(RECONSTRUCTIONS)):
-  """The reconstruction term from `{"name": ..., **options}`, among `allowed`."""
-  options = dict(config)
-  name = options.pop("name", None)
-  if name not in allowed:
-    raise ValueError(f"Unknown reconstruction {name!r}; choose one of {sorted(allowed)}.")
-  try:
-    return RECONSTRUCTIONS[name](**options)
-  except TypeError as error:
-    raise ValueError(
-      f"Bad options {sorted(options)} for the {name!r} reconstruction: {error}"
-    ) from None
-
-
-def reconstruction_option(allowed: tuple[str, ...]) -> Option:
-  """`algorithm.reconstruction`, {"name": ..., **options}, among `allowed`."""
-  return Option(
-    "reconstruction",
-    REQUIRED,
-    "the decoder's term -log p(x|z) or cost c(x, y): {'name': ...}",
-    check=validated_by(lambda config: build_reconstruction(config, allowed)),
-    choices=allowed,
-  )
-
-
-def check_positive_int(name: str, value: Any) -> int:
-  if not (isinstance(value, int) and value >= 1):
-    raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
-  return value
+# The reconstruction terms live in `reconstructions`; their names stay importable from here.
+__all__ = [
+  "LIKELIHOODS",
+  "RECONSTRUCTIONS",
+  "VAE",
+  "Autoencoder",
+  "build_reconstruction",
+  "check_positive_int",
+  "reconstruction_option",
+]
 
 
 class Autoencoder(AlgorithmBase):

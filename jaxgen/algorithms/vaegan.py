@@ -34,13 +34,8 @@ Options where the reference and the paper differ (`config.algorithm`), and one t
 - `feature_reduction`: "sum" over the features (reference, sigma = 1) or "mean" (divides L_llike
   by the number of features, so the same gamma means a larger weight on content).
 - `equilibrium_gating` with `equilibrium` 0.68 and `equilibrium_margin` 0.35 (reference values):
-  with the discriminator's costs real = mean -log D(x) and fake = mean -log(1 - D(fake)) over the
-  fakes it sees, skip Dis's update when either cost is below 0.68 - 0.35, skip Dec's update when
-  either is above 0.68 + 0.35, and update both when both would be skipped. The decision is made
-  inside the jitted step: a gated player's grad_fn returns it as the named value `updated`, which
-  `update_args` hands to the player's optimizer, `optim.apply_if(...)`, as `apply`; a paused player
-  takes no step at all (parameters and optimizer state unchanged, as the reference skips the
-  learning rule) instead of the momentum step Adam or RMSProp would take on a zero gradient.
+  Dis or Dec skips its update when the discriminator's costs leave the band around the
+  equilibrium (`equilibrium_gating`, which holds the rule and how a paused player takes no step).
 """
 
 from __future__ import annotations
@@ -48,11 +43,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxgen import losses, optim, stabilisers
+from jaxgen import losses, stabilisers
 from jaxgen.algorithms import adversarial
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.algorithms.base import register
 from jaxgen.algorithms.critic import Critic
+from jaxgen.algorithms.equilibrium_gating import (
+  GATING_OPTIONS,
+  EquilibriumGating,
+  check_gating,
+  equilibrium_gates,
+)
 from jaxgen.algorithms.vae import LIKELIHOODS, Autoencoder, reconstruction_option
 from jaxgen.nn import autoencoder as ae_nets
 from jaxgen.nn import precision as precision_lib
@@ -63,6 +64,8 @@ from jaxgen.options import REQUIRED, Option, flag, number, read_options
 # batch), its features are Dis_l for L_llike (no feature matching), and the three players' losses
 # take no extra terms (no historical averaging, replay or EMA).
 VAEGAN_PROVIDES = frozenset({rules.INPUTS, rules.WEIGHTS})
+# The gating's names stay importable from here.
+__all__ = ["VAEGAN", "VAEGAN_OPTIONS", "check_gating", "equilibrium_gates"]
 
 # "dcgan": the discriminator's own N(0, 0.02^2) kernels (Radford et al. 2016); "lecun": kernels
 # redrawn with variance 1 / fan_in. Dis_l is a conv output *before* batch norm, so its scale is set
@@ -77,16 +80,6 @@ GENERATOR_LOSSES = {
   "minimax": losses.generator_minimax_loss,
   "non_saturating": losses.generator_non_saturating_loss,
 }
-
-
-def equilibrium_gates(real_cost, fake_cost, equilibrium: float, margin: float):
-  """(update discriminator, update decoder) from the discriminator's costs, as the reference
-  `aegan.GradientDescent.train_epoch`: Dis pauses when it is winning (a cost below equilibrium -
-  margin), Dec pauses when it is losing badly (a cost above equilibrium + margin), never both."""
-  update_dis = ~((real_cost < equilibrium - margin) | (fake_cost < equilibrium - margin))
-  update_dec = ~((real_cost > equilibrium + margin) | (fake_cost > equilibrium + margin))
-  neither = ~(update_dis | update_dec)
-  return update_dis | neither, update_dec | neither
 
 
 def lecun_kernels(rng, params):
@@ -112,19 +105,42 @@ def discriminate_with_features(module, params, model_state, x, labels, train=Tru
   return out, features.reshape((features.shape[0], -1)), updated if train else model_state
 
 
-def check_gating(options) -> None:
-  """Raises ValueError when equilibrium gating is on without a positive equilibrium and margin."""
-  if options.equilibrium_gating and not (
-    0 < options.equilibrium_margin and 0 < options.equilibrium
-  ):
-    raise ValueError(
-      "equilibrium gating needs equilibrium > 0 and equilibrium_margin > 0; got "
-      f"{options.equilibrium!r} and {options.equilibrium_margin!r}."
-    )
+# VAE-GAN's `config.algorithm` keys; the reference code's values where it has them (module
+# docstring).
+VAEGAN_OPTIONS = (
+  reconstruction_option(LIKELIHOODS),
+  Option(
+    "gamma",
+    REQUIRED,
+    "gamma of gamma * L_llike - L_GAN (Larsen et al. 2016, eq. 9)",
+    check=number(0),
+  ),
+  Option(
+    "loss",
+    "minimax",
+    "Dec's GAN term (L_GAN: Larsen et al. 2016's cross-entropy)",
+    choices=lambda: GENERATOR_LOSSES,
+  ),
+  Option("feed_reconstructions", True, "x~ enters L_GAN (the paper's third term)", check=flag),
+  Option(
+    "feature_reduction",
+    "sum",
+    "L_llike summed or averaged over Dis_l's features",
+    choices=lambda: losses.FEATURE_REDUCTIONS,
+  ),
+  *GATING_OPTIONS,
+  Option(
+    "discriminator_init",
+    "dcgan",
+    "the scale of Dis_l (DISCRIMINATOR_INITS)",
+    choices=DISCRIMINATOR_INITS,
+  ),
+  adversarial.STABILISERS_OPTION,
+)
 
 
 @register("vaegan")
-class VAEGAN(Autoencoder):
+class VAEGAN(EquilibriumGating, Autoencoder):
   """VAE-GAN with three players in one phase; see the module docstring for the losses and options.
 
   Config: `algorithm.gamma`, `algorithm.loss` ("minimax" or "non_saturating" for Dec's GAN term),
@@ -137,51 +153,16 @@ class VAEGAN(Autoencoder):
   """
 
   PLAYERS = {**Autoencoder.PLAYERS, "discriminator": "discriminator"}
-  # The reference code's values where it has them (module docstring).
-  OPTIONS = (
-    reconstruction_option(LIKELIHOODS),
-    Option(
-      "gamma",
-      REQUIRED,
-      "gamma of gamma * L_llike - L_GAN (Larsen et al. 2016, eq. 9)",
-      check=number(0),
-    ),
-    Option(
-      "loss",
-      "minimax",
-      "Dec's GAN term (L_GAN: Larsen et al. 2016's cross-entropy)",
-      choices=lambda: GENERATOR_LOSSES,
-    ),
-    Option("feed_reconstructions", True, "x~ enters L_GAN (the paper's third term)", check=flag),
-    Option(
-      "feature_reduction",
-      "sum",
-      "L_llike summed or averaged over Dis_l's features",
-      choices=lambda: losses.FEATURE_REDUCTIONS,
-    ),
-    Option("equilibrium_gating", True, "skip a player's update out of equilibrium", check=flag),
-    Option("equilibrium", 0.68, "the gating's equilibrium cost", check=number()),
-    Option("equilibrium_margin", 0.35, "the gating's margin", check=number()),
-    Option(
-      "discriminator_init",
-      "dcgan",
-      "the scale of Dis_l (DISCRIMINATOR_INITS)",
-      choices=DISCRIMINATOR_INITS,
-    ),
-    adversarial.STABILISERS_OPTION,
-  )
+  OPTIONS = VAEGAN_OPTIONS
 
   def __init__(self, config, dataset):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS)
     algorithm = config.algorithm
     options = read_options(type(self), algorithm)
-    check_gating(options)
+    self.init_gating(options)
     self.gamma, self.generator_loss = options.gamma, GENERATOR_LOSSES[options.loss]
     self.feed_reconstructions = options.feed_reconstructions
     self.feature_reduction = options.feature_reduction
-    self.gating = options.equilibrium_gating
-    self.equilibrium = float(options.equilibrium)
-    self.margin = float(options.equilibrium_margin)
     self.discriminator_init = options.discriminator_init
     switches = stabilisers.Stabilisers.from_config(options.stabilisers)
     self.critic = Critic.build(
@@ -205,17 +186,9 @@ class VAEGAN(Autoencoder):
       "decoder": self.decoder,
       "discriminator": self.discriminator,
     }
-    # The equilibrium gate pauses Dec and Dis, never Enc (the reference's rule).
-    self.gated_players = ("decoder", "discriminator") if self.gating else ()
-    self.players = {}
-    for name, module in modules.items():
-      optimizer = optim.make_optimizer(config.optimizer[name])
-      if name in self.gated_players:
-        grad_fn = self._gated_grad_fn(name)
-        optimizer = optim.apply_if(optimizer)
-      else:
-        grad_fn = self.weighted_grad_fn(name, self.terms, self.weights[name])
-      self.players[name] = self._player(config, name, module, grad_fn, optimizer)
+    self.players = {
+      name: self.gated_player(config, name, module) for name, module in modules.items()
+    }
     self.schedule = (("encoder", "decoder", "discriminator"),)
 
   def init_variables(self, rng, batch):
@@ -289,29 +262,3 @@ class VAEGAN(Autoencoder):
       self.discriminator, d.params, d.model_state, x, labels, train=False
     )
     return features
-
-  def update_args(self, player, values):
-    """A gated player's optimizer (`optim.apply_if`) applies its update iff the equilibrium gate
-    let it learn, the `updated` value its grad_fn returned."""
-    if player in self.gated_players:
-      return {"apply": values[player]["updated"] > 0}
-    return {}
-
-  def _gated_grad_fn(self, name):
-    """The weighted-terms gradient of `name`, with the equilibrium gate's verdict as `updated`."""
-
-    def grad_fn(state, batch, rng):
-      grads, model_state, metrics = self.player_grads(
-        state, batch, name, self.terms, self.weights[name], rng
-      )
-      update_dis, update_dec = equilibrium_gates(
-        metrics["real_cost"], metrics["fake_cost"], self.equilibrium, self.margin
-      )
-      update = update_dis if name == "discriminator" else update_dec
-      return grads, model_state, {**metrics, "updated": update.astype(jnp.float32)}
-
-    grad_fn.__doc__ = (
-      f"Gradient of {dict(self.weights[name])} w.r.t. the {name}'s parameters, and `updated`: 1 "
-      "when the equilibrium gate lets it learn, 0 when it pauses (then `update_args` skips it)."
-    )
-    return grad_fn

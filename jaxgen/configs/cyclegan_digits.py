@@ -43,6 +43,7 @@ def get_config():
   adam = {"name": "adam", "learning_rate": 2e-4, "b1": 0.5, "b2": 0.999}  # sec. 4
   config.optimizer = ml_collections.ConfigDict({"translator": adam, "discriminator": dict(adam)})
   # Label preservation, FID per domain and the cycle error on the 180 held-out images per domain.
+  config.eval.evaluators = ("translation",)
   config.eval.extractor = "digits_classifier"
   config.eval.num_samples = 180
   config.eval.num_reference = 718

@@ -33,7 +33,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.data = ml_collections.ConfigDict()
   config.data.name = "digits"
   config.data.options = ml_collections.ConfigDict()
+  _add_gan(config)
+  _add_eval(config)
+  return config
 
+
+def _add_gan(config: ml_collections.ConfigDict) -> None:
+  """The GAN with DCGAN's networks and optimizer, every switch of the family spelt out."""
   config.algorithm = ml_collections.ConfigDict()
   config.algorithm.name = "gan"
   config.algorithm.loss = "non_saturating"
@@ -59,6 +65,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.generator = ml_collections.ConfigDict(adam)
   config.optimizer.discriminator = ml_collections.ConfigDict(adam)
 
+
+def _add_eval(config: ml_collections.ConfigDict) -> None:
+  """What an evaluation scores: samples, the feature extractor, the evaluators."""
   config.eval = ml_collections.ConfigDict()
   config.eval.num_samples = 2500
   # Feature extractor for FID/KID/IS/precision/recall of images ("" = pictures only); see
@@ -66,7 +75,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.extractor = ""
   config.eval.extractor_weights = ""
   config.eval.num_reference = 10_000  # training images whose features are the FID reference
-  return config
+  # What each evaluation scores and draws (jaxgen.evaluators): evaluator names, each a name or
+  # {"name": ..., **options}: "images", "points" (1-D and 2-D data), "translation" (CycleGAN), or
+  # your own; () : the algorithm's default.
+  config.eval.evaluators = ("images",)
 
 
 def get_digits_config() -> ml_collections.ConfigDict:

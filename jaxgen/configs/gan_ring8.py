@@ -20,4 +20,5 @@ def get_config():
   adam = {"name": "adam", "learning_rate": 1e-4, "b1": 0.8, "b2": 0.999}
   config.optimizer.generator = dict(adam)
   config.optimizer.discriminator = dict(adam)
+  config.eval.evaluators = ("points",)  # scatter plot and mode coverage (jaxgen.evaluators)
   return config

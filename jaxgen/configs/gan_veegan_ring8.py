@@ -42,6 +42,7 @@ def get_config(method: str = "gan"):
   adam = {"name": "adam", "learning_rate": 1e-3, "b1": 0.5, "b2": 0.999, "eps": 1e-8}
   config.optimizer.generator = dict(adam)
   config.optimizer.discriminator = {**adam, "eps_root": 1e-8}  # a finite d sqrt(v) when unrolled
+  config.eval.evaluators = ("points",)  # scatter plot and mode coverage (jaxgen.evaluators)
   if method == "unrolled":
     config.algorithm.name = "unrolled"
     config.algorithm.unroll_steps = 5

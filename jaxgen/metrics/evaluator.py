@@ -1,8 +1,9 @@
 """Feature extractors by name, batched feature extraction, and every image metric in one call.
 
 `ImageEvaluator(extractor, real_images)` extracts the real features once; calling it on generated
-images returns FID, KID, Inception Score, precision and recall. This is what the training loop's
-periodic evaluation and `scripts/evaluate.py` use for images (2-D data uses `mode_coverage`).
+images returns FID, KID, Inception Score, precision and recall. The "images" evaluator
+(`jaxgen.evaluators.images`) scores a run's samples with it, in the loop and in
+`scripts/evaluate.py`.
 
 Extractors (`EXTRACTORS`, `get_extractor(name, weights)`):
 - "digits_classifier": the shipped digits CNN (or `weights`, a checkpoint of the same kind);
@@ -37,15 +38,21 @@ from jaxgen.metrics.statistics import RunningStatistics, cached_statistics, stat
 
 
 class FeatureExtractor(Protocol):
+  """What the metrics need of a feature extractor (a classifier or the FID Inception)."""
+
   name: str
   feature_dim: int
   num_classes: int
 
-  def features_and_logits(self, images): ...
+  def features_and_logits(self, images):
+    """(features [N, feature_dim], logits [N, num_classes]) of images [N, H, W, C] in [-1, 1]."""
 
 
 def _classifier_loader(dataset: str) -> Callable[[str | None], Classifier]:
+  """The loader of the `dataset` classifier that scripts/train_classifier.py writes."""
+
   def load(weights: str | None) -> Classifier:
+    """The classifier in the file `weights` (required: none is shipped)."""
     if weights is None:
       raise ValueError(
         f"The {dataset} classifier needs weights=PATH; write them with "
@@ -203,6 +210,7 @@ class ImageEvaluator:
     batch_size: int = 256,
     seed: int = 0,
   ):
+    """Extracts the features of `real_images` (see the class docstring)."""
     self.extractor = extractor
     self.batch_size = batch_size
     self.real_features, _ = extract(extractor, real_images, batch_size)

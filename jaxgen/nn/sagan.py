@@ -248,9 +248,9 @@ class SAGANDiscriminator(nn.Module):
     dtype: computation dtype (params stay float32).
   """
 
-  # Every layer is spectrally normalised inside (the critic refuses the stabiliser's second pass).
-  self_normalised = True
-  traits = NetworkTraits(("discriminator",), LOGIT)  # no batch norm (sec. 5)
+  # No batch norm (sec. 5); every layer is spectrally normalised inside (the critic refuses the
+  # stabiliser's second pass).
+  traits = NetworkTraits(("discriminator",), LOGIT, self_normalised=True)
 
   base_features: int = 64
   num_classes: int = 0

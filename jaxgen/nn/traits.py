@@ -39,12 +39,15 @@ class NetworkTraits:
       with its reference ("" when every output depends on its own sample alone).
     unmix: how the network's own options turn that layer off, with "{block}" for its config block
       (e.g. "set {block}.norm to 'layer' or 'none'"); "" when no option does.
+    self_normalised: every layer spectrally normalises its own weights (SAGAN's D, Zhang et al.
+      2019, sec. 4.1), so the critic's `spectral_norm` switch would normalise twice.
   """
 
   roles: tuple[str, ...]
   output: str
   mixes_samples: str = ""
   unmix: str = ""
+  self_normalised: bool = False
 
   def __post_init__(self):
     if self.output not in OUTPUTS:

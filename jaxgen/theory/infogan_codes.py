@@ -119,6 +119,8 @@ def code_agreement(
 
 
 class InfoGANCodesResult(NamedTuple):
+  """What `infogan_codes_experiment` measured."""
+
   agreement: CodeAgreement
   grids: np.ndarray  # [continuous codes, K, columns, H, W]: code j swept, the others at 0
   grid_values: np.ndarray  # [columns] the swept continuous-code values
@@ -182,6 +184,41 @@ def _continuous_sweeps(algorithm, state, key, columns: int) -> tuple[np.ndarray,
   return (np.stack(grids) if grids else np.zeros((0,))), values
 
 
+def _score_codes(algorithm, classifier, noise_key, samples_per_code: int, state) -> CodeAgreement:
+  """`code_agreement` of G in `state` against the digits `classifier`: `samples_per_code` samples
+  per categorical code, each with its own z and c_cont ~ U(-1, 1) drawn from `noise_key`, as in
+  training (Chen et al. 2016)."""
+
+  def generate_for_codes(codes):
+    z_key, c_key = jax.random.split(noise_key)
+    noise = algorithm.sample_noise(z_key, len(codes))  # the prior it trained with
+    shape = (len(codes), algorithm.continuous_codes)
+    continuous = jax.random.uniform(c_key, shape, minval=-1.0, maxval=1.0)
+    return _generate(algorithm, state, jnp.asarray(codes), continuous, noise)
+
+  return code_agreement(
+    generate_for_codes,
+    lambda images: np.argmax(np.asarray(classifier.logits(images)), axis=-1),
+    algorithm.categorical_codes,
+    classifier.num_classes,
+    samples_per_code=samples_per_code,
+  )
+
+
+def _train_scored(run, num_steps: int, score_every: int | None, score):
+  """Trains `run` for `num_steps` steps through its one step function; returns the final state,
+  `score(final state)` and (step, accuracy) every `score_every` steps (if given) and at the end."""
+  state = run.init_state()
+  accuracy_by_step = []
+  for step in range(num_steps):
+    state, _ = run.step(state, step)
+    if score_every and (step + 1) % score_every == 0 and step + 1 < num_steps:
+      accuracy_by_step.append((step + 1, score(state).accuracy))
+  agreement = score(state)
+  accuracy_by_step.append((num_steps, agreement.accuracy))
+  return state, agreement, tuple(accuracy_by_step)
+
+
 def infogan_codes_experiment(
   *,
   quick: bool = False,
@@ -205,44 +242,22 @@ def infogan_codes_experiment(
   config = infogan_config(quick=quick, seed=seed, num_steps=num_steps, name=config_name)
   run = train.Run(config)
   algorithm = run.algorithm
-  num_codes, num_continuous = algorithm.categorical_codes, algorithm.continuous_codes
   classifier = load_digits_classifier()
   size = run.dataset.example_shape[0]  # 8 or 16: the held-out digits as the run sees digits
   held_out = load_digits("test", size=size)
   noise_key, grid_key = jax.random.split(jax.random.key(seed + 1000))
+  samples_per_code = 20 if quick else 100
 
   def score(state) -> CodeAgreement:
-    def generate_for_codes(codes):
-      # Each sample draws its own z and c_cont ~ U(-1, 1), as in training (Chen et al. 2016).
-      z_key, c_key = jax.random.split(noise_key)
-      noise = algorithm.sample_noise(z_key, len(codes))  # the prior it trained with
-      shape = (len(codes), num_continuous)
-      continuous = jax.random.uniform(c_key, shape, minval=-1.0, maxval=1.0)
-      return _generate(algorithm, state, jnp.asarray(codes), continuous, noise)
+    return _score_codes(algorithm, classifier, noise_key, samples_per_code, state)
 
-    return code_agreement(
-      generate_for_codes,
-      lambda images: np.argmax(np.asarray(classifier.logits(images)), axis=-1),
-      num_codes,
-      classifier.num_classes,
-      samples_per_code=20 if quick else 100,
-    )
-
-  state = run.init_state()
-  accuracy_by_step = []
-  for step in range(config.num_steps):
-    state, _ = run.step(state, step)
-    if score_every and (step + 1) % score_every == 0 and step + 1 < config.num_steps:
-      accuracy_by_step.append((step + 1, score(state).accuracy))
-  agreement = score(state)
-  accuracy_by_step.append((config.num_steps, agreement.accuracy))
-
+  state, agreement, accuracy_by_step = _train_scored(run, config.num_steps, score_every, score)
   grids, values = _continuous_sweeps(algorithm, state, grid_key, columns=5 if quick else 9)
   return InfoGANCodesResult(
     agreement=agreement,
     grids=grids,
     grid_values=values,
-    accuracy_by_step=tuple(accuracy_by_step),
+    accuracy_by_step=accuracy_by_step,
     q_accuracy=q_code_accuracy(algorithm, state, *held_out, classifier.num_classes),
     num_steps=config.num_steps,
     seed=seed,

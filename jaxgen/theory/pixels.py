@@ -138,6 +138,8 @@ def closest_of(comparisons) -> ShiftComparison:
 
 
 class PixelDistancesResult(NamedTuple):
+  """What `pixel_distances_experiment` measured."""
+
   images: np.ndarray  # [N, 16, 16, 1] the digits compared
   labels: np.ndarray  # [N]
   shifts: tuple[float, ...]  # the x-translations, pixels
@@ -176,6 +178,68 @@ def dis_l_features(run, state, images, batch: int = 512) -> np.ndarray:
   return np.concatenate(out)[:n]
 
 
+def _digits(quick: bool) -> tuple[np.ndarray, np.ndarray]:
+  """The digits compared, padded to 16x16, and their labels: all 1797 (quick: the 360 held-out
+  ones)."""
+  from jaxgen.data.digits import load_digits
+
+  test_images, test_labels = load_digits("test", size=16)
+  if quick:
+    return test_images, test_labels
+  train_images, train_labels = load_digits("train", size=16)
+  return np.concatenate([train_images, test_images]), np.concatenate([train_labels, test_labels])
+
+
+def _dis_l_before_and_after(config, images) -> tuple[np.ndarray, np.ndarray]:
+  """Dis_l features of `images` at initialisation and after training `config` (a VAE-GAN) through
+  `jaxgen.train.Run`."""
+  from jaxgen import train
+
+  run = train.Run(config)
+  state = run.init_state()
+  # Read before training: the train step donates (invalidates) `state`'s buffers.
+  init_features = dis_l_features(run, state, images)
+  for step in range(config.num_steps):
+    state, _ = run.step(state, step)
+  return init_features, dis_l_features(run, state, images)
+
+
+def _compare_spaces(all_features: dict[str, np.ndarray], labels):
+  """(space -> f of the images, space -> shift -> comparison), from `all_features[space]`: f of
+  the images followed by f of their shifts by each of `SHIFTS`, stacked along the first axis."""
+  features, comparisons = {}, {}
+  for name, values in all_features.items():
+    features[name], *shifted_features = np.split(values, 1 + len(SHIFTS))
+    comparisons[name] = {
+      s: compare_shift_to_other_class(features[name], f, labels)
+      for s, f in zip(SHIFTS, shifted_features, strict=True)
+    }
+  return features, comparisons
+
+
+def _compare_to_moved_others(images, shifted, labels) -> dict[float, ShiftComparison]:
+  """In pixels, shift -> comparison where the other-class image b may itself be moved, by a whole
+  pixel in x and/or y (exact moves): the seed's wording, "a shifted copy of a different image"."""
+  offsets = [(ox, oy) for ox in (-1, 0, 1) for oy in (-1, 0, 1)]
+  moved_others = [np.asarray(shift(images, ox, oy)) for ox, oy in offsets]
+  return {
+    s: closest_of(
+      [compare_shift_to_other_class(images, shifted[s], labels, c) for c in moved_others]
+    )
+    for s in SHIFTS
+  }
+
+
+def _distances_to_other(features, comparisons, example: int) -> dict[str, float]:
+  """space -> ||f(a) - f(b)|| for the image a = `example` and b its pixel-nearest other-class
+  image."""
+  other = comparisons["pixels"][SHIFTS[0]].nearest[example]
+  return {
+    name: float(np.linalg.norm(np.ravel(f[example]) - np.ravel(f[other])))
+    for name, f in features.items()
+  }
+
+
 def pixel_distances_experiment(*, quick: bool = False, seed: int = 0) -> PixelDistancesResult:
   """Compares an image's distance to its own 0.5 and 1 px shifts with its distance to the nearest
   other-class image, in pixels and in feature spaces (see the module docstring).
@@ -184,65 +248,29 @@ def pixel_distances_experiment(*, quick: bool = False, seed: int = 0) -> PixelDi
   `vaegan_digits` config trained for 1000 steps through `jaxgen.train.Run` (quick: 30 steps of
   narrow nets); Dis_l is also read at initialisation, to separate what training adds.
   """
-  from jaxgen import train
-  from jaxgen.data.digits import load_digits
   from jaxgen.metrics import load_digits_classifier
 
-  test_images, test_labels = load_digits("test", size=16)
-  if quick:
-    images, labels = test_images, test_labels
-  else:
-    train_images, train_labels = load_digits("train", size=16)
-    images = np.concatenate([train_images, test_images])
-    labels = np.concatenate([train_labels, test_labels])
+  images, labels = _digits(quick)
   shifted = {s: np.asarray(shift(images, s, 0.0)) for s in SHIFTS}
-
   config = vaegan_config(quick=quick, seed=seed)
-  run = train.Run(config)
-  state = run.init_state()
-  everything = np.concatenate([images, *shifted.values()])  # f of these, split below
-  # Read before training: the train step donates (invalidates) `state`'s buffers.
-  init_features = dis_l_features(run, state, everything)
-  for step in range(config.num_steps):
-    state, _ = run.step(state, step)
-
-  classifier = load_digits_classifier()
+  everything = np.concatenate([images, *shifted.values()])  # f of these, split by _compare_spaces
+  init_features, trained_features = _dis_l_before_and_after(config, everything)
   all_features = {
     "pixels": everything,
-    "Dis_l (trained)": dis_l_features(run, state, everything),
+    "Dis_l (trained)": trained_features,
     "Dis_l (init)": init_features,
-    "classifier": np.asarray(classifier.features(everything)),
+    "classifier": np.asarray(load_digits_classifier().features(everything)),
   }
-  features, comparisons = {}, {}
-  for name, values in all_features.items():
-    features[name], *shifted_features = np.split(values, 1 + len(SHIFTS))
-    comparisons[name] = {
-      s: compare_shift_to_other_class(features[name], f, labels)
-      for s, f in zip(SHIFTS, shifted_features, strict=True)
-    }
-  # The seed's wording: b may itself be shifted, here by a whole pixel in x and/or y (exact moves).
-  offsets = [(ox, oy) for ox in (-1, 0, 1) for oy in (-1, 0, 1)]
-  moved_others = [np.asarray(shift(images, ox, oy)) for ox, oy in offsets]
-  comparisons["pixels, b shifted <= 1 px"] = {
-    s: closest_of(
-      [compare_shift_to_other_class(images, shifted[s], labels, c) for c in moved_others]
-    )
-    for s in SHIFTS
-  }
+  features, comparisons = _compare_spaces(all_features, labels)
+  comparisons["pixels, b shifted <= 1 px"] = _compare_to_moved_others(images, shifted, labels)
   example = pick_example(comparisons)
-  # The pixel-nearest other-class image b of the example, measured in every space.
-  other = comparisons["pixels"][SHIFTS[0]].nearest[example]
-  example_to_other = {
-    name: float(np.linalg.norm(np.ravel(f[example]) - np.ravel(f[other])))
-    for name, f in features.items()
-  }
   return PixelDistancesResult(
     images=images,
     labels=labels,
     shifts=SHIFTS,
     comparisons=comparisons,
     example=example,
-    example_to_other=example_to_other,
+    example_to_other=_distances_to_other(features, comparisons, example),
     vaegan_steps=config.num_steps,
   )
 

@@ -1,5 +1,6 @@
 """A researcher's own components, registered from outside the jaxgen package (jaxgen.registry).
 
+A data set, a GAN objective, a discriminator, an algorithm and an evaluator:
 `tests/test_user_components.py` names this file in `config.imports` and trains, resumes and
 evaluates with all of them; nothing in jaxgen mentions them.
 """
@@ -12,6 +13,7 @@ import numpy as np
 from jaxgen import losses, registry
 from jaxgen.algorithms import GAN
 from jaxgen.data import GaussianMixture
+from jaxgen.evaluators import BaseEvaluator
 from jaxgen.nn.traits import LOGIT, NetworkTraits
 from jaxgen.options import Option, number
 
@@ -69,3 +71,11 @@ class NoisyGAN(GAN):
     samples = super().sample(state, rng, num, labels)
     noise = jax.random.normal(jax.random.fold_in(rng, 99), samples.shape)
     return samples + self.options.sample_noise * noise
+
+
+@registry.register_evaluator("spread")
+class Spread(BaseEvaluator):
+  """The samples' standard deviation along x (three blobs `spacing` apart: about 0.8 spacing)."""
+
+  def __call__(self, context):
+    return {"spread_x": float(np.std(context.samples[:, 0]))}
