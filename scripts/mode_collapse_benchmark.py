@@ -121,8 +121,9 @@ def method_config(method: str, data_name: str, steps: int, width_scale: float, l
   apply_overrides(config, overrides)
   if width_scale != 1.0:
     scaled = lambda widths: tuple(max(1, round(w * width_scale)) for w in widths)
-    config.model.generator.hidden = scaled(config.model.generator.hidden)
-    config.model.discriminator.hidden = scaled(config.model.discriminator.hidden)
+    for block in ("generator", "discriminator", "encoder"):  # the encoder: ALI / BiGAN
+      if block in config.model:
+        config.model[block].hidden = scaled(config.model[block].hidden)
   for player in config.optimizer.values():
     player.learning_rate = player.learning_rate * lr_scale
   return config
