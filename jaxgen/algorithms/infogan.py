@@ -89,7 +89,8 @@ class InfoGAN(GAN):
         f"algorithm.q_hidden = {self.q_hidden} does not combine with "
         "algorithm.stabilisers.minibatch_discrimination; set one of them to 0."
       )
-    slope = getattr(headed.base, "leaky_slope", LEAKY_RELU_SLOPE)
+    # D's own slope where its block sets one (mlp, dcgan), else theirs and the paper's 0.2.
+    slope = config.model.discriminator.get("leaky_slope", LEAKY_RELU_SLOPE)
     module = HiddenQDiscriminator(headed.base, codes, self.q_hidden, slope)
     self.critic = dataclasses.replace(self.critic, module=module)
     self.adversary = dataclasses.replace(self.adversary, critic=self.critic)

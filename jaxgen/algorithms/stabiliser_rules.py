@@ -108,11 +108,11 @@ def check_discriminator(owner: str, network: Discriminator, reads: tuple[str, ..
 
 
 def _switched_on(s: stabilisers.Stabilisers) -> dict[str, Any]:
-  defaults = stabilisers.Stabilisers()
+  values, defaults = dataclasses.asdict(s), dataclasses.asdict(stabilisers.Stabilisers())
   return {
-    field.name: getattr(s, field.name)
-    for field in dataclasses.fields(s)
-    if getattr(s, field.name) != getattr(defaults, field.name) and field.name != "replay_capacity"
+    name: value
+    for name, value in values.items()
+    if value != defaults[name] and name != "replay_capacity"
   }
 
 
