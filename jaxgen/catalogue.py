@@ -3,7 +3,7 @@
 Read from the components' own declarations (nothing here lists a component): the algorithms'
 `OPTIONS` and `PLAYERS` (`jaxgen.options`), the networks' registered classes and traits
 (`jaxgen.nn.registry`), and the option signatures of data sets, optimizers, penalties,
-reconstructions and priors (the blocks `jaxgen.overrides` checks). `docs/options.md` is this
+reconstructions and priors (the blocks `jaxgen.run.overrides` checks). `docs/options.md` is this
 command's `--markdown` output; a test fails when it is out of date.
 
     python -m jaxgen.catalogue                       # everything, as text
@@ -18,10 +18,11 @@ import dataclasses
 import inspect
 from collections.abc import Iterator
 
-from jaxgen import algorithms, losses, overrides, registry, stabilisers
+from jaxgen import algorithms, losses, registry, stabilisers
 from jaxgen.nn import registry as networks
 from jaxgen.nn.traits import OUTPUTS
 from jaxgen.options import REQUIRED, choices_of, declared
+from jaxgen.run import overrides
 
 __all__ = ["main", "sections"]
 

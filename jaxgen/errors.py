@@ -1,5 +1,5 @@
 """The errors a user acts on. Each message says what was wrong and what to do; the command line
-(`jaxgen.train.main`) prints it as the last line, without a traceback."""
+(`jaxgen.run.train.main`) prints it as the last line, without a traceback."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ An `Option` carries the key's name, its default, a one-line doc, and how a value
 `check` (a function that returns the value, converted, or raises ValueError) and/or `choices` (the
 valid values; for a block option `{"name": ..., **options}`, the valid names). Everything else is
 derived from these declarations: `read_options` (what the component's constructor gets),
-`jaxgen.config_check` (the schema of keys and the value checks), `jaxgen.overrides` (which
+`jaxgen.run.config_check` (the schema of keys and the value checks), `jaxgen.run.overrides` (which
 algorithm reads a key), and the catalogue (`python -m jaxgen.catalogue`).
 """
 

@@ -47,8 +47,9 @@ import jax.numpy as jnp
 import numpy as np
 from benchmark_layers import sample_ms  # scripts/ is on sys.path when this file runs
 
-from jaxgen import algorithms, config_check, data, parallel
+from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.run import config_check, parallel
 
 SHAPES = {
   "mnist": ((28, 28, 1), 10),
@@ -120,9 +121,9 @@ def make_batches(config, dataset, leading: tuple[int, ...]) -> dict[str, np.ndar
       "y": rng.integers(0, max(dataset.num_classes, 1), shape).astype(np.int32),
     }
   else:
-    # Imported here, after main() has barred torch: jaxgen.train's logger (tensorboardX) imports
+    # Imported here, after main() has barred torch: jaxgen.run.train's logger (tensorboardX) imports
     # torch whenever it is installed.
-    from jaxgen.train import phase_batches  # noqa: PLC0415
+    from jaxgen.run.train import phase_batches  # noqa: PLC0415
 
     per_call = [phase_batches(dataset, config, step, phases) for step in range(count)]
     batches = {k: np.stack([b[k] for b in per_call]) for k in per_call[0]}

@@ -135,7 +135,7 @@ def torch_stepper(x: np.ndarray, z: np.ndarray, base_features: int):
 
 def jaxgen_stepper(x: np.ndarray, base_features: int, **algorithm_options):
   """(a function running one jitted jaxgen train step, compile s, G params, D params): the real
-  step `jaxgen.train` runs, with `config.algorithm` updated by `algorithm_options`."""
+  step `jaxgen.run.train` runs, with `config.algorithm` updated by `algorithm_options`."""
   config = dcgan_mnist.get_config()
   config.batch_size = x.shape[0]
   config.model.latent_dim = LATENT_DIM

@@ -19,8 +19,9 @@ import argparse
 import json
 from pathlib import Path
 
-from jaxgen import evaluators, files, train
+from jaxgen import evaluators
 from jaxgen.errors import CheckpointError, ConfigError
+from jaxgen.run import files, train
 
 
 def _records(path: Path) -> list[dict]:

@@ -33,9 +33,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from vaegan_showcase import show_image_rows  # noqa: E402  (scripts/ is on sys.path)
 
-from jaxgen import losses, metrics, train  # noqa: E402
+from jaxgen import losses, metrics  # noqa: E402
 from jaxgen.configs import vaegan_digits  # noqa: E402
 from jaxgen.data import load_digits  # noqa: E402
+from jaxgen.run import train
 
 COLUMNS = ("pixel_mse", "dis_l_mse", "kl", "fid_samples", "fid_reconstructions")
 

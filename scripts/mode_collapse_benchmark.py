@@ -38,8 +38,8 @@ import numpy as np
 
 from jaxgen import algorithms, data, metrics
 from jaxgen.algorithms.base import init_train_state, make_train_step
-from jaxgen.overrides import apply_overrides
-from jaxgen.train import phase_batches
+from jaxgen.run.overrides import apply_overrides
+from jaxgen.run.train import phase_batches
 
 matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402

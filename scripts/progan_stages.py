@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from jaxgen import plots, train
+from jaxgen.run import plots, train
 
 
 def main() -> None:

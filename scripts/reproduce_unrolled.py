@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgen import configs, plots, train
+from jaxgen import configs
 from jaxgen.metrics import mode_coverage
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import plots, train
+from jaxgen.run.overrides import apply_overrides
 
 PUBLISHED = {  # Metz et al. 2016, Fig. 1 and the demo notebook's pictures (qualitative)
   0: "collapses onto one mode at a time and rotates between modes",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgen import configs, train
-from jaxgen.overrides import apply_overrides
+from jaxgen import configs
+from jaxgen.run import train
+from jaxgen.run.overrides import apply_overrides
 
 # Srivastava et al. 2017, Table 1 (mean of 5 runs, 2500 samples): modes, high-quality %.
 PUBLISHED = {

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
-from jaxgen import train
+from jaxgen.run import train
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 — after the backend is chosen

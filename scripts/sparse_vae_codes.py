@@ -30,9 +30,9 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-from jaxgen import train  # noqa: E402
 from jaxgen.configs import sparse_vae_digits, vae_digits  # noqa: E402
 from jaxgen.data import load_digits  # noqa: E402
+from jaxgen.run import train  # noqa: E402
 
 MODELS = {"VAE": vae_digits, "sparse VAE": sparse_vae_digits}
 ZERO = 0.01  # |code_j| below this counts as zero

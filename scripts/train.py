@@ -3,7 +3,7 @@
 Extra `--config.key=value` flags override config fields; re-running resumes from the workdir.
 """
 
-from jaxgen.train import main
+from jaxgen.run.train import main
 
 if __name__ == "__main__":
   main()

@@ -26,9 +26,10 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-from jaxgen import metrics, plots, train  # noqa: E402
+from jaxgen import metrics  # noqa: E402
 from jaxgen.configs import vae_digits, vaegan_digits  # noqa: E402
 from jaxgen.data import load_digits  # noqa: E402
+from jaxgen.run import plots, train
 
 MODELS = {"VAE": vae_digits, "VAE-GAN": vaegan_digits}
 NUM_SHOWN = 12

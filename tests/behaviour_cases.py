@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
-from jaxgen.train import phase_batches
+from jaxgen.run.train import phase_batches
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -33,7 +33,7 @@ def import_script(name: str):
 def train_seed_states(config, seeds, steps: int):
   """Trains `config` for `steps` steps from every seed in `seeds` at once: the library's
   `init_train_state` and `make_train_step` vmapped over the seeds, each seed fed the batches of a
-  `scripts/train.py` run with that seed (`jaxgen.train.phase_batches`). A Python loop of jitted
+  `scripts/train.py` run with that seed (`jaxgen.run.train.phase_batches`). A Python loop of jitted
   steps, not a `lax.scan`: a rolled scan around a conv backward pass is slow on XLA:CPU.
 
   Returns (algorithm, dataset, state), the state's leaves with a leading seed axis.

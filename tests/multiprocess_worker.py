@@ -66,7 +66,7 @@ def main(workdir: str, out_dir: str) -> None:
   sys.addaudithook(record_writes)
   import jax  # noqa: PLC0415
 
-  from jaxgen import parallel, train  # noqa: PLC0415
+  from jaxgen.run import parallel, train  # noqa: PLC0415
 
   parallel.initialize_multihost()
   process = jax.process_index()

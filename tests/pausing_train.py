@@ -5,8 +5,8 @@ JAXGEN_TEST_PAUSE_AT names the point; on reaching it the process writes the file
 JAXGEN_TEST_PAUSE_MARKER (atomically; its text says where it stopped) and then sleeps until it is
 killed. Without JAXGEN_TEST_PAUSE_AT this is scripts/train.py. The points:
 
-  import   jaxgen.train is imported (jax, flax, orbax and every jaxgen module); nothing parsed or
-           written yet.
+  import   jaxgen.run.train is imported (jax, flax, orbax and every jaxgen module); nothing
+           parsed or written yet.
   restore  start-up, in `Checkpointer.restore_latest`, before it reads anything: the config is
            checked and recorded, the data set and model built, the initial state computed, and
            orbax's manager has removed the temporary folders of saves killed earlier.
@@ -76,7 +76,7 @@ def install(point: str) -> None:
   if kind == "import":
     pause(point)
   if kind == "restore":
-    from jaxgen import checkpoint  # noqa: PLC0415
+    from jaxgen.run import checkpoint  # noqa: PLC0415
 
     def make(original):
       def restore_latest(self, state_like):
@@ -87,7 +87,7 @@ def install(point: str) -> None:
 
     wrap(checkpoint.Checkpointer, "restore_latest", make)
   elif kind == "step":
-    from jaxgen import metrics_log  # noqa: PLC0415
+    from jaxgen.run import metrics_log  # noqa: PLC0415
 
     def make(original):
       def write(self, logged_step, scalars):
@@ -99,7 +99,7 @@ def install(point: str) -> None:
 
     wrap(metrics_log.MetricsLog, "write", make)
   elif kind == "eval":
-    from jaxgen import evaluation  # noqa: PLC0415
+    from jaxgen.run import evaluation  # noqa: PLC0415
 
     def make(original):
       def call(self, state, evaluated_step, workdir):
@@ -135,7 +135,7 @@ def install(point: str) -> None:
 
 
 if __name__ == "__main__":
-  from jaxgen import train
+  from jaxgen.run import train
 
   if PAUSE_AT:
     if not MARKER:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from gradient_cases_adagan import make_config
 
-from jaxgen import algorithms, config_check, data, train
+from jaxgen import algorithms, data
 from jaxgen.algorithms import adagan
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.errors import ConfigError
-from jaxgen.train import phase_batches
+from jaxgen.run import config_check, train
+from jaxgen.run.train import phase_batches
 
 
 def authors_weights(ratios, beta):

@@ -9,9 +9,9 @@ import pytest
 from gradient_cases_ali import ali_config
 
 from jaxgen.algorithms.base import make_train_step, phase_noise_key
-from jaxgen.config_check import check_config
 from jaxgen.configs import ali_ring8
 from jaxgen.errors import ConfigError
+from jaxgen.run.config_check import check_config
 
 LEARNING_RATE = 0.1  # ali_config's SGD
 

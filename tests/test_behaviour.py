@@ -18,7 +18,7 @@ from behaviour_cases import high_frequency_share, import_script, per_seed, train
 from jaxgen import configs, data, metrics
 from jaxgen.configs import vae_digits, vaegan_digits
 from jaxgen.data import load_digits
-from jaxgen.overrides import apply_overrides
+from jaxgen.run.overrides import apply_overrides
 
 SEEDS = (0, 1, 2)
 

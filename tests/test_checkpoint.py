@@ -16,10 +16,10 @@ import orbax.checkpoint as ocp
 import pytest
 import tiny_ring8_config
 
-from jaxgen import checkpoint
 from jaxgen.errors import CheckpointError, ConfigError
+from jaxgen.run import checkpoint
 
-LOGGER = "jaxgen.checkpoint"
+LOGGER = "jaxgen.run.checkpoint"
 
 
 def _state(seed: int, size: int = 65_536):

@@ -1,4 +1,4 @@
-"""Tests of jaxgen.config_check: every shipped config passes, each bad value is refused with a
+"""Tests of jaxgen.run.config_check: every shipped config passes, each bad value is refused with a
 message that names its key, the value and the valid choices or range, and the check is cheap: it
 reads no data, loads no weights and compiles nothing (counted, never timed)."""
 
@@ -11,7 +11,6 @@ import jax
 import pytest
 
 from jaxgen import algorithms, configs, data, errors
-from jaxgen.config_check import check_config
 from jaxgen.configs import (
   aae_digits,
   dcgan_digits,
@@ -24,6 +23,7 @@ from jaxgen.data import mixtures, tfds_source
 from jaxgen.metrics import evaluator, inception
 from jaxgen.nn import registry as networks
 from jaxgen.options import declared
+from jaxgen.run.config_check import check_config
 
 CONFIG_NAMES = sorted(
   module.name for module in pkgutil.iter_modules(configs.__path__) if module.name != "__init__"

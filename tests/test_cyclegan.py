@@ -8,12 +8,13 @@ import pytest
 import tensorflow_datasets as tfds
 from cyclegan_tiny import tiny_cyclegan_config
 
-from jaxgen import checkpoint, config_check, data
+from jaxgen import data
 from jaxgen.algorithms import cyclegan
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.data import unpaired
 from jaxgen.errors import ConfigError
-from jaxgen.train import Evaluator, Run
+from jaxgen.run import checkpoint, config_check
+from jaxgen.run.train import Evaluator, Run
 
 
 def _rows(images):

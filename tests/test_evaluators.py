@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import tiny_ring8_config
 
-from jaxgen import algorithms, checkpoint, data, evaluators, plots, train
+from jaxgen import algorithms, data, evaluators
 from jaxgen.algorithms.base import Evaluation
 from jaxgen.configs import cyclegan_digits, dcgan_digits
 from jaxgen.errors import ConfigError
 from jaxgen.evaluators import BaseEvaluator, register_evaluator
 from jaxgen.metrics import translation
 from jaxgen.options import Option, number
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import checkpoint, plots, train
+from jaxgen.run.overrides import apply_overrides
 
 TINY = {"batch_size": 32, "eval_every": 6, "checkpoint_every": 6, "log_every": 1}
 TINY |= {"progress_bar": False, "eval.num_samples": 200}

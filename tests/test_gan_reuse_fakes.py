@@ -11,12 +11,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgen import checkpoint, train
 from jaxgen.algorithms import gan
 from jaxgen.algorithms.base import make_train_step
-from jaxgen.config_check import check_config
 from jaxgen.configs import gan_ring8
 from jaxgen.errors import ConfigError
+from jaxgen.run import checkpoint, train
+from jaxgen.run.config_check import check_config
 
 
 def digest(tree) -> str:

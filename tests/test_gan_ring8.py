@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from jaxgen import metrics, train
+from jaxgen import metrics
 from jaxgen.configs import gan_ring8
+from jaxgen.run import train
 
 
 @pytest.mark.slow

@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, data, losses, metrics, train
+from jaxgen import algorithms, data, losses, metrics
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.configs import gan_zoo_ring8, unrolled_ring8
+from jaxgen.run import train
 
 ZOO_CONFIGS = [
   "gan_zoo_ring8",

@@ -23,8 +23,8 @@ import hang_guard
 import numpy as np
 import pytest
 
-from jaxgen import parallel
 from jaxgen.errors import ConfigError
+from jaxgen.run import parallel
 
 WORKER = Path(__file__).with_name("multiprocess_worker.py")
 REPO = WORKER.parent.parent

@@ -7,7 +7,7 @@ still build.
 
 import pytest
 
-from jaxgen import config_check, errors, train
+from jaxgen import errors
 from jaxgen.algorithms import stabiliser_rules as rules
 from jaxgen.configs import (
   aae_digits,
@@ -18,6 +18,7 @@ from jaxgen.configs import (
   unrolled_ring8,
 )
 from jaxgen.nn import registry, traits
+from jaxgen.run import config_check, train
 from jaxgen.stabilisers import Stabilisers
 
 

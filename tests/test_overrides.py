@@ -1,4 +1,4 @@
-"""Dotted-key overrides (`jaxgen.overrides`): unknown keys, named blocks, typed parsing, the CLI."""
+"""Dotted-key overrides (`jaxgen.run.overrides`): unknown keys, named blocks, typed parsing, CLI."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from jaxgen import data, optim
 from jaxgen.configs import aae_digits, dcgan_digits, gan_ring8, vae_digits
 from jaxgen.errors import ConfigError
 from jaxgen.nn import DECODERS, GENERATORS, build_network
-from jaxgen.overrides import apply_overrides, split_config_overrides
+from jaxgen.run.overrides import apply_overrides, split_config_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -386,7 +386,7 @@ def test_command_line_applies_data_options_optimizer_switch_and_config_argument(
 def test_switching_the_algorithm_on_the_command_line_brings_its_own_keys():
   """--config.algorithm.name=unrolled --config.algorithm.unroll_steps=3: the second key is the
   newly named algorithm's, typed by its literal and checked by the algorithm."""
-  from jaxgen import config_check
+  from jaxgen.run import config_check
 
   config = gan_ring8.get_config()
   overrides = {"algorithm.name": "unrolled", "algorithm.unroll_steps": "3"}

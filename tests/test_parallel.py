@@ -8,7 +8,7 @@ import hang_guard
 
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
-    from jaxgen import train
+    from jaxgen.run import train
     from jaxgen.configs import dcgan_digits
 
     assert len(jax.devices()) == 8, jax.devices()

@@ -5,8 +5,8 @@ import json
 import numpy as np
 from test_train import tiny_ring_config
 
-from jaxgen import plots, train
 from jaxgen.data import mixtures
+from jaxgen.run import plots, train
 
 RING = mixtures.ring8().centers  # radius 1: the frame is [-1.5, 1.5]^2
 

@@ -14,12 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, checkpoint, config_check, data
+from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
 from jaxgen.configs import dcgan_digits, gan_ring8
 from jaxgen.errors import ConfigError
 from jaxgen.nn import precision as precision_lib
 from jaxgen.nn.registry import build_network
+from jaxgen.run import checkpoint, config_check
 
 NETWORKS = ("ring8_mlp", "digits_dcgan")
 

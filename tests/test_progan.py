@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import train
 from jaxgen.algorithms.progan import GrowthSchedule, real_at_stage
 from jaxgen.configs import progan_digits
 from jaxgen.errors import ConfigError
 from jaxgen.nn.layers import EqualizedConv, EqualizedDense
 from jaxgen.nn.progan import ProGANDiscriminator, ProGANGenerator, downsample, upsample
+from jaxgen.run import train
 
 LATENT, FEATURES = 3, 3
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tiny_ring8_config
 
-from jaxgen import algorithms, data, evaluators, train
+from jaxgen import algorithms, data, evaluators
 from jaxgen.algorithms import wae
 from jaxgen.algorithms.base import (
   AlgorithmBase,
@@ -19,7 +19,8 @@ from jaxgen.algorithms.base import (
   make_train_step,
 )
 from jaxgen.configs import began_ring8
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import train
+from jaxgen.run.overrides import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(

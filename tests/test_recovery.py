@@ -20,9 +20,9 @@ import pytest
 from tensorboardX.proto import event_pb2
 from test_train import ROOT, tiny_ring_config
 
-from jaxgen import checkpoint, train
 from jaxgen.errors import CheckpointError, ConfigError
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import checkpoint, train
+from jaxgen.run.overrides import apply_overrides
 
 
 def _leaves(state):

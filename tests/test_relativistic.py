@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, data, losses, train
+from jaxgen import algorithms, data, losses
 from jaxgen.configs import aae_digits, ragan_ring8
+from jaxgen.run import train
 
 RNG = np.random.default_rng(0)
 REAL, FAKE = RNG.normal(size=24) * 2 + 0.5, RNG.normal(size=32) * 2 - 0.5

@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import train
 from jaxgen.configs import sagan_digits
 from jaxgen.nn import build_network
 from jaxgen.nn.sagan import ConditionalBatchNorm, SAGANDiscriminator, SAGANGenerator
+from jaxgen.run import train
 
 BATCH, Z_DIM, NUM_CLASSES = 4, 6, 3
 LABELS = np.array([0, 1, 2, 1])

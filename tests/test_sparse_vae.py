@@ -10,11 +10,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgen import algorithms, config_check, data, train
+from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import sparse_vae_digits
 from jaxgen.errors import ConfigError
 from jaxgen.losses import sparse_coding
+from jaxgen.run import config_check, train
 
 ALPHA = 0.3
 # (mu, log sigma^2, logit gamma) per coordinate: on and off the prior, gamma small, even, large.

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from test_train import tiny_ring_config
 
-from jaxgen import checkpoint, train
 from jaxgen.errors import ConfigError
+from jaxgen.run import checkpoint, train
 
 
 def _leaves(state):

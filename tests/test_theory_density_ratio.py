@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from jaxgen import train
+from jaxgen.run import train
 from jaxgen.theory import density_ratio as dr
 
 

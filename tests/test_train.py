@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tiny_ring8_config
 
-from jaxgen import checkpoint, train
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import checkpoint, train
+from jaxgen.run.overrides import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = {

@@ -17,11 +17,11 @@ import pytest
 from flax import linen as nn
 from test_train import tiny_ring_config
 
-from jaxgen import train
-from jaxgen.config_check import check_config
 from jaxgen.errors import ConfigError
 from jaxgen.nn import choices, gan
-from jaxgen.overrides import apply_overrides
+from jaxgen.run import train
+from jaxgen.run.config_check import check_config
+from jaxgen.run.overrides import apply_overrides
 
 LR, STEPS = 0.1, 12
 

@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 from test_train import ROOT, tiny_ring_config
 
-from jaxgen import checkpoint, configs, train
-from jaxgen.config_check import check_config
+from jaxgen import configs
 from jaxgen.configs import adagan_ring8, gan_ring8, infogan_digits
 from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
-from jaxgen.overrides import apply_overrides
-from jaxgen.workdir import LOCK_NAME, WorkdirLock
+from jaxgen.run import checkpoint, train
+from jaxgen.run.config_check import check_config
+from jaxgen.run.overrides import apply_overrides
+from jaxgen.run.workdir import LOCK_NAME, WorkdirLock
 
 TINY_CONFIG = ROOT / "tests" / "tiny_ring8_config.py"
 

@@ -176,7 +176,7 @@ def _flat_facts(config) -> dict[str, Any]:
 
 def recorded_before_names(flat: Mapping[str, Any]) -> list[str | dict] | None:
   """The evaluators the loop ran before configs named them, for a config recorded without
-  `eval.evaluators` (`flat`: its keys flattened, as `jaxgen.checkpoint.ADDED_KEY_DEFAULTS` reads
+  `eval.evaluators` (`flat`: its keys flattened, as `jaxgen.run.checkpoint.ADDED_KEY_DEFAULTS` reads
   them): the algorithm's own (CycleGAN's "translation"), else, as the data's example shape chose
   then, "points" for 1-D and 2-D examples and "images" for the others. None when `flat` names no
   known algorithm and data set."""

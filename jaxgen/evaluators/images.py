@@ -5,9 +5,10 @@ picture only), against the features of the first `eval.num_reference` training i
 
 from __future__ import annotations
 
-from jaxgen import metrics, plots
+from jaxgen import metrics
 from jaxgen.evaluators import BaseEvaluator, Context, register_evaluator
 from jaxgen.options import Option, integer
+from jaxgen.run import plots
 
 COLUMNS, COUNT, PER_CLASS = 8, 64, 10  # the grid of an unconditional algorithm; per class
 

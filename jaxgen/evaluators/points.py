@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 import sys
 
-from jaxgen import parallel, plots
 from jaxgen.evaluators import BaseEvaluator, Context, register_evaluator
 from jaxgen.metrics.mode_coverage import REVERSE_KL_UNDEFINED, mode_coverage
+from jaxgen.run import parallel, plots
 
 POINT_SHAPES = ((1,), (2,))
 

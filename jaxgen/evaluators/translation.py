@@ -13,10 +13,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxgen import plots
 from jaxgen.evaluators import BaseEvaluator, Context, register_evaluator
 from jaxgen.metrics import get_extractor, translation
 from jaxgen.options import Option, integer
+from jaxgen.run import plots
 
 
 @register_evaluator("translation")

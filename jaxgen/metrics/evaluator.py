@@ -73,7 +73,7 @@ EXTRACTORS: dict[str, Callable[[str | None], FeatureExtractor]] = {
 }
 
 
-# Facts a config check reads before any weights load (`jaxgen.config_check`). A classifier takes
+# Facts a config check reads before any weights load (`jaxgen.run.config_check`). A classifier takes
 # images of the size scripts/train_classifier.py trains it at (the digits one also 8x8 digits, which
 # `Classifier.prepare` pads); the FID Inception resizes any size, grey or colour (`preprocess`).
 SHIPPED_EXTRACTORS = ("digits_classifier",)

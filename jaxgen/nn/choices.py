@@ -33,6 +33,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
   "sigmoid": nn.sigmoid,
 }
 
+
 def orthogonal_tf1(gain: float) -> Callable:
   """TensorFlow 1.0's `orthogonal_initializer`, which Metz et al. 2016's demo ran: gain times the
   singular vectors (left ones for a tall kernel, right ones for a wide one) of a matrix of

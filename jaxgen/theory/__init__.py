@@ -1,5 +1,5 @@
 """GAN theory, executable: the claims the seeds argue from, as functions, experiments and figures.
 
 Each module holds the reusable pieces of a few claims; every experiment trains through the one
-loop (`jaxgen.train.Run`) and returns its numbers and arrays; `draw_*` functions draw them.
+loop (`jaxgen.run.train.Run`) and returns its numbers and arrays; `draw_*` functions draw them.
 """

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import integrate, stats
 
-from jaxgen import train
+from jaxgen.run import train
 from jaxgen.theory import divergences, runs
 
 # The two laws: p = N(0, 1), p_g = N(1, 2^2). Their CDFs cross (at x = -1), so the optimal critic is

@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, stats
 
-from jaxgen import train
 from jaxgen.algorithms.base import TrainState
 from jaxgen.configs import default
+from jaxgen.run import train
 from jaxgen.theory import runs
 
 # The GAN objectives whose D is sigmoid(logit) (jaxgen.losses.gan: both use the minimax D loss,

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from scipy import stats
 
-from jaxgen import train
+from jaxgen.run import train
 from jaxgen.theory import density_ratio, runs
 
 DATA_MEAN, DATA_STD = 1.0, 0.5

@@ -235,9 +235,9 @@ def infogan_codes_experiment(
   `score_every`: also score the code every this many steps (`accuracy_by_step`); the scoring draws
   no training randomness, so the trained parameters do not depend on it.
   """
-  from jaxgen import train
   from jaxgen.data import load_digits
   from jaxgen.metrics import load_digits_classifier
+  from jaxgen.run import train
 
   config = infogan_config(quick=quick, seed=seed, num_steps=num_steps, name=config_name)
   run = train.Run(config)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen import train
+from jaxgen.run import train
 from jaxgen.theory import runs
 from jaxgen.theory.games import ValueFn
 

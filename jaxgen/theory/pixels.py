@@ -192,8 +192,8 @@ def _digits(quick: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _dis_l_before_and_after(config, images) -> tuple[np.ndarray, np.ndarray]:
   """Dis_l features of `images` at initialisation and after training `config` (a VAE-GAN) through
-  `jaxgen.train.Run`."""
-  from jaxgen import train
+  `jaxgen.run.train.Run`."""
+  from jaxgen.run import train
 
   run = train.Run(config)
   state = run.init_state()
@@ -245,7 +245,7 @@ def pixel_distances_experiment(*, quick: bool = False, seed: int = 0) -> PixelDi
   other-class image, in pixels and in feature spaces (see the module docstring).
 
   Images: all 1797 digits (quick: the 360 held-out ones), padded to 16x16. VAE-GAN: the
-  `vaegan_digits` config trained for 1000 steps through `jaxgen.train.Run` (quick: 30 steps of
+  `vaegan_digits` config trained for 1000 steps through `jaxgen.run.train.Run` (quick: 30 steps of
   narrow nets); Dis_l is also read at initialisation, to separate what training adds.
   """
   from jaxgen.metrics import load_digits_classifier

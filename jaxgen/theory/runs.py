@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgen import train
 from jaxgen.algorithms.base import TrainState, apply_module
 from jaxgen.algorithms.critic import logits_of
 from jaxgen.configs import default
+from jaxgen.run import train
 
 
 def affine_generator_config(config: ml_collections.ConfigDict, *, frozen: bool):

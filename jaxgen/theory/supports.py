@@ -28,9 +28,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxgen import train
 from jaxgen.algorithms.base import TrainState
 from jaxgen.configs import default
+from jaxgen.run import train
 from jaxgen.theory import density_ratio, runs
 
 THETA = 1.0  # G's line x = theta; the data's segment is at x = 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgen import files, parallel
+from jaxgen.run import files, parallel
 
 
 def pyplot():

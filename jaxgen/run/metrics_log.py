@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from jaxgen import files, parallel
+from jaxgen.run import files, parallel
 
 
 class MetricsLog:

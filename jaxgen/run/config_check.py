@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from jaxgen import algorithms, data, evaluators, optim, parallel, registry
+from jaxgen import algorithms, data, evaluators, optim, registry
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
 from jaxgen.data.base import check_int
@@ -29,6 +29,7 @@ from jaxgen.metrics import evaluator
 from jaxgen.nn import precision
 from jaxgen.nn import registry as networks
 from jaxgen.options import declared
+from jaxgen.run import parallel
 
 _MISSING = object()
 

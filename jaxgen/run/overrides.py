@@ -574,7 +574,7 @@ def _set_field(config, parts: tuple[str, ...], value, parse_strings: bool):
 
 def _algorithms_reading(parts: tuple[str, ...]) -> list[str]:
   """The algorithms that declare the option `algorithm.<key>`."""
-  from jaxgen import config_check  # noqa: PLC0415 (config_check imports the algorithms)
+  from jaxgen.run import config_check  # noqa: PLC0415 (config_check imports the algorithms)
 
   if len(parts) != 2 or parts[0] != "algorithm":
     return []

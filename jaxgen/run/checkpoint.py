@@ -28,12 +28,13 @@ Guarantees:
 * Orbax's own tracebacks for these failures (hundreds of lines: ERROR records of orbax through
   absl, asyncio's "exception was never retrieved", "Exception ignored" reports of its abandoned
   coroutines) are kept off stderr from the first `Checkpointer` on; they go to the DEBUG level of
-  the `jaxgen.checkpoint` logger, and the original exception is chained to ours.
+  the `jaxgen.run.checkpoint` logger, and the original exception is chained to ours.
 
-Here: the config record and `Checkpointer`. Beside it: `jaxgen.checkpoint_digest` (the digest and
-its cost), `jaxgen.checkpoint_steps` (the step folders: reading one verified, falling back past bad
-ones, setting them aside, cleaning up after a failed save) and `jaxgen.checkpoint_orbax` (orbax's
-failures in one line); all of them log through the `jaxgen.checkpoint` logger.
+Here: the config record and `Checkpointer`. Beside it: `jaxgen.run.checkpoint_digest` (the digest
+and its cost), `jaxgen.run.checkpoint_steps` (the step folders: reading one verified, falling back
+past bad ones, setting them aside, cleaning up after a failed save) and
+`jaxgen.run.checkpoint_orbax` (orbax's failures in one line); all of them log through the
+`jaxgen.run.checkpoint` logger.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from jaxgen.checkpoint_digest import state_digest
-from jaxgen.checkpoint_orbax import is_disk_full, one_line, quiet_orbax
-from jaxgen.checkpoint_steps import (
+from jaxgen.errors import CheckpointError, ConfigError
+from jaxgen.run.checkpoint_digest import state_digest
+from jaxgen.run.checkpoint_orbax import is_disk_full, one_line, quiet_orbax
+from jaxgen.run.checkpoint_steps import (
   DIGEST,
   STATE,
   RestoreResult,
@@ -60,8 +62,7 @@ from jaxgen.checkpoint_steps import (
   restore_newest,
   set_aside,
 )
-from jaxgen.errors import CheckpointError, ConfigError
-from jaxgen.files import write_text_if_changed
+from jaxgen.run.files import write_text_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def read_config_record(path: Path) -> dict | None:
 
 class Checkpointer:
   """Saves and restores the train state under `workdir/checkpoints` (see the module docstring);
-  the step folders are read, verified and set aside by `jaxgen.checkpoint_steps`."""
+  the step folders are read, verified and set aside by `jaxgen.run.checkpoint_steps`."""
 
   def __init__(self, workdir: str | Path, keep: int = 3, *, read_only: bool = False):
     """`read_only`: a reader beside a run that may be training (evaluation, sampling): it removes

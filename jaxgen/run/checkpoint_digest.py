@@ -1,4 +1,4 @@
-"""The digest stored with each checkpoint (see `jaxgen.checkpoint`): sha256 over each leaf's key
+"""The digest stored with each checkpoint (see `jaxgen.run.checkpoint`): sha256 over each leaf's key
 path, dtype, shape and bytes, in tree order, so that a restored state is known to be the one saved.
 
 One host copy and one sha256 pass of the state per save and per restore (about 10 ms for 10 MB on

@@ -1,4 +1,4 @@
-"""The step folders `<workdir>/checkpoints/<step>/` on disk (see `jaxgen.checkpoint`): orbax's
+"""The step folders `<workdir>/checkpoints/<step>/` on disk (see `jaxgen.run.checkpoint`): orbax's
 manager of them, reading one verified against its digest, falling back from bad ones to the newest
 good one while setting them aside, and cleaning up after a failed save.
 
@@ -20,17 +20,17 @@ from typing import Any, NamedTuple
 import jax
 import orbax.checkpoint as ocp
 
-from jaxgen.checkpoint_digest import (
+from jaxgen.errors import CheckpointError
+from jaxgen.run.checkpoint_digest import (
   different_model,
   leaf_spec,
   matches_digest,
   stored_digest_problem,
 )
-from jaxgen.checkpoint_orbax import TMP_SUFFIX, one_line
-from jaxgen.errors import CheckpointError
+from jaxgen.run.checkpoint_orbax import TMP_SUFFIX, one_line
 
 # The checkpoint layer logs through one logger, whichever of its modules writes the record.
-log = logging.getLogger("jaxgen.checkpoint")
+log = logging.getLogger("jaxgen.run.checkpoint")
 
 STATE, DIGEST, LEGACY = "state", "digest", "default"  # item folders inside a step folder
 

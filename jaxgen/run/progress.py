@@ -1,4 +1,4 @@
-"""What a training run shows on stderr while it runs (`jaxgen.train`'s loop)."""
+"""What a training run shows on stderr while it runs (`jaxgen.run.train`'s loop)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import tqdm
 
-from jaxgen import parallel
+from jaxgen.run import parallel
 
 
 class Progress:

@@ -29,24 +29,15 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgen import (
-  algorithms,
-  checkpoint,
-  config_check,
-  configs,
-  data,
-  evaluators,
-  parallel,
-  plots,
-  stops,
-)
+from jaxgen import algorithms, configs, data, evaluators
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
 from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
-from jaxgen.evaluation import Evaluator
-from jaxgen.metrics_log import MetricsLog
-from jaxgen.progress import Progress
-from jaxgen.stops import Interrupted, NonFiniteError
-from jaxgen.workdir import WorkdirLock, check_workdir
+from jaxgen.run import checkpoint, config_check, parallel, plots, stops
+from jaxgen.run.evaluation import Evaluator
+from jaxgen.run.metrics_log import MetricsLog
+from jaxgen.run.progress import Progress
+from jaxgen.run.stops import Interrupted, NonFiniteError
+from jaxgen.run.workdir import WorkdirLock, check_workdir
 
 
 def phase_batches(
@@ -451,10 +442,10 @@ def main(argv=None) -> None:
   """Console entry point: `jaxgen-train --config=NAME|FILE --workdir=DIR [--config.KEY=VALUE]`."""
   from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
 
-  from jaxgen import overrides  # noqa: PLC0415
+  from jaxgen.run import overrides  # noqa: PLC0415
 
   # The config is loaded here (`jaxgen.configs.load`: a name or a file, `:arg` for get_config)
-  # and the overrides are checked here (jaxgen.overrides: the options a data set, network or
+  # and the overrides are checked here (jaxgen.run.overrides: the options a data set, network or
   # optimizer takes; the old options a new name drops). Flag files are expanded first so that
   # overrides in them are checked the same way.
   argv = flags.FLAGS.read_flags_from_files(sys.argv if argv is None else argv, force_gnu=False)

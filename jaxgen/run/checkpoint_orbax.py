@@ -1,10 +1,10 @@
-"""Orbax's failures as one line (see `jaxgen.checkpoint`): the cause of a failed save or read in
+"""Orbax's failures as one line (see `jaxgen.run.checkpoint`): the cause of a failed save or read in
 a short sentence, and orbax's own tracebacks for it kept off stderr.
 
 Those tracebacks (hundreds of lines: ERROR records of orbax through absl, asyncio's "exception was
 never retrieved", "Exception ignored" reports of its abandoned coroutines) go to the DEBUG level of
-the `jaxgen.checkpoint` logger from the first `Checkpointer` on (`quiet_orbax`); the checkpointer
-raises one `CheckpointError` instead, chained to the original exception.
+the `jaxgen.run.checkpoint` logger from the first `Checkpointer` on (`quiet_orbax`); the
+checkpointer raises one `CheckpointError` instead, chained to the original exception.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import sys
 
 # The checkpoint layer logs through one logger, whichever of its modules writes the record.
-log = logging.getLogger("jaxgen.checkpoint")
+log = logging.getLogger("jaxgen.run.checkpoint")
 
 TMP_SUFFIX = ".orbax-checkpoint-tmp"  # orbax writes `<step>.orbax-checkpoint-tmp`, then renames
 
