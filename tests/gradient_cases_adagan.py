@@ -45,6 +45,7 @@ REFUSAL = r"is not supported by algorithm 'adagan'"
 def make_config(loss="non_saturating", switches=(), penalty=None):
   config = default.get_config()
   config.data.name = "ring8"
+  config.eval.evaluators = ("points",)
   config.batch_size, config.num_steps = BATCH, STEPS
   config.model.latent_dim = LATENT
   config.model.generator = {"name": "mlp", "hidden": (8,), "batch_norm": True}

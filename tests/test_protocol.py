@@ -93,7 +93,7 @@ def test_no_hasattr_hooks(path):
 
 
 def test_train_loop_has_no_hasattr_hooks():
-  assert "hasattr(" not in (ROOT / "jaxgen" / "train.py").read_text()
+  assert "hasattr(" not in (ROOT / "jaxgen" / "run" / "train.py").read_text()
 
 
 def test_began_k_follows_the_closed_form_update_from_the_logged_energies():

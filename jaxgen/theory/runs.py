@@ -27,6 +27,7 @@ def affine_generator_config(config: ml_collections.ConfigDict, *, frozen: bool):
   (plain SGD, so no optimizer state moves either) and D trains alone against p_g."""
   config.model.latent_dim = 1
   config.model.generator = {"name": "mlp", "hidden": (), "batch_norm": False}
+  config.eval.evaluators = ("points",)  # the theory runs' data are 1-D or 2-D points
   if frozen:
     config.optimizer.generator = {"name": "sgd", "learning_rate": 0.0}
   return config
