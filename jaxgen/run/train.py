@@ -129,9 +129,9 @@ class Run:
 
   def call_batches(self, step: int, count: int):
     """The host batches of the call running steps `step` .. `step + count - 1`."""
-    if count == 1:
-      return self.batches(step)
-    return stack_batches([self.batches(s) for s in range(step, step + count)])
+    steps = range(step, step + count)
+    batches = [phase_batches(self.dataset, self.config, s, self.num_phases) for s in steps]
+    return batches[0] if count == 1 else stack_batches(batches)
 
   @property
   def train_step(self):
