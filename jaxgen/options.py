@@ -36,6 +36,7 @@ __all__ = [
   "integer",
   "number",
   "read_options",
+  "register_into",
   "validated_by",
 ]
 
@@ -140,6 +141,24 @@ def read_options(component: type, section, owner: str = "algorithm") -> types.Si
       raise ConfigError(f"{owner}.{name} is required ({option.doc}); set it in the config.")
     values[name] = option.default if value is _MISSING else option.validate(value, owner)
   return types.SimpleNamespace(**values)
+
+
+def register_into(registry: dict, kind: str, name: str, component: Any) -> Any:
+  """`registry[name] = component`, refusing a name another component holds (the same component
+  registered again, e.g. when its module is reloaded, is fine); returns `component`."""
+  known = registry.get(name)
+  if known is not None and known is not component and _identity(known) != _identity(component):
+    raise ValueError(
+      f"The {kind} name {name!r} is taken by {_identity(known)}; register yours under another name."
+    )
+  registry[name] = component
+  return component
+
+
+def _identity(component: Any) -> str:
+  """Module and qualified name of a class or function; the repr of anything else."""
+  qualname = getattr(component, "__qualname__", None)
+  return f"{component.__module__}.{qualname}" if qualname else repr(component)
 
 
 def number(low: float = -math.inf, high: float = math.inf, *, open_low: bool = False):

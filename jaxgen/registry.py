@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxgen.errors import ConfigError
+from jaxgen.options import register_into
 
 __all__ = [
   "import_components",
@@ -77,9 +78,7 @@ def register_dataset(
   def add(factory):
     if facts is not None or stand_in is not None:
       declare(facts, stand_in)(factory)
-    _refuse_taken("data set", name, data.DATASETS, factory)
-    data.DATASETS[name] = factory
-    return factory
+    return register_into(data.DATASETS, "data set", name, factory)
 
   return add
 
@@ -90,9 +89,7 @@ def register_objective(name: str, objective) -> Any:
 
   if not isinstance(objective, losses.GanObjective):
     raise TypeError(f"register_objective({name!r}, ...) takes a jaxgen.losses.GanObjective.")
-  _refuse_taken("GAN objective", name, losses.GAN_OBJECTIVES, objective)
-  losses.GAN_OBJECTIVES[name] = objective
-  return objective
+  return register_into(losses.GAN_OBJECTIVES, "GAN objective", name, objective)
 
 
 def register_evaluator(name: str):
@@ -100,16 +97,6 @@ def register_evaluator(name: str):
   from jaxgen import evaluators  # noqa: PLC0415
 
   return evaluators.register_evaluator(name)
-
-
-def _refuse_taken(kind: str, name: str, registry, component) -> None:
-  known = registry.get(name)
-  if known is not None and known is not component and _identity(known) != _identity(component):
-    raise ValueError(f"The {kind} name {name!r} is taken; register yours under another name.")
-
-
-def _identity(component) -> str:
-  return f"{getattr(component, '__module__', '')}.{getattr(component, '__qualname__', component)}"
 
 
 def import_components(config) -> None:

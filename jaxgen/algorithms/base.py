@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgen.options import register_into
+
 Batch = Mapping[str, jax.Array]
 Metrics = dict[str, jax.Array]
 # values[player][name]: what the player's grad_fn returned, e.g. values["generator"]["loss"]
@@ -88,14 +90,7 @@ def register(name: str):
   """Class decorator: the algorithm is `config.algorithm.name = name` (from any module, e.g. a
   user's own, named in `config.imports`). A name taken by another class is refused."""
 
-  def add(algorithm: type) -> type:
-    known = ALGORITHMS.get(name)
-    if known is not None and known.__qualname__ != algorithm.__qualname__:
-      raise ValueError(f"Algorithm name {name!r} is taken by {known.__module__}.{known.__name__}.")
-    ALGORITHMS[name] = algorithm
-    return algorithm
-
-  return add
+  return lambda algorithm: register_into(ALGORITHMS, "algorithm", name, algorithm)
 
 
 class AlgorithmBase(abc.ABC):

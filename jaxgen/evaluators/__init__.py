@@ -30,7 +30,7 @@ from jaxgen import algorithms, data
 from jaxgen.algorithms.base import Evaluation
 from jaxgen.errors import ConfigError
 from jaxgen.evaluators.base import BaseEvaluator, Context, EvalData
-from jaxgen.options import declared, read_options
+from jaxgen.options import declared, read_options, register_into
 
 __all__ = [
   "EVALUATORS",
@@ -58,11 +58,7 @@ def register_evaluator(name: str):
     """Registers `evaluator` as `name`."""
     if not (isinstance(evaluator, type) and issubclass(evaluator, BaseEvaluator)):
       raise TypeError(f"Evaluator {name!r} must subclass jaxgen.evaluators.BaseEvaluator.")
-    known = EVALUATORS.get(name)
-    if known is not None and known.__qualname__ != evaluator.__qualname__:
-      raise ValueError(f"Evaluator name {name!r} is taken by {known.__module__}.{known.__name__}.")
-    EVALUATORS[name] = evaluator
-    return evaluator
+    return register_into(EVALUATORS, "evaluator", name, evaluator)
 
   return add
 
