@@ -18,7 +18,7 @@ import dataclasses
 import inspect
 from collections.abc import Iterator
 
-from jaxgen import algorithms, losses, registry, stabilisers
+from jaxgen import algorithms, evaluators, losses, registry, stabilisers
 from jaxgen.nn import registry as networks
 from jaxgen.nn.traits import OUTPUTS
 from jaxgen.options import REQUIRED, choices_of, declared
@@ -117,9 +117,7 @@ def sections() -> Iterator[Section]:
   ):
     kind = overrides.block_kind(label)
     yield f"{label.capitalize()}s (`{prefix}.name`)", _block_entries(kind, prefix, lambda n: "")
-  evaluators = _evaluator_entries()
-  if evaluators:
-    yield "Evaluators (`eval.evaluators`)", evaluators
+  yield "Evaluators (`eval.evaluators`)", _evaluator_entries()
 
 
 def _objective_about(objective) -> str:
@@ -134,12 +132,8 @@ def _penalty_about(name: str) -> str:
 
 
 def _evaluator_entries() -> list[Entry]:
-  try:
-    from jaxgen import evaluators  # noqa: PLC0415
-  except ImportError:
-    return []
   entries = []
-  for name, evaluator in sorted(getattr(evaluators, "EVALUATORS", {}).items()):
+  for name, evaluator in sorted(evaluators.EVALUATORS.items()):
     rows = [(o.name, _show(o.default), o.doc) for o in declared(evaluator).values()]
     entries.append((name, _first_line(evaluator), rows))
   return entries
