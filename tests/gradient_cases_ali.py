@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from gradient_cases_autoencoder import nonzero_biases  # biases + N(0, 0.1^2), fixed seed
 from gradient_harness import GradientCase, RefusedCase
 
 from jaxgen.algorithms.ali import ENCODER_NOISE
@@ -133,24 +133,6 @@ def hand_losses(*, stochastic: bool, loss: str):
     }
 
   return reference
-
-
-def nonzero_biases(algorithm, state):
-  """Every bias + N(0, 0.1^2) (numpy's draw, fixed seed): Flax's zero biases could hide a term
-  that multiplies them, and put the encoder's log-variance at exactly 0."""
-  del algorithm
-  rng = np.random.default_rng(0)
-
-  def shift(path, leaf):
-    if path[-1].key != "bias":
-      return leaf
-    return leaf + jnp.asarray(0.1 * rng.standard_normal(leaf.shape), leaf.dtype)
-
-  players = {
-    name: player.replace(params=jax.tree_util.tree_map_with_path(shift, player.params))
-    for name, player in state.players.items()
-  }
-  return state.replace(players=players)
 
 
 def case(label, *, stochastic=True, loss="non_saturating", **options):
