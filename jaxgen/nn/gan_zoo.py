@@ -23,6 +23,15 @@ from jaxgen.nn.layers import MinibatchDiscrimination, check_positive_int
 from jaxgen.nn.traits import RECONSTRUCTION, NetworkTraits
 
 
+def sown_features(base: nn.Module, missing: str):
+  """The `intermediates/features` the (already applied) discriminator `base` sowed; a ValueError
+  saying `missing` when it sowed none."""
+  sown = base.get_variable("intermediates", "features")
+  if sown is None:
+    raise ValueError(missing)
+  return sown
+
+
 class HeadedDiscriminator(nn.Module):
   """A discriminator plus heads on the features its base network sows.
 
@@ -53,14 +62,13 @@ class HeadedDiscriminator(nn.Module):
       if not isinstance(value, int) or value < 0:
         raise ValueError(f"HeadedDiscriminator: {name} must be an int >= 0; got {value!r}.")
     logits = self.base(x, labels, train=train)
-    sown = self.base.get_variable("intermediates", "features")
-    if sown is None:
-      raise ValueError(
-        f"the auxiliary head and minibatch discrimination read the features that the base "
-        f"discriminator sows, and {type(self.base).__name__} sows none: choose a discriminator "
-        "that does (model.discriminator.name = 'mlp', 'dcgan', 'sagan', ...), or apply the "
-        "network with mutable=['intermediates', ...]"
-      )
+    sown = sown_features(
+      self.base,
+      f"the auxiliary head and minibatch discrimination read the features that the base "
+      f"discriminator sows, and {type(self.base).__name__} sows none: choose a discriminator "
+      "that does (model.discriminator.name = 'mlp', 'dcgan', 'sagan', ...), or apply the "
+      "network with mutable=['intermediates', ...]",
+    )
     features = sown[-1].reshape(x.shape[0], -1)
     if self.minibatch_kernels:
       layer = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)

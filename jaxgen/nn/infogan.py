@@ -20,6 +20,7 @@ from jaxgen.nn.gan import (
   DCGAN_KERNEL_INIT,
   LEAKY_RELU_SLOPE,
 )
+from jaxgen.nn.gan_zoo import sown_features
 
 
 class HiddenQDiscriminator(nn.Module):
@@ -47,12 +48,11 @@ class HiddenQDiscriminator(nn.Module):
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"HiddenQDiscriminator: {name} must be an int >= 1; got {value!r}.")
     logits = self.base(x, labels, train=train)
-    sown = self.base.get_variable("intermediates", "features")
-    if sown is None:
-      raise ValueError(
-        f"Q's head reads the features that the base discriminator sows, and "
-        f"{type(self.base).__name__} sows none: choose one that does ('dcgan', 'mlp', ...)."
-      )
+    sown = sown_features(
+      self.base,
+      f"Q's head reads the features that the base discriminator sows, and "
+      f"{type(self.base).__name__} sows none: choose one that does ('dcgan', 'mlp', ...).",
+    )
 
     def batch_norm(name):
       # The DCGAN batch norm of jaxgen.nn.gan (TensorFlow DCGAN's decay 0.9, epsilon 1e-5).
