@@ -49,6 +49,7 @@ from benchmark_layers import sample_ms  # scripts/ is on sys.path when this file
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.data.base import HandedData, handed_data
 from jaxgen.run import config_check, parallel
 
 SHAPES = {
@@ -108,11 +109,21 @@ def data_facts(config):
   return data.get(config.data.name, **dict(config.data.options))
 
 
+def build_algorithm(config, dataset):
+  """The config's algorithm, handed the data's facts (zeros for S_N with a stand-in)."""
+  if isinstance(dataset, data.Dataset):
+    handed = handed_data(dataset, config.seed, config.batch_size)
+  else:
+    zeros = lambda num: np.zeros((num, *dataset.example_shape), np.float32)
+    handed = HandedData(dataset.name, dataset.example_shape, dataset.num_classes, zeros)
+  return algorithms.get(config.algorithm.name)(config, handed)
+
+
 def make_batches(config, dataset, leading: tuple[int, ...]) -> dict[str, np.ndarray]:
   """Batches [*leading, phases, B, ...]: the data set's own when it is bundled, else random
   arrays of its shape (a TFDS set not prepared here)."""
   count = int(np.prod(leading, dtype=int))
-  phases = len(algorithms.get(config.algorithm.name)(config, dataset).schedule)
+  phases = len(build_algorithm(config, dataset).schedule)
   if config.data.name in SHAPES:
     rng = np.random.default_rng(0)
     shape = (count, phases, config.batch_size)
@@ -150,7 +161,7 @@ def jax_contender(
   with another `cpu_dot_fusion` (parallel.CPU_DOT_FUSIONS)."""
   config_check.check_config(config)
   dataset = data_facts(config)
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  algorithm = build_algorithm(config, dataset)
   step = make_train_step(algorithm)
   init = lambda key, batch: init_train_state(algorithm, key, batch)
   leading = ()

@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.data.base import handed_data
 from jaxgen.run.train import phase_batches
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -39,7 +40,9 @@ def train_seed_states(config, seeds, steps: int):
   Returns (algorithm, dataset, state), the state's leaves with a leading seed axis.
   """
   dataset = data.get(config.data.name, **dict(config.data.options))
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  algorithm = algorithms.get(config.algorithm.name)(
+    config, handed_data(dataset, config.seed, config.batch_size)
+  )
   phases = len(algorithm.schedule)
 
   def batches(step):

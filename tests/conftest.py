@@ -10,6 +10,7 @@ import pytest
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import init_train_state
+from jaxgen.data.base import handed_data
 
 # Compiled programs persist across the tests, xdist workers and subprocesses of a run (JAX's
 # persistent compilation cache): many tests train the same tiny configs, and an executable read
@@ -39,7 +40,9 @@ def setup_algorithm():
 
   def setup(config):
     dataset = data.get(config.data.name, **dict(config.data.options))
-    algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+    algorithm = algorithms.get(config.algorithm.name)(
+      config, handed_data(dataset, config.seed, config.batch_size)
+    )
     batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
     return algorithm, init_train_state(algorithm, jax.random.key(0), batch), batch
 

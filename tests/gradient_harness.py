@@ -31,6 +31,7 @@ import pytest
 
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import TrainState, init_train_state
+from jaxgen.data.base import handed_data
 
 # Central differences in float64: eps 1e-6 leaves ~1e-10 relative truncation and rounding error.
 FD_EPSILON = 1e-6
@@ -103,7 +104,9 @@ def to_float64(tree):
 def build(config):
   """(algorithm, float64 initial state, float64 first batch) of `config`; call under x64."""
   dataset = data.get(config.data.name, **dict(config.data.options))
-  algorithm = algorithms.get(config.algorithm.name)(config, dataset)
+  algorithm = algorithms.get(config.algorithm.name)(
+    config, handed_data(dataset, config.seed, config.batch_size)
+  )
   batch = {k: jnp.asarray(v) for k, v in dataset.batch(0, 0, config.batch_size).items()}
   batch = to_float64(batch)
   state = init_train_state(algorithm, jax.random.key(0), batch)

@@ -14,6 +14,7 @@ from gradient_cases_adagan import make_config
 from jaxgen import algorithms, data
 from jaxgen.algorithms import adagan
 from jaxgen.algorithms.base import init_train_state, make_train_step
+from jaxgen.data.base import handed_data
 from jaxgen.errors import ConfigError
 from jaxgen.run import config_check, train
 from jaxgen.run.train import phase_batches
@@ -45,7 +46,11 @@ def build(num_steps=None, **options):
   for key, value in options.items():
     config.algorithm[key] = value
   dataset = data.get("ring8")
-  return algorithms.get("adagan")(config, dataset), config, dataset
+  return (
+    algorithms.get("adagan")(config, handed_data(dataset, config.seed, config.batch_size)),
+    config,
+    dataset,
+  )
 
 
 def test_weights_of_a_small_example_by_hand():
@@ -138,6 +143,15 @@ def test_training_set_is_the_first_points_the_loop_serves():
   np.testing.assert_array_equal(
     algorithm.training_set, points[: config.algorithm.training_set_size]
   )
+
+
+def test_the_loop_hands_s_n_and_not_the_data_set():
+  run = train.Run(make_config())
+  held = [name for name, value in vars(run.algorithm).items() if isinstance(value, data.Dataset)]
+  assert not held, f"AdaGAN holds the data set in {held}"
+  served = [run.batches(step)["x"].reshape(-1, 2) for step in range(2)]
+  size = run.config.algorithm.training_set_size
+  np.testing.assert_array_equal(run.algorithm.training_set, np.concatenate(served)[:size])
 
 
 def test_each_round_trains_its_own_slices_and_reweights_at_its_end():

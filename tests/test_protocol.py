@@ -19,6 +19,7 @@ from jaxgen.algorithms.base import (
   make_train_step,
 )
 from jaxgen.configs import began_ring8
+from jaxgen.data.base import handed_data
 from jaxgen.run import train
 from jaxgen.run.overrides import apply_overrides
 
@@ -47,7 +48,13 @@ def build(config_name, **algorithm_options):
   config = importlib.import_module(f"jaxgen.configs.{config_name}").get_config()
   config.algorithm.update(algorithm_options)
   dataset = data.get(config.data.name, **dict(config.data.get("options", {})))
-  return config, dataset, algorithms.get(config.algorithm.name)(config, dataset)
+  return (
+    config,
+    dataset,
+    algorithms.get(config.algorithm.name)(
+      config, handed_data(dataset, config.seed, config.batch_size)
+    ),
+  )
 
 
 def test_every_registered_algorithm_derives_from_the_base():

@@ -27,9 +27,10 @@ How it sits on the one training loop (everything follows from `state.step`, so r
   initialisation and fresh Adam, as the paper trains a new GAN and a new classifier each round.
   The classifier uses D's network and D's optimizer settings.
 - S_N: the first `training_set_size` points the loop serves for `config.seed` (its batches in
-  order), held by the algorithm; every real batch, round 1's included (uniform weights), is drawn
-  from S_N with the round's weights (`jax.random.choice` with p), the paper's sampling of
-  mini-batches. The loop's own batches only give the batch size.
+  order), handed by the loop (`jaxgen.data.base.HandedData.first_served`); every real batch,
+  round 1's included (uniform weights), is drawn from S_N with the round's weights
+  (`jax.random.choice` with p), the paper's sampling of mini-batches. The loop's own batches
+  only give the batch size.
 - The mixture's weights after round t are a fixed table of the betas; a sample picks its
   generator by those weights (the authors' `sample_mixture`).
 
@@ -154,9 +155,10 @@ class AdaGAN(AdaGANRounds, AlgorithmBase):
   OPTIONS = (*GAN.OPTIONS, *ROUNDS_OPTIONS)
 
   def __init__(self, config, dataset):
+    """`dataset`: the `HandedData` the loop hands (facts and S_N's source)."""
     options = read_options(type(self), config.algorithm)
     check_supported(config, options)
-    self.init_rounds(options, config.num_steps, dataset, config.seed)
+    self.init_rounds(options, config.num_steps, dataset.first_served)
     self.latent_dim, self.batch_size = int(config.model.latent_dim), int(config.batch_size)
     self.example_shape, self.num_classes = tuple(dataset.example_shape), 0
     self.generator, self.adversary, self.classifier = build_networks(

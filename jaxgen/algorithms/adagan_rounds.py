@@ -142,9 +142,10 @@ class AdaGANRounds:
   """The rounds of `adagan.AdaGAN`; see the module docstring. `init_rounds` sets what the other
   methods read; they also read `batch_size`, `generator`, `latents` and `classifier` (AdaGAN's)."""
 
-  def init_rounds(self, options, num_steps: int, dataset, seed: int) -> None:
+  def init_rounds(self, options, num_steps: int, first_served) -> None:
     """The rounds of `num_steps` steps from the options `ROUNDS_OPTIONS`, refused where a round is
-    too short for both its classifier and its GAN; S_N's source (`dataset` for `seed`)."""
+    too short for both its classifier and its GAN; S_N's source (`first_served(n)`, handed by the
+    loop: `jaxgen.data.base.HandedData`)."""
     self.rounds, self.beta = options.rounds, options.beta
     self.training_set_size = options.training_set_size
     self.round_steps = int(num_steps) // self.rounds
@@ -155,7 +156,7 @@ class AdaGANRounds:
         f"algorithm.rounds={self.rounds}, too few for {self.classifier_steps} classifier steps "
         "and a GAN; raise num_steps or lower algorithm.rounds."
       )
-    self.dataset, self.seed = dataset, int(seed)
+    self.first_served = first_served
     # NumPy constants (jnp arrays made while config_check traces the constructor would leak).
     self.mixture = mixture_table(self.rounds, self.beta).astype(np.float32)
     self.betas = betas(self.rounds, self.beta).astype(np.float32)
@@ -191,12 +192,7 @@ class AdaGANRounds:
   def training_set(self) -> np.ndarray:
     """S_N [N, ...]: the first N points the loop serves for `config.seed`, in order (NumPy: a
     constant of every program that reads it)."""
-    batches, served, index = [], 0, 0
-    while served < self.training_set_size:
-      x = self.dataset.batch(self.seed, index, self.batch_size)["x"]
-      batches.append(x)
-      served, index = served + x.shape[0], index + 1
-    return np.concatenate(batches)[: self.training_set_size]
+    return np.asarray(self.first_served(self.training_set_size))
 
   def real_batch(self, state, rng, num):
     """`num` points of S_N drawn with the round's weights (Algorithm 1: the GAN trains on (S_N,

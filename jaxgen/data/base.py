@@ -50,6 +50,32 @@ def declare(facts=None, stand_in=None):
   return add
 
 
+@dataclasses.dataclass(frozen=True)
+class HandedData:
+  """What the loop hands an algorithm about its data, instead of the data set itself.
+
+  `name`, `example_shape` and `num_classes` are the data set's facts; `first_served(n)` returns
+  the first `n` training examples the loop serves (its batches for the run's seed, in order), for
+  an algorithm that holds a training sample of its own (AdaGAN's S_N).
+  """
+
+  name: str
+  example_shape: tuple[int, ...]
+  num_classes: int
+  first_served: Callable[[int], np.ndarray]
+
+
+def handed_data(dataset: Dataset, seed: int, batch_size: int) -> HandedData:
+  """The `HandedData` of `dataset` for a run of `seed` and `batch_size`."""
+
+  def first_served(num: int) -> np.ndarray:
+    steps = -(-num // batch_size)
+    batches = [dataset.batch(seed, step, batch_size)["x"] for step in range(steps)]
+    return np.concatenate(batches)[:num]
+
+  return HandedData(dataset.name, tuple(dataset.example_shape), dataset.num_classes, first_served)
+
+
 def rng_for(*keys: int) -> np.random.Generator:
   """A NumPy generator seeded by a tuple of non-negative ints (through `np.random.SeedSequence`)."""
   return np.random.default_rng(np.random.SeedSequence(list(keys)))

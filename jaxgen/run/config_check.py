@@ -13,17 +13,17 @@ this module adds the schema of keys and the ranges of the training loop's values
 from __future__ import annotations
 
 import difflib
-import types
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 
 from jaxgen import algorithms, data, evaluators, optim, registry
 from jaxgen.algorithms.base import init_train_state
 from jaxgen.configs import default
-from jaxgen.data.base import check_int
+from jaxgen.data.base import HandedData, check_int
 from jaxgen.errors import ConfigError
 from jaxgen.metrics import evaluator
 from jaxgen.nn import precision
@@ -164,7 +164,8 @@ def _check_fit(config, name: str, data_name: str, facts: data.Facts) -> None:
       f"batch_size = {config.batch_size} is not divisible by algorithm.stabilisers.packing = "
       f"{packing}; PacGAN packs whole batches, so make batch_size a multiple of the packing."
     )
-  stand_in = types.SimpleNamespace(name=data_name, **facts._asdict())
+  zeros = lambda num: np.zeros((num, *facts.example_shape), np.float32)
+  stand_in = HandedData(data_name, tuple(facts.example_shape), facts.num_classes, zeros)
 
   batch = data.stand_in_batch(data_name, facts, config.batch_size)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxgen import algorithms, configs, data, evaluators
 from jaxgen.algorithms.base import TrainState, init_train_state, make_train_step, update_names
+from jaxgen.data.base import handed_data
 from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
 from jaxgen.run import checkpoint, config_check, parallel, plots, stops
 from jaxgen.run.evaluation import Evaluator
@@ -74,7 +75,9 @@ class Run:
     config_check.check_config(config)  # every value, before any data is read or step taken
     self.config = config
     self.dataset = data.get(config.data.name, **dict(config.data.get("options", {})))
-    self.algorithm = algorithms.get(config.algorithm.name)(config, self.dataset)
+    # The algorithm gets the data's facts and the points it may hold, never the data set.
+    handed = handed_data(self.dataset, config.seed, config.batch_size)
+    self.algorithm = algorithms.get(config.algorithm.name)(config, handed)
     # What each evaluation runs (`jaxgen.evaluators`), checked against the algorithm and the data.
     self.evaluations = evaluators.configured(config, self.algorithm, self.dataset)
     self.mesh = parallel.make_mesh(devices)
