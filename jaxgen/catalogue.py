@@ -173,6 +173,7 @@ def as_markdown() -> str:
 
 
 def main(argv=None) -> None:
+  """Prints the catalogue, as text or with `--markdown` as `docs/options.md`; see the module."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--markdown", action="store_true", help="markdown (docs/options.md)")
   parser.add_argument("--imports", default="", help="comma-separated modules or .py paths")

@@ -74,6 +74,7 @@ class Option:
   types: tuple[type, ...] = ()
 
   def valid_choices(self) -> Collection[Any] | None:
+    """The valid values now (`choices`, called if a function), or None: any value."""
     return choices_of(self.choices)
 
   def validate(self, value: Any, owner: str = "") -> Any:
@@ -112,6 +113,7 @@ def validated_by(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def choices_of(choices) -> Collection[Any] | None:
+  """`choices` as a collection: called if it is a function (a registry read late), else as is."""
   return choices() if callable(choices) else choices
 
 

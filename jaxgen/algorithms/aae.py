@@ -144,9 +144,11 @@ class AdversarialAutoencoder(Autoencoder):
     self.schedule = (("discriminator",), ("encoder", "decoder"))
 
   def prior_samples(self, rng, num):
+    """z ~ p(z) (`algorithm.prior`), `num` codes [num, latent_dim]."""
     return self.prior(rng, num)
 
   def init_variables(self, rng, batch):
+    """The autoencoder's variables and D's, D initialised on prior samples [B, latent_dim]."""
     ae_rng, dis_rng = jax.random.split(rng)
     variables = super().init_variables(ae_rng, batch)
     z = self.prior_samples(dis_rng, batch["x"].shape[0])

@@ -33,10 +33,12 @@ class ACGAN(GAN):
     self.num_classes = classes  # samples are drawn per class
 
   def make_fakes(self, state: TrainState, rng, batch, *, params=None, player="generator"):
+    """G(z, c) with the real batch's labels c, and those labels as the conditioning."""
     fake, model_state, _ = super().make_fakes(state, rng, batch, params=params, player=player)
     return fake, model_state, {"labels": batch["y"]}
 
   def auxiliary_discriminator_loss(self, real_outputs, fake_outputs, batch, conditioning):
+    """-L_C on real and fake images (Odena et al. 2017, sec. 3), with D's accuracy on the reals."""
     real_class = losses.auxiliary_classifier_loss(real_outputs[1], batch["y"])
     fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
     accuracy = jnp.mean(jnp.argmax(real_outputs[1], axis=-1) == batch["y"])
@@ -46,5 +48,6 @@ class ACGAN(GAN):
     }
 
   def auxiliary_generator_loss(self, fake_outputs, batch, conditioning):
+    """-E[log P(C = c | X_fake)], G's part of -L_C (Odena et al. 2017, sec. 3)."""
     fake_class = losses.auxiliary_classifier_loss(fake_outputs[1], conditioning["labels"])
     return fake_class, {"class_loss": fake_class}

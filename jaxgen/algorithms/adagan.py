@@ -186,6 +186,7 @@ class AdaGAN(AdaGANRounds, AlgorithmBase):
   # --- networks -----------------------------------------------------------------------------------
 
   def init_variables(self, rng, batch):
+    """G's, D's and the classifier's variables, one set per round stacked on a leading axis [T]."""
     g_key, d_key, c_key = jax.random.split(rng, 3)
     z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
     stack = lambda init, key: jax.vmap(init)(jax.random.split(key, self.rounds))

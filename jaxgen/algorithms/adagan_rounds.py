@@ -30,6 +30,7 @@ BETA_HEURISTICS = ("uniform",)  # or a number in (0, 1): the authors' "constant"
 
 
 def check_beta(value: Any) -> str | float:
+  """A check of `algorithm.beta`: 'uniform' (beta_t = 1/t), or a number in (0, 1) as a float."""
   if value in BETA_HEURISTICS:
     return value
   if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
@@ -38,6 +39,7 @@ def check_beta(value: Any) -> str | float:
 
 
 def check_classifier_fraction(value: Any) -> float:
+  """A check of `algorithm.classifier_fraction`: a number in (0, 1), as a float."""
   if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
     return float(value)
   raise ValueError(f"algorithm.classifier_fraction must be in (0, 1); got {value!r}.")

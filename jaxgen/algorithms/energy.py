@@ -102,6 +102,7 @@ class EBGAN(EnergyGAN):
     self.margin, self.pulling_away_weight = self.options.margin, self.options.pulling_away_weight
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
+    """E(x) + max(0, m - E(G(z))) (Zhao et al. 2016, eq. 1): (loss, (D's state, metrics))."""
     real_energy, fake_energy, model_state = self.energies(
       state, params, batch, fake, rng, model_state
     )
@@ -113,6 +114,7 @@ class EBGAN(EnergyGAN):
   def generator_loss(
     self, state, params, batch, rng, *, d_params=None, d_model_state=None, player="generator"
   ):
+    """E(G(z)) + lambda_PT f_PT(codes of G(z)) (Zhao et al. 2016, eq. 2 and sec. 2.4)."""
     energy, code, model_state = self.fake_energy(
       state, params, batch, rng, d_params, d_model_state, player
     )
@@ -145,9 +147,11 @@ class BEGAN(EnergyGAN):
       )
 
   def init_extra(self):
+    """The GAN's extra state and k_0 = 0, BEGAN's balance (Berthelot et al. 2017, sec. 3.4)."""
     return {**super().init_extra(), "k": np.float32(0.0)}  # k_0 = 0 (Berthelot et al. 2017)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
+    """L(x) - k_t L(G(z_D)) (Berthelot et al. 2017, eq. 4): (loss, (D's state, metrics))."""
     real_energy, fake_energy, model_state = self.energies(
       state, params, batch, fake, rng, model_state
     )
@@ -165,6 +169,7 @@ class BEGAN(EnergyGAN):
   def generator_loss(
     self, state, params, batch, rng, *, d_params=None, d_model_state=None, player="generator"
   ):
+    """L(G(z_G)) (Berthelot et al. 2017, eq. 4); L(x) and M_global, constants, as metrics."""
     energy, _, model_state = self.fake_energy(
       state, params, batch, rng, d_params, d_model_state, player
     )

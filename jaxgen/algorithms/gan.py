@@ -179,6 +179,7 @@ class GAN(GanLosses, GanFakes, AlgorithmBase):
     return (("discriminator", *self.generator_players),)
 
   def init_variables(self, rng, batch):
+    """Each generator's variables (on zero inputs z [B, latent + code dims]) and D's (on x)."""
     *g_keys, d_key, spectral_key = jax.random.split(rng, len(self.generator_players) + 2)
     z = jnp.zeros((batch["x"].shape[0], self.generator_input_dim))
     labels = self.generator_labels(batch)
@@ -223,6 +224,7 @@ class GAN(GanLosses, GanFakes, AlgorithmBase):
     return self.memory.update(state, fresh)
 
   def evaluation_params(self, state: TrainState, player: str = "generator"):
+    """`player`'s params for sampling: the debiased EMA when `generator_ema` is on."""
     return self.memory.evaluation_params(state, player)
 
   def sample(self, state: TrainState, rng, num, labels=None):

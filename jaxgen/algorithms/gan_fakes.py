@@ -31,6 +31,7 @@ class GanFakes:
   FAKES_REUSABLE = False
 
   def generator_labels(self, batch):
+    """The labels G is conditioned on, `batch["y"]`, or None for a G that takes no classes."""
     return batch["y"] if self.generator_classes else None
 
   def latents(self, rng, num):

@@ -26,6 +26,7 @@ class GanLosses:
     return params, d.model_state if model_state is None else model_state
 
   def discriminator_labels(self, batch):
+    """The labels D is conditioned on, `batch["y"]`, or None for a D that takes no classes."""
     return batch["y"] if self.discriminator_classes else None
 
   def auxiliary_discriminator_loss(self, real_outputs, fake_outputs, batch, conditioning):

@@ -21,6 +21,7 @@ from jaxgen.options import Option
 
 
 def check_discriminator_steps(value: Any) -> int:
+  """A check of `algorithm.discriminator_steps`: an integer >= 1, as an int."""
   if not (isinstance(value, int | np.integer) and value >= 1):
     raise ValueError(f"algorithm.discriminator_steps must be an integer >= 1; got {value!r}.")
   return int(value)
@@ -35,18 +36,21 @@ UPDATES = ("alternating", "simultaneous")
 
 
 def check_updates(value: Any) -> str:
+  """A check of `algorithm.updates`: one of `UPDATES`."""
   if value not in UPDATES:
     raise ValueError(f"algorithm.updates must be one of {UPDATES}; got {value!r}.")
   return value
 
 
 def check_weight_clip(value: Any) -> float:
+  """A check of `algorithm.weight_clip`: a finite number >= 0 (0: no clipping), as a float."""
   if not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
     raise ValueError(f"algorithm.weight_clip must be a finite number >= 0 (0: off); got {value!r}.")
   return float(value)
 
 
 def check_generator_reuses_fakes(value: Any) -> bool:
+  """A check of `algorithm.generator_reuses_fakes`: True or False (numpy's too), as a bool."""
   if not isinstance(value, bool | np.bool_):
     raise ValueError(f"algorithm.generator_reuses_fakes must be True or False; got {value!r}.")
   return bool(value)

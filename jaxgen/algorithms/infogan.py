@@ -120,10 +120,12 @@ class InfoGAN(GAN):
     return jnp.concatenate([noise, one_hot, codes["continuous"]], axis=-1)
 
   def latents(self, rng, num):
+    """G's input [num, latent_dim + K + d]: fresh noise z and codes c, concatenated."""
     noise_rng, code_rng = jax.random.split(rng)
     return self.code_latents(self.sample_noise(noise_rng, num), self.sample_codes(code_rng, num))
 
   def make_fakes(self, state: TrainState, rng, batch, *, params=None, player="generator"):
+    """G([z, c]) in training mode, G's new model state, and the codes c as the conditioning."""
     noise_rng, code_rng = jax.random.split(rng)
     num = batch["x"].shape[0]
     codes = self.sample_codes(code_rng, num)
@@ -144,10 +146,12 @@ class InfoGAN(GAN):
     return bound
 
   def auxiliary_discriminator_loss(self, real_outputs, fake_outputs, batch, conditioning):
+    """-lambda L_I on the fakes, Q's term (Chen et al. 2016, eq. 6); Q shares D's body."""
     bound = self.mutual_information(fake_outputs, conditioning)
     return -self.info_weight * bound, {"mutual_information": bound}
 
   def auxiliary_generator_loss(self, fake_outputs, batch, conditioning):
+    """-lambda L_I on the fakes, G's term (Chen et al. 2016, eq. 6)."""
     bound = self.mutual_information(fake_outputs, conditioning)
     return -self.info_weight * bound, {"mutual_information": bound}
 

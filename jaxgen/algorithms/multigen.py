@@ -70,6 +70,7 @@ class MultiGeneratorGAN(GAN):
     return jnp.stack(samples)
 
   def discriminator_loss(self, state, params, batch, fake, conditioning, rng, model_state=None):
+    """(k + 1)-way cross-entropy, reals as class k, G_i's fakes as class i (Ghosh et al. 2018)."""
     _, model_state = self.discriminator_variables(state, params, model_state)
     real, _, real_out, fake_out, model_state = self.critic.real_and_fake(
       state.step, params, model_state, batch["x"], fake, None, self.adversary.noise_keys(rng)
@@ -83,6 +84,7 @@ class MultiGeneratorGAN(GAN):
     return loss, (model_state, {"loss": loss, "real_loss": real_loss, "fake_loss": fake_loss})
 
   def discriminator_grads(self, state: TrainState, batch, rng):
+    """Gradient of D's loss w.r.t. theta_D only, on B / k fakes of each generator (constants)."""
     num = batch["x"].shape[0] // self.num_generators
     fakes = self.fakes_per_generator(state, rng, num, train=True)
     fake = jax.lax.stop_gradient(fakes.reshape(-1, *fakes.shape[2:]))

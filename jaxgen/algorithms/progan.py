@@ -186,6 +186,7 @@ class ProGAN(AlgorithmBase):
   # --- the stage protocol ---
 
   def stage(self, step: int) -> int:
+    """`GrowthSchedule.stage`: 0 for `stable_steps`, then one per fade-and-stable period."""
     return self.growth.stage(step)
 
   def at_stage(self, stage: int) -> ProGAN:
@@ -201,6 +202,7 @@ class ProGAN(AlgorithmBase):
 
   @property
   def resolution(self) -> int:
+    """Side of the images G makes and D reads at the current stage: start * 2^stage."""
     return self.generator.start_resolution * 2**self.current_stage
 
   # --- networks at the current stage ---
@@ -229,8 +231,7 @@ class ProGAN(AlgorithmBase):
   # --- losses (Karras et al. 2018, sec. A.1: WGAN-GP, n_critic = 1, drift term) ---
 
   def discriminator_loss(self, state: TrainState, params, batch, fake, rng):
-    """E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)|| - 1)^2] + epsilon_drift E[D(x)^2]
-    (Gulrajani et al. 2017, eq. 3; Karras et al. 2018, sec. A.1), on the stage's images."""
+    """E[D(G(z))] - E[D(x)] + lambda GP + eps_drift E[D(x)^2] (Gulrajani eq. 3; Karras A.1)."""
     alpha = state.extra["alpha"]
     real = real_at_stage(batch["x"], self.resolution, alpha, fading=self.current_stage > 0)
     real_scores, fake_scores = self.score(params, real, alpha), self.score(params, fake, alpha)
@@ -271,6 +272,7 @@ class ProGAN(AlgorithmBase):
   # --- state of its own: the stage, alpha and the EMA of G ---
 
   def init_extra(self) -> dict[str, Any]:
+    """The stabilisers' memory (the EMA of G) with step 0's stage 0 and alpha 1."""
     memory = self.memory.init(self.init_variables, tuple(self.players), ("generator",))
     return {**memory, **self.growth.progress(jnp.int32(0))}
 
@@ -281,8 +283,7 @@ class ProGAN(AlgorithmBase):
     return {**extra, **self.growth.progress(state.step + 1)}
 
   def sample(self, state: TrainState, rng, num, labels=None):
-    """`num` samples of (the EMA of) G at the current stage, upsampled (nearest) to the data's
-    size."""
+    """`num` samples of (the EMA of) G at this stage, upsampled (nearest) to the data's size."""
     del labels
     params = self.memory.evaluation_params(state, "generator")
     images = self.generate(params, self.latents(rng, num), state.extra["alpha"])

@@ -74,6 +74,7 @@ def reconstruction_option(allowed: tuple[str, ...]) -> Option:
 
 
 def check_positive_int(name: str, value: Any) -> int:
+  """`value` if it is an int >= 1; a ValueError naming the setting `name` otherwise."""
   if not (isinstance(value, int) and value >= 1):
     raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
   return value

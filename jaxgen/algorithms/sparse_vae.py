@@ -37,6 +37,7 @@ from jaxgen.options import REQUIRED, Option, read_options
 
 
 def check_selector_sharpness(value) -> float:
+  """A check of `algorithm.selector_sharpness`: c, a number > 0, as a float."""
   if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
     raise ValueError(
       f"the selector's sharpness c must be a number > 0 (the authors use 100); got {value!r}."
@@ -45,6 +46,7 @@ def check_selector_sharpness(value) -> float:
 
 
 def check_spike_warmup_steps(value) -> int:
+  """A check of `algorithm.spike_warmup_steps`: an int >= 0 (0: no warm-up)."""
   if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
     raise ValueError(f"spike_warmup_steps must be an int >= 0 (0: no warm-up); got {value!r}.")
   return value

@@ -192,6 +192,7 @@ class VAEGAN(EquilibriumGating, Autoencoder):
     self.schedule = (("encoder", "decoder", "discriminator"),)
 
   def init_variables(self, rng, batch):
+    """The VAE's variables and D's (on x), D's kernels redrawn for `discriminator_init='lecun'`."""
     ae_rng, dis_rng = jax.random.split(rng)
     variables = super().init_variables(ae_rng, batch)
     init_rng, redraw_rng = jax.random.split(dis_rng)

@@ -52,6 +52,7 @@ class WAEMMD(Autoencoder):
     self.schedule = (("encoder", "decoder"),)
 
   def prior_samples(self, rng, num):
+    """z ~ p(z) (`algorithm.prior`), `num` codes [num, latent_dim]."""
     return self.prior(rng, num)
 
   def terms(self, params, state, batch, key):

@@ -234,6 +234,7 @@ class ArrayDataset(FiniteDataset):
 
   @property
   def num_examples(self) -> int:
+    """Number of training examples (one epoch): the rows of the training arrays."""
     return len(self._train[0])
 
   def _training_examples(self, indices: np.ndarray) -> Batch:

@@ -34,6 +34,7 @@ class Gaussian1D(Distribution2D):
     self.mean, self.std = mean, _check_positive("std", std)
 
   def sample(self, num: int, rng: np.random.Generator) -> Batch:
+    """`num` draws x ~ N(mean, std^2): {"x": float32 [num, 1], "y": int32 zeros [num]}."""
     points = self.mean + self.std * rng.standard_normal((num, 1))
     return {"x": points.astype(np.float32), "y": np.zeros(num, np.int32)}
 
@@ -59,6 +60,7 @@ class Segment(Distribution2D):
     self.offset, self.low, self.high = offset, low, high
 
   def sample(self, num: int, rng: np.random.Generator) -> Batch:
+    """`num` points (offset, U(low, high)): {"x": float32 [num, 2], "y": int32 zeros [num]}."""
     heights = rng.uniform(self.low, self.high, size=num)
     points = np.stack([np.full(num, self.offset), heights], axis=1)
     return {"x": points.astype(np.float32), "y": np.zeros(num, np.int32)}

@@ -95,6 +95,7 @@ class GaussianMixture(Distribution2D):
     self.std = _check_positive("std", std)
 
   def sample(self, num: int, rng: np.random.Generator) -> Batch:
+    """`num` points of uniformly drawn modes: {"x": float32 [num, 2], "y": int32 mode [num]}."""
     modes = rng.integers(len(self.centers), size=num)
     noise = rng.standard_normal((num, 2))
     points = self.centers[modes] + self.std * noise
@@ -146,6 +147,7 @@ class SwissRoll(Distribution2D):
     self.scale = _check_positive("scale", scale)
 
   def sample(self, num: int, rng: np.random.Generator) -> Batch:
+    """`num` points of the roll (class docstring): {"x": float32 [num, 2], "y": int32 zeros}."""
     t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=num))
     roll = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
     points = (roll + self.noise * rng.standard_normal((num, 2))) / self.scale

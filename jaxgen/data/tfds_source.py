@@ -140,6 +140,7 @@ class TfdsImages(FiniteDataset):
 
   @property
   def num_examples(self) -> int:
+    """Number of training examples (one epoch): the records of the training split."""
     return len(self._train)
 
   def _preprocess(self, image: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ class ClassifierCNN(nn.Module):
 
   @nn.compact
   def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(features [N, feature_dim], logits [N, num_classes]) of images [N, H, W, C] in [-1, 1]."""
     x = images
     for width in self.widths:
       x = nn.relu(nn.Conv(width, (3, 3))(x))
@@ -60,16 +61,19 @@ class ClassifierCNN(nn.Module):
 
 
 def checksum_path(path) -> pathlib.Path:
+  """The SHA-256 sidecar of a weights file: `<dir>/<stem>.sha256`."""
   path = pathlib.Path(path)
   return path.with_name(path.name.rsplit(".", 1)[0] + ".sha256")
 
 
 def regenerate_command(dataset: str, path) -> str:
+  """The shell command that trains `dataset`'s classifier and writes it to `path`."""
   out = "" if pathlib.Path(path) == DIGITS_CLASSIFIER_PATH else f" --out={path}"
   return f"python scripts/train_classifier.py --dataset={dataset}{out}"
 
 
 def sha256_of(path) -> str:
+  """The hex SHA-256 digest of the file at `path`."""
   return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
@@ -104,10 +108,12 @@ class Classifier:
 
   @property
   def feature_dim(self) -> int:
+    """Width of `features`, the penultimate ReLU layer (128 for the shipped weights)."""
     return self.module.feature_dim
 
   @property
   def num_classes(self) -> int:
+    """Number of classes, the width of `logits`."""
     return self.module.num_classes
 
   def prepare(self, images) -> jax.Array:
@@ -133,12 +139,15 @@ class Classifier:
     return images
 
   def features_and_logits(self, images) -> tuple[jax.Array, jax.Array]:
+    """(features [N, feature_dim], logits [N, num_classes]) of `images` (as `prepare` takes)."""
     return _apply(self.module, self.params, self.prepare(images))
 
   def features(self, images) -> jax.Array:
+    """The features [N, feature_dim] FID, KID and precision/recall compare."""
     return self.features_and_logits(images)[0]
 
   def logits(self, images) -> jax.Array:
+    """The class logits [N, num_classes] the Inception Score reads."""
     return self.features_and_logits(images)[1]
 
 

@@ -75,6 +75,7 @@ class BasicConv(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """ReLU(BN(conv(x))) [N, H', W', features] of x [N, H, W, C], zero-padded by `padding`."""
     pad_h, pad_w = self.padding
     x = nn.Conv(
       self.features,
@@ -108,6 +109,7 @@ class InceptionA(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """The four branches concatenated: [N, 35, 35, 224 + pool_features]."""
     branch1x1 = BasicConv(64, (1, 1), name="branch1x1")(x)
     branch5x5 = BasicConv(48, (1, 1), name="branch5x5_1")(x)
     branch5x5 = BasicConv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(branch5x5)
@@ -123,6 +125,7 @@ class InceptionB(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x [N, 35, 35, C] -> [N, 17, 17, 480 + C]: two strided conv branches and a max pool."""
     branch3x3 = BasicConv(384, (3, 3), strides=2, name="branch3x3")(x)
     branch3x3dbl = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
     branch3x3dbl = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
@@ -137,6 +140,7 @@ class InceptionC(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """The four branches concatenated: [N, 17, 17, 768]."""
     c7 = self.channels_7x7
     branch1x1 = BasicConv(192, (1, 1), name="branch1x1")(x)
     branch7x7 = BasicConv(c7, (1, 1), name="branch7x7_1")(x)
@@ -156,6 +160,7 @@ class InceptionD(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x [N, 17, 17, C] -> [N, 8, 8, 512 + C]: two strided conv branches and a max pool."""
     branch3x3 = BasicConv(192, (1, 1), name="branch3x3_1")(x)
     branch3x3 = BasicConv(320, (3, 3), strides=2, name="branch3x3_2")(branch3x3)
     branch7x7x3 = BasicConv(192, (1, 1), name="branch7x7x3_1")(x)
@@ -172,6 +177,7 @@ class InceptionE(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """The four branches (two of them split 1x3 / 3x1) concatenated: [N, 8, 8, 2048]."""
     branch1x1 = BasicConv(320, (1, 1), name="branch1x1")(x)
     branch3x3 = BasicConv(384, (1, 1), name="branch3x3_1")(x)
     branch3x3 = jnp.concatenate(
@@ -211,6 +217,7 @@ class FIDInceptionV3(nn.Module):
 
   @nn.compact
   def __call__(self, images):
+    """(pool3 [N, 2048], logits [N, 1008]) of images [N, H, W, 1 or 3] in [-1, 1] (`preprocess`)."""
     x = preprocess(jnp.asarray(images, jnp.float32))
     x = BasicConv(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
     x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
@@ -328,15 +335,19 @@ class InceptionExtractor:
 
   @property
   def name(self) -> str:
+    """Identity for statistics caches: "fid_inception." and the weights' first 12 hex digits."""
     return f"fid_inception.{self.sha256[:12]}"
 
   def features_and_logits(self, images):
+    """(pool3 [N, 2048], logits [N, 1008]) of NHWC images in [-1, 1], by `fast_forward`."""
     return _apply(self.folded, jnp.asarray(images, jnp.float32))
 
   def features(self, images):
+    """The pool3 features [N, 2048] FID and KID compare."""
     return self.features_and_logits(images)[0]
 
   def logits(self, images):
+    """The 1008-class logits [N, 1008] the Inception Score reads."""
     return self.features_and_logits(images)[1]
 
 

@@ -80,6 +80,7 @@ class RunningStatistics:
 
   @property
   def mean(self) -> np.ndarray:
+    """The sample mean [dim] (a copy); at least one sample needed."""
     if self.count < 1:
       raise ValueError("The mean needs at least one sample; none was added.")
     return self._mean.copy()
@@ -92,10 +93,12 @@ class RunningStatistics:
     return self._comoment / (self.count - 1)
 
   def state(self) -> dict[str, np.ndarray]:
+    """{"count", "mean" [dim], "comoment" [dim, dim]}: everything `from_state` restores."""
     return {"count": np.asarray(self.count), "mean": self._mean, "comoment": self._comoment}
 
   @classmethod
   def from_state(cls, state) -> RunningStatistics:
+    """The statistics saved by `state` (e.g. read back from an .npz), in float64."""
     mean = np.asarray(state["mean"], np.float64)
     stats = cls(mean.shape[0])
     stats.count = int(state["count"])
@@ -122,11 +125,13 @@ def statistics_of(feature_batches, dim: int | None = None) -> RunningStatistics:
 
 
 def default_cache_dir() -> pathlib.Path:
+  """`$JAXGEN_CACHE_DIR/statistics`, or `~/.cache/jaxgen/statistics` when it is unset."""
   root = os.environ.get(CACHE_ENV_VAR) or pathlib.Path.home() / ".cache" / "jaxgen"
   return pathlib.Path(root) / "statistics"
 
 
 def cache_path(dataset: str, split: str, extractor: str, cache_dir=None) -> pathlib.Path:
+  """`<cache_dir>/<dataset>-<split>-<extractor>.npz`; names limited to letters, digits, '_', '.'."""
   for name, value in (("dataset", dataset), ("split", split), ("extractor", extractor)):
     if not _KEY_PATTERN.match(str(value)):
       raise ValueError(

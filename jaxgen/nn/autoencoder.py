@@ -74,6 +74,7 @@ class GaussianHead(nn.Module):
 
   @nn.compact
   def __call__(self, h: jax.Array) -> Encoded:
+    """(mean, log_variance[, spike_logits]), each [B, latent_dim], or (z, None), from h [B, F]."""
     name = type(self).__name__
     _check_positive(self.latent_dim, "latent_dim", name)
     if self.spike_and_slab and not self.stochastic:
@@ -102,6 +103,7 @@ class MLPEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
+    """The code of x [B, ...] (flattened, one-hot labels appended), as `GaussianHead` returns."""
     del train  # no batch-dependent layers; the argument keeps the signatures uniform
     name = type(self).__name__
     h = concat_labels(x.reshape((x.shape[0], -1)), labels, self.num_classes, name)
@@ -121,6 +123,7 @@ class MLPDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Logits [B, *image_shape] of z [B, latent_dim] (one-hot labels appended to z)."""
     del train
     name = type(self).__name__
     h = concat_labels(z, labels, self.num_classes, name)
@@ -156,6 +159,7 @@ class ConvEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> Encoded:
+    """The code of images x [B, H, W, C], as `GaussianHead` returns; BN in batch mode if `train`."""
     name = type(self).__name__
     if x.ndim != 4:
       raise ValueError(f"{name} expects images [batch, H, W, C]; got shape {x.shape}.")
@@ -197,6 +201,7 @@ class ConvDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Logits [B, H, W, C] of z [B, latent_dim]; `logits_to_image` maps them into [-1, 1]."""
     name = type(self).__name__
     height, width, channels = _check_image_shape(self.image_shape, name)
     _check_positive(self.base_features, "base_features", name)

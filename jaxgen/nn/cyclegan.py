@@ -47,6 +47,7 @@ class ResidualBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x + IN(conv(ReLU(IN(conv(x))))), the shape of x [N, H, W, features]."""
     y = nn.Conv(self.features, (3, 3), kernel_init=_INIT)(x)
     y = nn.relu(_instance_norm()(y))
     y = nn.Conv(self.features, (3, 3), kernel_init=_INIT)(y)
@@ -63,6 +64,7 @@ class ResnetTranslator(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    """The translated images, the shape of x [N, H, W, C], in [-1, 1] (tanh)."""
     del train  # instance norm: the same computation in training and inference
     for name in ("features", "num_blocks", "num_downsamplings"):
       check_positive_int(name, getattr(self, name))
@@ -95,6 +97,7 @@ class PatchDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = False):
+    """Patch logits [N, H / 2^num_layers, W / 2^num_layers, 1] of images x [N, H, W, C]."""
     del labels, train
     check_positive_int("features", self.features)
     check_positive_int("num_layers", self.num_layers)

@@ -160,6 +160,7 @@ class Maxout(nn.Module):
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
+    """max_j (W_j x + b_j) over the pieces: [..., features] from inputs [..., D]."""
     h = nn.Dense(self.features * self.pieces, kernel_init=self.kernel_init, dtype=self.dtype)(
       inputs
     )
@@ -198,11 +199,13 @@ class MLPGenerator(nn.Module):
 
   @property
   def traits(self) -> NetworkTraits:
+    """A generator of examples; it mixes samples through batch norm when `batch_norm` is on."""
     mixing = (BATCH_NORM, "set {block}.batch_norm = False") if self.batch_norm else ("", "")
     return NetworkTraits(("generator",), EXAMPLE, *mixing)
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Samples [B, output_dim], unbounded, from z [B, z_dim]; BN in batch mode if `train`."""
     name = type(self).__name__
     _check_rank(z, 2, "[batch, z_dim]", name)
     _positive_int(self.output_dim, "output_dim", name)
@@ -250,6 +253,7 @@ class MLPDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Logits [B] of samples x [B, dim] (times `input_scale`, one-hot labels appended)."""
     del train  # No batch-dependent layers; the argument keeps the players' signatures uniform.
     name = type(self).__name__
     _check_rank(x, 2, "[batch, dim]", name)
@@ -323,6 +327,7 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Images [B, H, W, C] in [-1, 1] from z [B, z_dim]; BN in batch mode if `train`."""
     name = type(self).__name__
     _check_rank(z, 2, "[batch, z_dim]", name)
     _positive_int(self.base_features, "base_features", name)
@@ -389,11 +394,13 @@ class DCGANDiscriminator(nn.Module):
 
   @property
   def traits(self) -> NetworkTraits:
+    """A discriminator with one logit per sample; it mixes samples when `norm` is 'batch'."""
     batch = (BATCH_NORM, "set {block}.norm to 'layer' or 'none'") if self.norm == "batch" else ()
     return NetworkTraits(("discriminator",), LOGIT, *batch)
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Logits [B] of images x [B, H, W, C]; batch norm in batch mode if `train`."""
     name = type(self).__name__
     _check_rank(x, 4, "[batch, H, W, C]", name)
     _positive_int(self.base_features, "base_features", name)

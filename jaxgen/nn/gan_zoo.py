@@ -57,6 +57,7 @@ class HeadedDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool):
+    """(logits [B], aux [B, aux_outputs]): the base's logits (plus the minibatch term) and head."""
     for name in ("aux_outputs", "minibatch_kernels"):
       value = getattr(self, name)
       if not isinstance(value, int) or value < 0:
@@ -100,6 +101,7 @@ class AutoencoderDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool):
+    """(Dec(Enc(x)) shaped like x, code [B, code_dim]) of x [B, d] or [B, H, W, C]."""
     del train  # no batch-dependent layers
     if labels is not None:
       raise ValueError("AutoencoderDiscriminator is unconditional; it was given labels.")

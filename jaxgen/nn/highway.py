@@ -60,6 +60,7 @@ class Highway(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """y = H(x) T(x) + x (1 - T(x)), shaped like x; the mean gate is sown as `gate_mean`."""
     if not math.isfinite(self.gate_bias):
       raise ValueError(f"gate_bias must be a finite number; got {self.gate_bias!r}.")
     features = x.shape[-1]
@@ -110,6 +111,7 @@ class HighwayNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """Outputs [B, num_outputs], or the last highway layer's activations when there is no head."""
     check_positive_int("depth", self.depth)
     check_positive_int("features", self.features)
     if self.num_outputs is not None:

@@ -43,6 +43,7 @@ class HiddenQDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool):
+    """(the base's logits [B], Q's code parameters [B, aux_outputs]) from its sown features."""
     for name in ("aux_outputs", "hidden"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:

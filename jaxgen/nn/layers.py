@@ -217,6 +217,7 @@ class MinibatchStdDev(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """x [B, ..., C] with the group's mean stddev appended as a channel: [B, ..., C + 1]."""
     return minibatch_stddev(x, self.group_size, self.epsilon)
 
 
@@ -234,6 +235,7 @@ class PixelNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """x / sqrt(mean_j x_j^2 + epsilon) over the channel axis, shaped like x."""
     return pixel_norm(x, self.epsilon)
 
 
@@ -270,6 +272,7 @@ class EqualizedDense(_EqualizedLearningRate):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """c W x + b, [..., features] from x [..., D]; c = `he_constant(D)`, W ~ N(0, 1)."""
     check_positive_int("features", self.features)
     linear = nn.Dense(
       self.features,
@@ -289,6 +292,7 @@ class EqualizedConv(_EqualizedLearningRate):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    """c conv(x, W) + b, [B, H', W', features]; c = `he_constant(kh kw C)`, W ~ N(0, 1)."""
     check_positive_int("features", self.features)
     conv = nn.Conv(
       self.features,

@@ -80,9 +80,11 @@ class MixedPrecision:
   compute_dtype: Any = jnp.bfloat16
 
   def init(self, *args, **kwargs):
+    """`inner.init` unchanged: float32 params and state, as the train state keeps them."""
     return self.inner.init(*args, **kwargs)
 
   def apply(self, variables, *args, **kwargs):
+    """`inner.apply` in `compute_dtype` (params and float inputs cast); float outputs in float32."""
     variables = dict(variables)
     if "params" in variables:
       variables["params"] = _cast_floating(variables["params"], self.compute_dtype)

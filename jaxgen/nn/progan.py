@@ -91,6 +91,7 @@ class ProGANGenerator(nn.Module):
 
   @property
   def num_stages(self) -> int:
+    """Resolutions from `start_resolution` to the image's, doubling: log2(H / start) + 1."""
     return num_stages_for(self.image_shape[0], self.start_resolution)
 
   @nn.compact
@@ -143,6 +144,7 @@ class ProGANDiscriminator(nn.Module):
 
   @property
   def num_stages(self) -> int:
+    """Resolutions from `start_resolution` to `resolution`, doubling: log2(res / start) + 1."""
     return num_stages_for(self.resolution, self.start_resolution)
 
   @nn.compact

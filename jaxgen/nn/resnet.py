@@ -161,6 +161,7 @@ class BasicBlock(_Block):
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
+    """[B, H / strides, W / strides, filters] from x [B, H, W, C]; BN in batch mode if `train`."""
     self._check_fields()
     norm = _batch_norm(train, self.dtype)
     y = _conv(self.filters, 3, self.strides, dtype=self.dtype)(x)
@@ -180,6 +181,7 @@ class BottleneckBlock(_Block):
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
+    """[B, H / strides, W / strides, 4 filters] from x [B, H, W, C]; BN batch mode if `train`."""
     self._check_fields()
     norm = _batch_norm(train, self.dtype)
     y = _conv(self.filters, 1, dtype=self.dtype)(x)

@@ -111,6 +111,7 @@ class ConditionalBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array) -> jax.Array:
+    """y [B, ..., C] for x [B, ..., C]: x normalised, then gamma_y, beta_y of each label [B]."""
     one_hot = gan_nets._one_hot_labels(labels, self.num_classes, x.shape[0], type(self).__name__)
     normalised = nn.BatchNorm(
       use_running_average=not self.train,
@@ -169,6 +170,7 @@ class SAGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Images [B, H, W, C] in [-1, 1] from z [B, z_dim]; `train` updates BN and the SN vectors."""
     name = type(self).__name__
     gan_nets._check_rank(z, 2, "[batch, z_dim]", name)
     gan_nets._positive_int(self.base_features, "base_features", name)
@@ -262,6 +264,7 @@ class SAGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    """Logits [B] of images x [B, H, W, C], projection term included when conditional."""
     name = type(self).__name__
     gan_nets._check_rank(x, 4, "[batch, H, W, C]", name)
     gan_nets._positive_int(self.base_features, "base_features", name)

@@ -100,6 +100,7 @@ def compiler_options(cpu_dot_fusion: str, mesh: Mesh) -> dict[str, str]:
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
+  """The sharding that puts a full copy of an array on every device of `mesh`."""
   return NamedSharding(mesh, PartitionSpec())
 
 
@@ -109,6 +110,7 @@ def batch_sharding(mesh: Mesh, leading_axes: int = 0) -> NamedSharding:
 
 
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:
+  """Refuses (ValueError) a `batch_size` that the mesh's devices cannot split evenly."""
   num_devices = mesh.devices.size
   if batch_size % num_devices:
     raise ValueError(
@@ -118,6 +120,7 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
 
 
 def put_replicated(tree, mesh: Mesh):
+  """`tree`'s arrays placed on every device of `mesh`, a full copy on each."""
   return jax.device_put(tree, replicated(mesh))
 
 
