@@ -1,4 +1,5 @@
-"""Data sets for jaxgen: bundled digits, 1-D and 2-D toy distributions and TFDS image sets.
+"""Data sets for jaxgen: bundled digits, 1-D and 2-D toy distributions, TFDS image sets, and your
+own images (`image_folder`) and arrays (`arrays`).
 
 `get(name, **options)` builds a data set from the registry `DATASETS`; every data set serves
 `batch(seed, step, batch_size, process_index=..., process_count=...)`, a pure function of
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxgen.data import lowdim, mixtures, tfds_source, unpaired
+from jaxgen.data import arrays, image_folder, lowdim, mixtures, tfds_source, unpaired
 from jaxgen.data.base import ArrayDataset, Batch, Dataset, Declaration, FiniteDataset
 from jaxgen.data.digits import digits, load_digits
 from jaxgen.data.mixtures import Distribution2D, GaussianMixture, SwissRoll
@@ -31,6 +32,8 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
   "cifar10": tfds_source.cifar10,
   "celeb_a": tfds_source.celeb_a,
   "unpaired": unpaired.unpaired,
+  "image_folder": image_folder.image_folder,
+  "arrays": arrays.arrays,
 }
 
 
