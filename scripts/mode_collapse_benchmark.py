@@ -1,7 +1,7 @@
 """Mode collapse on ring8 and grid25: every GAN objective and the main stabilisers, several seeds.
 
   python scripts/mode_collapse_benchmark.py --quick            # a few minutes on 2 CPU cores
-  python scripts/mode_collapse_benchmark.py                    # --preset=medium: the README table
+  python scripts/mode_collapse_benchmark.py                    # --preset=medium: the docs' table
   python scripts/mode_collapse_benchmark.py --preset=full      # PacGAN's 400 epochs, 10 seeds
 
 Setup of PacGAN (Lin et al. 2018, sec. 5.1 and Table 1; their code fjxmlzn/PacGAN): G 4 x 400
@@ -354,7 +354,7 @@ def main(argv=None) -> None:
     "--preset",
     choices=sorted(PRESETS),
     default="medium",
-    help="quick: a few minutes on 2 CPU cores; medium: the README's table; "
+    help="quick: a few minutes on 2 CPU cores; medium: docs/results/mode_collapse.md's table; "
     "full: PacGAN's 400 epochs and 10 trials at full width and learning rate",
   )
   parser.add_argument("--quick", action="store_true", help="the same as --preset=quick")

@@ -1,4 +1,5 @@
-"""Draws the README's GAN-theory figures (`jaxgen.theory`) and prints each experiment's numbers.
+"""Draws the GAN-theory figures of docs/theory/ (`jaxgen.theory`) and prints each experiment's
+numbers.
 
 python scripts/theory_figures.py                       # every figure, full settings, into docs/
 python scripts/theory_figures.py --only figure1 critic_w1 --seed 1 --out /tmp/theory
@@ -41,7 +42,7 @@ FIGURES = {
   "pixel_distances": Figure(
     "pixels", "pixel_distances_experiment", "draw_pixel_distances", 4, (14, 3.6)
   ),
-  # The README's numbers are seeds 0, 1, 2 (--seed); the figure is seed 0's.
+  # The docs' numbers are seeds 0, 1, 2 (--seed); the figure is seed 0's.
   "infogan_codes": Figure(
     "infogan_codes", "infogan_codes_experiment", "draw_infogan_codes", 3, (13, 5)
   ),

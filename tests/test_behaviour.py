@@ -242,7 +242,7 @@ def test_plain_gan_collapses_on_the_unrolled_gan_papers_ring():
   Measured on seeds 0-2 at step 2000: modes 1, 0, 1; angular concentration 0.998, 0.997, 0.999
   (the data: 8 modes, 0.015). Asserted: every seed at most 2 modes and concentration >= 0.9 (two
   neighbouring modes give cos(22.5°) = 0.92). The remedy (K = 10) separates only after about
-  10,000 steps (README, "Papers' results, reproduced"), beyond this test's budget.
+  10,000 steps (docs/results/reproductions.md), beyond this test's budget.
   """
   config = configs.load("unrolled_metz_paper_ring8")
   apply_overrides(config, {"algorithm.unroll_steps": 0})

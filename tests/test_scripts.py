@@ -1,4 +1,4 @@
-"""The command-line scripts run as the README shows them (small settings)."""
+"""The command-line scripts run as the docs show them (small settings)."""
 
 import re
 import sys

@@ -7,7 +7,8 @@ b1 0.5 (sec. 4 and appendix 7.2); sized for a CPU session.
   python scripts/train.py --config=jaxgen/configs/cyclegan_digits.py \
     --workdir=workdirs/cyclegan_digits
 
-One-to-many pairing (B = -x or (-x)^T at random; the diversity experiment of the README):
+One-to-many pairing (B = -x or (-x)^T at random; the diversity experiment of
+docs/algorithms/cyclegan.md):
 
   ... --config.data.options.transform=invert_or_invert_transpose
 """

@@ -1,4 +1,5 @@
-"""DCGAN (Radford et al. 2016) on the bundled 8x8 digits, padded to 16x16 — the README's main job.
+"""DCGAN (Radford et al. 2016) on the bundled 8x8 digits, padded to 16x16 — the quickstart's
+main job.
 
 python scripts/train.py --config=jaxgen/configs/dcgan_digits.py --workdir=workdirs/dcgan_digits
 """

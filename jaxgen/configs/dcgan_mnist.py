@@ -1,4 +1,4 @@
-"""DCGAN on MNIST from TFDS (prepare it once on a machine with internet; see the README).
+"""DCGAN on MNIST from TFDS (prepare it once on a machine with internet; see docs/guide/data.md).
 
   python scripts/train.py --config=jaxgen/configs/dcgan_mnist.py --workdir=workdirs/dcgan_mnist \
       [--config.data.options.data_dir=~/tensorflow_datasets] [--config.conditional=True]

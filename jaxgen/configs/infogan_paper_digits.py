@@ -5,7 +5,7 @@ python scripts/train.py --config=jaxgen/configs/infogan_paper_digits.py \
 
 Sources: Chen et al. 2016, sec. 6-7.1 and app. C.1 (Table 1), and the authors' code openai/InfoGAN
 (launchers/run_mnist_exp.py, infogan/models/regularized_gan.py, infogan/algos/infogan_trainer.py).
-What still differs (README, "InfoGAN's categorical code"): no FC-1024 layer in G or in the D/Q
+What still differs (docs/theory/infogan_codes.md): no FC-1024 layer in G or in the D/Q
 trunk, tanh output on [-1, 1] data instead of sigmoid on [0, 1], and 1437 8x8 training digits
 (of scikit-learn's 1797) instead of 60000 28x28 MNIST digits.
 """

@@ -1,8 +1,8 @@
 """VAE on MNIST from TFDS with the Flax VAE example's model: MLP encoder and decoder with 500
 hidden units, 20 latents, Bernoulli decoder, Adam 1e-3, batch 128 (prepare MNIST once on a machine
-with internet; see the README). The Flax example reports a test loss of about 104 nats after 10
-epochs on *binarised* MNIST; our pixels are grey levels in [-1, 1], whose Bernoulli cross-entropy is
-not the same number.
+with internet; see docs/guide/data.md). The Flax example reports a test loss of about 104 nats
+after 10 epochs on *binarised* MNIST; our pixels are grey levels in [-1, 1], whose Bernoulli
+cross-entropy is not the same number.
 
   python scripts/train.py --config=jaxgen/configs/vae_mnist.py --workdir=workdirs/vae_mnist \
       [--config.data.options.data_dir=~/tensorflow_datasets]

@@ -13,7 +13,7 @@ def get_config():
   config = vae_digits.get_config()
   config.algorithm.name = "vaegan"
   # Dis_l here has 4 x 4 x 64 = 1024 features. gamma = 0.1 had the lowest pixel error, Dis_l error
-  # and FID of scripts/gamma_sweep.py (0 to 10, one seed, 2000 steps; README table).
+  # and FID of scripts/gamma_sweep.py (0 to 10, one seed, 2000 steps; docs/algorithms/vaegan.md).
   config.algorithm.gamma = 0.1
   # Dec descends log(1 - D(fake)), as in Algorithm 1 and the reference code.
   config.algorithm.loss = "minimax"

@@ -62,7 +62,7 @@ def initialize_multihost() -> bool:
     raise ConfigError(
       f"Cannot start the multi-process run: {error} Set JAX_COORDINATOR_ADDRESS, "
       "JAX_NUM_PROCESSES and JAX_PROCESS_ID, or launch under SLURM, Open MPI or on a Cloud TPU "
-      "slice with JAXGEN_MULTIHOST=1 (see the README, 'Multi-process and multi-host')."
+      "slice with JAXGEN_MULTIHOST=1 (see docs/guide/devices.md)."
     ) from error
   return True
 
