@@ -138,6 +138,8 @@ def main() -> None:
     print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
   table = markdown_table(rows)
   print(f"\nVAE-GAN gamma sweep, {args.steps} steps per run:\n{table}")
+  feature_dim = evaluator.extractor.feature_dim
+  print(f"FIDs on the digits classifier's {feature_dim}-d features, not Inception's.")
   originals = load_digits("test", 16)[0][:12]
   for path in (args.out, args.json):
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ def main() -> None:
     ax.imshow(grid.squeeze(-1), cmap="gray", vmin=0, vmax=1)
     ax.set_title(f"{side}x{side} (step {step})")
     ax.axis("off")
+  figure.suptitle(plots.run_title(run.config, workdir))  # which run: name, algorithm, objective
   figure.savefig(args.out, dpi=100, bbox_inches="tight")
 
 

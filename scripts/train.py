@@ -1,4 +1,5 @@
-"""Train any jaxgen config: `python scripts/train.py --config=jaxgen/configs/X.py --workdir=DIR`.
+"""Train any jaxgen config: `python scripts/train.py --config=jaxgen/configs/X.py --workdir=DIR`
+(the same as `jaxgen train X --workdir=DIR`, `jaxgen.cli`).
 
 Extra `--config.key=value` flags override config fields; re-running resumes from the workdir.
 """

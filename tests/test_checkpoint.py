@@ -129,6 +129,18 @@ def test_a_different_config_is_still_refused(tmp_path):
     checkpoint.check_config_matches(tmp_path, json.dumps({"seed": 0, "model": {"size": 4}}))
 
 
+def test_what_an_evaluation_measures_may_change_on_resume(tmp_path):
+  """eval.* keys are not the experiment: a run recorded with other evaluators resumes, and the
+  new values are recorded."""
+  old = {"seed": 0, "eval": {"extractor": "", "evaluators": ["images"]}}
+  new = {"seed": 0, "eval": {"extractor": "digits_classifier", "evaluators": []}}
+  checkpoint.check_config_matches(tmp_path, json.dumps(old))
+  checkpoint.check_config_matches(tmp_path, json.dumps(new))
+  assert json.loads((tmp_path / "config.json").read_text())["eval"] == new["eval"]
+  with pytest.raises(ConfigError, match=r"different config \(seed: 0 -> 1\)"):
+    checkpoint.check_config_matches(tmp_path, json.dumps({**new, "seed": 1}))
+
+
 # --- digests and round trips ---------------------------------------------------------------------
 
 

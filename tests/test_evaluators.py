@@ -1,10 +1,12 @@
 """Evaluators by name (`jaxgen.evaluators`): one registered here, outside jaxgen, runs in the loop
 by name; names, options and misfits are refused with the valid choices; old records keep what
-they evaluated; the translation metrics are pure functions checked by hand."""
+they evaluated; the translation metrics are pure functions checked by hand; a VAE's held-out ELBO
+and an autoencoder's reconstruction errors match the bounds written out here."""
 
 import json
 import types
 
+import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import tiny_ring8_config
 
 from jaxgen import algorithms, data, evaluators
 from jaxgen.algorithms.base import Evaluation
-from jaxgen.configs import cyclegan_digits, dcgan_digits
+from jaxgen.configs import cvae_digits, cyclegan_digits, dcgan_digits, vae_digits
 from jaxgen.errors import ConfigError
 from jaxgen.evaluators import BaseEvaluator, register_evaluator
 from jaxgen.metrics import translation
@@ -74,7 +76,9 @@ def test_an_evaluator_registered_outside_jaxgen_runs_in_the_loop_by_name(tmp_pat
     (("images",), r"eval\.evaluators\[0\] = 'images' does not fit .*\(2,\).*name 'points'"),
     (("translation",), r"'translation' needs an algorithm with translators"),
     (("points", "points"), r"names 'points' twice"),
-    ((), r"eval\.evaluators = \(\) names no evaluator.*\['images', 'points'"),
+    ((), r"eval\.evaluators = \(\) names no evaluator.*'images'.*'points'"),
+    (("elbo",), r"eval\.evaluators\[0\] = 'elbo' does not fit .*'elbo' needs a VAE .*not GAN"),
+    (("reconstruction",), r"'reconstruction' needs an autoencoder .*not GAN"),
   ],
 )
 def test_bad_evaluators_are_refused_naming_the_key_value_and_choices(entries, message):
@@ -100,21 +104,24 @@ def test_the_algorithm_default_runs_when_the_config_names_none():
     (tiny_ring_config, ["points"]),
     (dcgan_digits.get_config, ["images"]),
     (cyclegan_digits.get_config, ["translation"]),
+    (vae_digits.get_config, ["images"]),  # not the VAE's default declared since: ("images", "elbo")
   ],
 )
 def test_a_record_from_before_the_key_resumes_and_evaluates_as_it_did(tmp_path, make, expected):
   """A config.json without eval.evaluators evaluates, and resumes, as the loop did then."""
   config = make()
+  config.eval.evaluators = tuple(expected)  # what the config named when the run was recorded
   record = json.loads(config.to_json_best_effort(sort_keys=True))
-  assert record["eval"].pop("evaluators") == expected  # what the shipped config names today
+  del record["eval"]["evaluators"]
   checkpoint.check_config_matches(tmp_path, json.dumps(record))  # the old run's config.json
   old = train.recorded_config(tmp_path)  # what scripts/evaluate.py reads
   chosen = evaluators.configured(old, algorithms.get(old.algorithm.name))
   assert [e.name for e in chosen] == expected
   checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))  # resumes
+  # What is measured may change on resume (`checkpoint.RESUMABLE_KEYS`); the record follows.
   config.eval.evaluators = ("images",) if expected != ["images"] else ("points",)
-  with pytest.raises(ConfigError, match="eval.evaluators"):
-    checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
+  checkpoint.check_config_matches(tmp_path, config.to_json_best_effort(sort_keys=True))
+  assert tuple(train.recorded_config(tmp_path).eval.evaluators) == config.eval.evaluators
 
 
 def test_a_second_evaluator_draws_its_own_picture(tmp_path):
@@ -162,4 +169,70 @@ def test_the_image_grid_follows_its_options_else_the_algorithm_classes(tmp_path,
   )
   run = train.Run(config)
   assert train.Evaluator(run)(run.init_state(), 1, tmp_path) == {}  # no extractor: no metrics
-  assert grids == [(20, 5, "samples_0000001.png", "step 1")]
+  # Titled with the run's name (its workdir's), algorithm, objective and data, then the step.
+  title = f"{tmp_path.name}: gan (non_saturating loss) on digits\nstep 1"
+  assert grids == [(20, 5, "samples_0000001.png", title)]
+
+
+# --- The autoencoders' own numbers: held-out ELBO and reconstruction errors ----------------------
+
+
+def tiny_vae_config(conditional=False, **overrides):
+  """vae_digits (cvae_digits) on 8x8 digits with small MLPs, a few steps, small evaluations."""
+  config = (cvae_digits if conditional else vae_digits).get_config()
+  config.data.options = {"size": 8}
+  config.model.latent_dim = 4
+  config.model.encoder = {"name": "mlp", "hidden": (32,)}
+  config.model.decoder = {"name": "mlp", "hidden": (32,)}
+  apply_overrides(config, {**TINY, "batch_size": 16, **overrides})
+  return config
+
+
+def _bernoulli_log_likelihood(x, logits):
+  """log p(x|z) of a Bernoulli decoder on (x + 1) / 2, summed per example (K&W 2014, App. C.1)."""
+  t, logits = (np.asarray(x, np.float64) + 1) / 2, np.asarray(logits, np.float64)
+  return np.sum(t * logits - np.logaddexp(0.0, logits), axis=(1, 2, 3))
+
+
+def test_a_vae_run_logs_its_held_out_elbo_and_reconstruction_errors(tmp_path):
+  """metrics.jsonl holds the held-out ELBO (one draw of z per example, Bernoulli decoder,
+  closed-form KL: K&W 2014, eq. 10, written out here) and the reconstruction errors of the
+  posterior mean's decoding; the VAE's own default evaluators are "images" and "elbo"."""
+  entries = ("images", "elbo", "reconstruction")
+  config = tiny_vae_config(num_steps=2, eval_every=2, checkpoint_every=2)
+  config.eval.evaluators = entries
+  state = train.train_and_evaluate(config, tmp_path)
+  (scores,) = [r for r in _records(tmp_path) if "eval/elbo" in r]
+  run = train.Run(config)
+  x = run.dataset.eval_data(None, seed=config.seed + 1)["x"]  # every held-out example
+  mean, log_variance = (np.asarray(a, np.float64) for a in run.algorithm.encode(state, x))
+  eps = np.asarray(jax.random.normal(jax.random.key(config.seed + 1), (1, *mean.shape)))[0]
+  z = mean + np.exp(log_variance / 2) * eps
+  log_likelihood = _bernoulli_log_likelihood(x, run.algorithm.decode_logits(state, z))
+  kl = 0.5 * np.sum(mean**2 + np.exp(log_variance) - 1 - log_variance, axis=1)
+  np.testing.assert_allclose(scores["eval/elbo"], np.mean(log_likelihood - kl), rtol=1e-4)
+  logits = np.asarray(run.algorithm.decode_logits(state, mean), np.float64)
+  reconstruction = -np.mean(_bernoulli_log_likelihood(x, logits))
+  np.testing.assert_allclose(scores["eval/reconstruction"], reconstruction, rtol=1e-4)
+  pixel_mse = np.mean((np.tanh(logits / 2) - x) ** 2)
+  np.testing.assert_allclose(scores["eval/pixel_mse"], pixel_mse, rtol=1e-4)
+  config.eval.evaluators = ()
+  assert [e.name for e in evaluators.configured(config, run.algorithm)] == ["images", "elbo"]
+
+
+def test_a_cvae_is_scored_on_the_held_out_labels_and_the_iwae_bound_is_optional():
+  """The CVAE's bounds condition on each example's label; `importance_samples` = k adds L_k,
+  which lies above the ELBO on average (Burda et al. 2016, Theorem 1)."""
+  entries = ({"name": "elbo", "importance_samples": 8},)
+  config = tiny_vae_config(conditional=True, **{"eval.evaluators": entries})
+  run = train.Run(config)
+  state = run.init_state()
+  scores = train.Evaluator(run)(state, 0, None)
+  held = run.dataset.eval_data(None, seed=config.seed + 1)  # every held-out example
+  key = jax.random.key(config.seed + 1)
+  elbo = run.algorithm.elbo(state, held["x"], key, labels=held["y"])
+  np.testing.assert_allclose(scores["eval/elbo"], np.mean(elbo), rtol=1e-5)
+  assert set(scores) == {"eval/elbo", "eval/iwae_8"} and scores["eval/iwae_8"] > scores["eval/elbo"]
+  config.eval.evaluators = ({"name": "elbo", "importance_samples": 1},)
+  with pytest.raises(ConfigError, match="importance_samples = 1 is the ELBO itself"):
+    train.Run(config)

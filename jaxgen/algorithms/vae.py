@@ -29,7 +29,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses, optim
-from jaxgen.algorithms.base import AlgorithmBase, Player, TrainState, apply_module, register
+from jaxgen.algorithms.base import (
+  AlgorithmBase,
+  Evaluation,
+  Player,
+  TrainState,
+  apply_module,
+  register,
+)
 from jaxgen.algorithms.reconstructions import (
   LIKELIHOODS,
   RECONSTRUCTIONS,
@@ -64,6 +71,7 @@ class Autoencoder(AlgorithmBase):
 
   PLAYERS = {"encoder": "encoder", "decoder": "decoder"}
   OPTIONS = (reconstruction_option(tuple(RECONSTRUCTIONS)),)
+  EVALUATORS = (Evaluation("images"), Evaluation("reconstruction"))
 
   def __init__(
     self,
@@ -147,6 +155,7 @@ class Autoencoder(AlgorithmBase):
     return z, (mean, log_variance), encoder_state
 
   def init_variables(self, rng, batch):
+    """Encoder and decoder variables, initialised on the batch's x, its labels and zero codes."""
     enc_rng, dec_rng = jax.random.split(rng)
     labels = self._labels(batch)
     z = jnp.zeros((batch["x"].shape[0], self.latent_dim))
@@ -166,6 +175,7 @@ class Autoencoder(AlgorithmBase):
     return encoded
 
   def decode_logits(self, state: TrainState, z, labels=None):
+    """The decoder's logits [B, *example_shape] for z (`logits_to_image` maps them to images)."""
     d = state.players["decoder"]
     logits, _ = apply_module(self.decoder, d.params, d.model_state, z, labels, train=False)
     return logits
@@ -207,6 +217,7 @@ class VAE(Autoencoder):
   WEIGHTS = {"reconstruction": 1.0, "kl": 1.0}
 
   OPTIONS = (reconstruction_option(LIKELIHOODS),)
+  EVALUATORS = (Evaluation("images"), Evaluation("elbo"))
 
   def __init__(self, config, dataset, **autoencoder_options):
     super().__init__(config, dataset, reconstructions=LIKELIHOODS, **autoencoder_options)

@@ -91,6 +91,7 @@ def WAE(config, dataset):  # noqa: N802 — a factory that stands where a class 
 # WAE-MMD has no discriminator; a config keeps its blocks for --config.algorithm.penalty=gan.
 WAE.PLAYERS = AdversarialAutoencoder.PLAYERS
 WAE.OPTIONAL_PLAYERS = ("discriminator",)
+WAE.EVALUATORS = Autoencoder.EVALUATORS
 WAE.OPTIONS = (
   *Autoencoder.OPTIONS,
   *PRIOR_MATCHING_OPTIONS,

@@ -24,4 +24,8 @@ def get_config():
   # Adam with lr 1e-3, the Flax VAE example's setting.
   adam = {"name": "adam", "learning_rate": 1e-3}
   config.optimizer = ml_collections.ConfigDict({"encoder": adam, "decoder": dict(adam)})
+  # FID of the samples and the algorithm's own held-out number (ELBO for the VAE family, the
+  # reconstruction error for the other autoencoders): its declared `EVALUATORS`.
+  config.eval.extractor = "digits_classifier"  # shipped with jaxgen (jaxgen/assets)
+  config.eval.evaluators = ()
   return config

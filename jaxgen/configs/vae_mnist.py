@@ -15,6 +15,7 @@ def use_mnist(config, steps: int):
   """Points an autoencoder digits config at TFDS MNIST (28 x 28 x 1) for `steps` steps."""
   config.data.name = "mnist"
   config.data.options = {"data_dir": "", "download": False}
+  config.eval.extractor = ""  # the digits classifier reads 16 x 16 images; pictures and bounds only
   config.num_steps = steps
   config.eval_every = steps // 10
   config.checkpoint_every = steps // 10

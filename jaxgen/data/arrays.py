@@ -118,6 +118,7 @@ class StoredArrays(FiniteDataset):
 
   @property
   def num_examples(self) -> int:
+    """Number of training examples (one epoch), the held-out share excluded."""
     return len(self._train)
 
   @property

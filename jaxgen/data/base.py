@@ -163,8 +163,8 @@ class Dataset(abc.ABC):
       process_count: number of processes sharing the global batch.
 
     Returns:
-      {"x": float32 [batch_size // process_count, *example_shape],
-       "y": int32 [batch_size // process_count]}.
+      A dict: "x", float32 [batch_size // process_count, *example_shape]; "y", int32
+      [batch_size // process_count].
     """
     seed = check_int("seed", seed, minimum=0)
     step = check_int("step", step, minimum=0)

@@ -6,8 +6,14 @@
 Shipped: "points" (`points.py`: a scatter plot or histogram, and the mode coverage of a mixture),
 "images" (`images.py`: a grid of samples, and FID, KID, IS, precision and recall with
 `eval.extractor`), "translation" (`translation.py`: rows of held-out images, their translations
-and cycles, and the translation metrics). When a config names none (`()`), the algorithm's own
-(`EVALUATORS`) run. Nothing is guessed from the data.
+and cycles, and the translation metrics), "elbo" (`elbo.py`: a VAE's held-out ELBO and IWAE
+bound), "reconstruction" (`reconstruction.py`: an autoencoder's held-out reconstruction errors), "ms_ssim"
+(`ms_ssim.py`: the MS-SSIM diversity of the samples and of the held-out data), "geometry_score"
+(`geometry_score.py`: the topology of the samples against the data's), "skill_rating"
+(`skill_rating.py`: Glicko-2 ratings of G and D snapshots), "ais" (`ais.py`: AIS log-likelihood).
+When a config names none (`()`), the algorithm's own (`EVALUATORS`) run. Nothing is guessed from
+the data. An evaluator whose metrics depend on a feature extractor says which (`feature_space`),
+and the loop and `jaxgen eval` print and save it beside them.
 
 An evaluator is a `BaseEvaluator` subclass registered with `@register_evaluator(name)`: each file
 of this package registers itself (all are imported below), and a user's own module named in
@@ -29,7 +35,7 @@ from typing import Any
 from jaxgen import algorithms, data
 from jaxgen.algorithms.base import Evaluation
 from jaxgen.errors import ConfigError
-from jaxgen.evaluators.base import BaseEvaluator, Context, EvalData
+from jaxgen.evaluators.base import BaseEvaluator, Context, EvalData, FeatureSpace, per_example
 from jaxgen.options import declared, read_options, register_into
 
 __all__ = [
@@ -38,8 +44,10 @@ __all__ = [
   "Context",
   "EvalData",
   "Evaluation",
+  "FeatureSpace",
   "configured",
   "get",
+  "per_example",
   "recorded_before_names",
   "register_evaluator",
 ]
@@ -170,17 +178,22 @@ def _flat_facts(config) -> dict[str, Any]:
   return flat | {f"data.options.{k}": v for k, v in dict(options).items()}
 
 
+# The algorithms that brought their own evaluation before configs named evaluators, and what it was.
+# Frozen: an algorithm that declares `EVALUATORS` later did not run them then.
+OWN_BEFORE_NAMES = {"cyclegan": ["translation"]}
+
+
 def recorded_before_names(flat: Mapping[str, Any]) -> list[str | dict] | None:
   """The evaluators the loop ran before configs named them, for a config recorded without
   `eval.evaluators` (`flat`: its keys flattened, as `jaxgen.run.checkpoint.ADDED_KEY_DEFAULTS` reads
-  them): the algorithm's own (CycleGAN's "translation"), else, as the data's example shape chose
-  then, "points" for 1-D and 2-D examples and "images" for the others. None when `flat` names no
-  known algorithm and data set."""
-  cls = algorithms.ALGORITHMS.get(flat.get("algorithm.name"))
-  if cls is None or not isinstance(flat.get("data.name"), str):
+  them): the algorithm's own then (`OWN_BEFORE_NAMES`: CycleGAN's "translation"), else, as the
+  data's example shape chose then, "points" for 1-D and 2-D examples and "images" for the others.
+  None when `flat` names no known algorithm and data set."""
+  name = flat.get("algorithm.name")
+  if name not in algorithms.ALGORITHMS or not isinstance(flat.get("data.name"), str):
     return None
-  if own := _declared_default(cls):
-    return [e.name if not e.options else {"name": e.name, **e.options} for e in own]
+  if name in OWN_BEFORE_NAMES:
+    return list(OWN_BEFORE_NAMES[name])
   prefix = "data.options."
   options = {k.removeprefix(prefix): v for k, v in flat.items() if k.startswith(prefix)}
   try:

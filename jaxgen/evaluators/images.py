@@ -6,7 +6,7 @@ picture only), against the features of the first `eval.num_reference` training i
 from __future__ import annotations
 
 from jaxgen import metrics
-from jaxgen.evaluators import BaseEvaluator, Context, register_evaluator
+from jaxgen.evaluators import BaseEvaluator, Context, FeatureSpace, register_evaluator
 from jaxgen.options import Option, integer
 from jaxgen.run import plots
 
@@ -37,6 +37,7 @@ class Images(BaseEvaluator):
     """See `BaseEvaluator`; the image metrics are built at the first call."""
     super().__init__(config, options)
     self._metrics = None  # built on first use: extracting the reference features takes a while
+    self._space = None  # where the last call measured its metrics
 
   @classmethod
   def check(cls, options, algorithm, facts) -> None:
@@ -69,4 +70,16 @@ class Images(BaseEvaluator):
       )
       reference = context.data.training(eval_config.get("num_reference", 10_000))["x"]
       self._metrics = metrics.ImageEvaluator(extractor, reference, seed=self.config.seed)
-    return self._metrics(samples)
+    scores = self._metrics(samples)
+    self._space = FeatureSpace(
+      eval_config.extractor,
+      self._metrics.extractor.feature_dim,
+      len(samples),
+      len(self._metrics.real_features),
+      tuple(scores),
+    )
+    return scores
+
+  def feature_space(self) -> FeatureSpace | None:
+    """The extractor's features, the samples and the reference images of the last call."""
+    return self._space

@@ -41,5 +41,5 @@ class Points(BaseEvaluator):
       return {}
     scores = mode_coverage(samples, centers, context.data.facts["std"])
     if math.isnan(scores["reverse_kl"]) and parallel.is_writer():
-      print(f"{context.title}: {REVERSE_KL_UNDEFINED}.", file=sys.stderr, flush=True)
+      print(f"step {context.step}: {REVERSE_KL_UNDEFINED}.", file=sys.stderr, flush=True)
     return scores

@@ -5,7 +5,8 @@ CycleGAN's) on `eval.num_samples` held-out images of each domain. Scores
 and, with `eval.extractor` (a classifier), label preservation and FID per domain against the
 first `eval.num_reference` training images of each domain.
 
-Picture: rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of the first `grid_count` held-out images.
+Picture: rows a, G(a), F(G(a)) and b, F(b), G(F(b)) of the first `grid_count` held-out images,
+each row labelled (`ROWS`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,20 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxgen.evaluators import BaseEvaluator, Context, register_evaluator
+from jaxgen.evaluators import BaseEvaluator, Context, FeatureSpace, register_evaluator
 from jaxgen.metrics import get_extractor, translation
 from jaxgen.options import Option, integer
 from jaxgen.run import plots
+
+# The picture's rows, top to bottom: each domain's inputs, their translations, and the cycles back.
+ROWS = (
+  "a: input (domain A)",
+  "G(a): translated to B",
+  "F(G(a)): reconstructed",
+  "b: input (domain B)",
+  "F(b): translated to A",
+  "G(F(b)): reconstructed",
+)
 
 
 @register_evaluator("translation")
@@ -34,6 +45,7 @@ class Translation(BaseEvaluator):
     super().__init__(config, options)
     self._translate = None  # the jitted translation, built on first use
     self._extractor = None  # the classifier, loaded on first use
+    self._space = None  # where the last call measured its classifier-based metrics
 
   @classmethod
   def check(cls, options, algorithm, facts) -> None:
@@ -63,25 +75,36 @@ class Translation(BaseEvaluator):
     if context.picture is not None:
       k = self.options.grid_count
       rows = [t.a[:k], t.g_a[:k], t.fg_a[:k], t.b[:k], t.f_b[:k], t.gf_b[:k]]
-      plots.save_image_grid(np.concatenate(rows), context.picture, k, context.title)
-    eval_config = self.config.eval
-    if not eval_config.get("extractor"):
+      plots.save_image_grid(np.concatenate(rows), context.picture, k, context.title, ROWS)
+    if not self.config.eval.get("extractor"):
       return scores
+    return scores | self.classified(context, t, variants_g)
+
+  def classified(self, context: Context, t, variants_g) -> dict[str, float]:
+    """Label preservation and FID per domain with the classifier `eval.extractor`."""
+    eval_config = self.config.eval
     if self._extractor is None:
       self._extractor = get_extractor(
         eval_config.extractor, eval_config.get("extractor_weights") or None
       )
     held = context.data.held_out
-    scores |= translation.label_accuracies(
+    scores = translation.label_accuracies(
       self._extractor,
       t,
-      transform,
+      context.data.facts["transform"],
       variants_g,
       held["variant_b"],
       held["label_a"],
       held["label_b"],
     )
     reference = context.data.training(int(eval_config.num_reference))
-    return scores | translation.domain_fids(
+    scores |= translation.domain_fids(
       self._extractor, t, reference["image_a"], reference["image_b"]
     )
+    dim, num_reference = self._extractor.feature_dim, len(reference["image_a"])
+    self._space = FeatureSpace(eval_config.extractor, dim, len(t.a), num_reference, tuple(scores))
+    return scores
+
+  def feature_space(self) -> FeatureSpace | None:
+    """The classifier's features, the held-out and the reference images of the last call."""
+    return self._space

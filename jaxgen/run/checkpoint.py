@@ -71,6 +71,9 @@ RESUMABLE_KEYS = frozenset(
   {"num_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "progress_bar"}
   | {"steps_per_call"}  # how steps are batched into calls: the same steps, the same batches
   | {"cpu_dot_fusion"}  # how XLA:CPU computes the same dots: float32 rounding only
+  # What an evaluation measures, not what is trained: every record names its evaluators and
+  # feature space, so records measured differently are told apart.
+  | {"eval"}
 )
 
 # Keys added to the config after runs were recorded without them: a record that lacks one ran

@@ -8,6 +8,15 @@ import time
 import tqdm
 
 from jaxgen.run import parallel
+from jaxgen.run.plots import describe_run
+
+
+def announce(config, workdir) -> None:
+  """The first line of a run's log: what trains (algorithm, objective, data: `describe_run`) and
+  where, e.g. "gan (wasserstein loss, wgan_gp penalty) on ring8, workdir workdirs/wgan_gp"; so
+  that the logs of several runs say which is which."""
+  if parallel.is_writer():
+    print(f"{describe_run(config)}, workdir {workdir}", file=sys.stderr, flush=True)
 
 
 class Progress:
@@ -30,6 +39,7 @@ class Progress:
     )
 
   def update(self, steps: int) -> None:
+    """Advances the bar by `steps` steps."""
     self.bar.update(steps)
 
   def show(self, scalars: dict[str, float]) -> None:
@@ -48,10 +58,12 @@ class Progress:
       )
 
   def write(self, line: str) -> None:
+    """Prints `line` to stderr above the bar (the writer process only)."""
     if parallel.is_writer():
       self.bar.write(line, file=sys.stderr)
 
   def close(self) -> None:
+    """Closes the bar."""
     self.bar.close()
 
 

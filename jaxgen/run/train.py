@@ -11,6 +11,9 @@ uninterrupted run would.
 train step, for small models where per-call dispatch dominates). Calls start at multiples of N, so
 every step runs the same way (in a scan, or alone) whether or not the run was resumed, and
 evaluation, checkpoints (their steps are multiples of N) and the NaN stop land on exact steps.
+
+The command lines: `jaxgen train` (`jaxgen.cli`) and `jaxgen-train` (`main` here) both run
+`train_command`; a trained run comes back with `jaxgen.load` (`jaxgen.run.load`).
 """
 
 from __future__ import annotations
@@ -36,9 +39,26 @@ from jaxgen.errors import CheckpointError, ConfigError, WorkdirInUseError
 from jaxgen.run import checkpoint, config_check, parallel, plots, stops
 from jaxgen.run.evaluation import Evaluator
 from jaxgen.run.metrics_log import MetricsLog
-from jaxgen.run.progress import Progress
+from jaxgen.run.progress import Progress, announce
 from jaxgen.run.stops import Interrupted, NonFiniteError
 from jaxgen.run.workdir import WorkdirLock, check_workdir
+
+__all__ = [
+  "COMPILATION_CACHE",
+  "EXIT_STATUSES",
+  "Interrupted",
+  "NonFiniteError",
+  "Run",
+  "enable_compilation_cache",
+  "fail",
+  "main",
+  "phase_batches",
+  "recorded_config",
+  "restore_state",
+  "stack_batches",
+  "train_and_evaluate",
+  "train_command",
+]
 
 
 def phase_batches(
@@ -71,6 +91,8 @@ class Run:
   "gan_ring8", or a config file's path); usable from a notebook step by step."""
 
   def __init__(self, config, devices=None):
+    """Checks `config` and builds the data set, algorithm, evaluators and mesh (over `devices`,
+    default: all); reads no data and compiles nothing yet."""
     config = configs.load(config)
     config_check.check_config(config)  # every value, before any data is read or step taken
     self.config = config
@@ -142,9 +164,11 @@ class Run:
     return self.train_step_at(0)
 
   def batches(self, step: int):
+    """The host batches of train step `step`, one per schedule phase (`phase_batches`)."""
     return phase_batches(self.dataset, self.config, step, self.num_phases)
 
   def init_state(self) -> TrainState:
+    """The state before step 0: every player's params and optimizer state from `config.seed`."""
     first = jax.tree.map(lambda x: x[0], self.batches(0))
     init = jax.jit(
       lambda rng, batch: init_train_state(self.algorithm, rng, batch),
@@ -153,6 +177,9 @@ class Run:
     return init(jax.random.key(self.config.seed), first)
 
   def step(self, state: TrainState, step: int):
+    """Train step `step` (0-based) on its batches: (the state after it, its metrics by
+    "<player>/<name>"). The state is donated: use the returned one. Step from `state.step` on, in
+    order, for the run the loop would train."""
     return self.call(state, step, 1)
 
   def call(self, state: TrainState, step: int, count: int, batches=None):
@@ -168,7 +195,8 @@ class Run:
 
   def sample(self, state: TrainState, num: int, seed: int = 0) -> np.ndarray:
     """`num` samples at the stage of the state's step (reads `state.step`: a device sync), given
-    the held-out arrays the algorithm's `sample` takes (`sample_inputs`)."""
+    the held-out arrays the algorithm's `sample` takes (`sample_inputs`), as the networks give
+    them: images roughly in [-1, 1], not clipped (`jaxgen.sample` gives uint8 pixels)."""
     stage = self.algorithm.stage(int(state.step))
     if stage not in self._samplers:
       sample = self.algorithm.at_stage(stage).sample
@@ -232,6 +260,7 @@ def _train(run: Run, workdir: Path, stop: stops.StopSignals) -> TrainState:
   """The loop: restore, then one `Run.call` per call of steps, each followed by the periodic
   actions that are due (evaluate, save, stop on a signal)."""
   config = run.config
+  announce(config, workdir)
   checkpoint.check_config_matches(workdir, config.to_json_best_effort(sort_keys=True))
   checkpointer = checkpoint.Checkpointer(workdir, config.get("keep_checkpoints", 3))
   state, restored_step = _restore(run, checkpointer)
@@ -353,11 +382,10 @@ def _periodic_actions(run: Run, workdir: Path, checkpointer, metrics: _LateMetri
     return lambda done: done % period == 0 or done == config.num_steps
 
   def evaluation(state, done):
-    if results := evaluate(state, done, workdir):
-      metrics.logger.write(done, results)
-      metrics.progress.write(
-        f"step {done}: " + ", ".join(f"{k}={v:.4g}" for k, v in results.items())
-      )
+    results = evaluate(state, done, workdir)
+    evaluate.log(done, results, metrics.logger, workdir)  # and redraws eval_metrics.png
+    if results:
+      metrics.progress.write(evaluate.summary(done, results))
 
   def save(state, done):
     if metrics.last_checkpoint != done:
@@ -387,14 +415,13 @@ def _periodic_actions(run: Run, workdir: Path, checkpointer, metrics: _LateMetri
 
 
 def _report(run: Run, workdir: Path, records, start: int, seconds: float, compile_seconds) -> None:
-  """The loss and evaluation curves, and the run's speed on stderr."""
+  """The loss curves (the evaluation's are drawn at each evaluation), and the run's speed on
+  stderr."""
   config = run.config
   players = list(dict.fromkeys(name for _, name in update_names(run.algorithm)))
   loss_keys = [f"{p}/loss" for p in players]
-  plots.save_curves(records, loss_keys, workdir / "losses.png", f"{config.algorithm.name} losses")
-  eval_keys = sorted({k for r in records for k in r if k.startswith("eval/")})
-  if eval_keys:
-    plots.save_curves(records, eval_keys, workdir / "eval_metrics.png", "evaluation")
+  title = f"{plots.run_title(config, workdir)}\nlosses"
+  plots.save_curves(records, loss_keys, workdir / "losses.png", title)
   steps_done = config.num_steps - start
   if steps_done and parallel.is_writer():
     compiling = sum(compile_seconds.values())
@@ -421,9 +448,10 @@ def enable_compilation_cache() -> None:
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
-# The outcomes a user acts on and the exit status of each: the message is the last line of
-# stderr, with no traceback (absl's app.run would print one). The first class that matches wins.
-# A stop by SIGINT/SIGTERM saved its step: a clean exit, so schedulers do not count a failure.
+# The outcomes a user acts on and the exit status of each, for `jaxgen-train` and every `jaxgen`
+# subcommand (`jaxgen.cli`): the message is the last line of stderr, with no traceback (absl's
+# app.run would print one). The first class that matches wins. A stop by SIGINT/SIGTERM saved its
+# step: a clean exit, so schedulers do not count a failure. Usage errors exit with 2 as well.
 EXIT_STATUSES: dict[type[Exception], int] = {
   Interrupted: 0,
   ConfigError: 2,
@@ -434,28 +462,50 @@ EXIT_STATUSES: dict[type[Exception], int] = {
 }
 
 
-def _fail(error: Exception) -> NoReturn:
+def fail(error: Exception) -> NoReturn:
+  """Prints `error` as one line on stderr and exits with its status (`EXIT_STATUSES`)."""
   status = next(s for kind, s in EXIT_STATUSES.items() if isinstance(error, kind))
   prefix = "" if isinstance(error, Interrupted) else f"{type(error).__name__}: "
   print(f"{prefix}{error}", file=sys.stderr, flush=True)
   raise SystemExit(status)
 
 
-def main(argv=None) -> None:
-  """Console entry point: `jaxgen-train --config=NAME|FILE --workdir=DIR [--config.KEY=VALUE]`."""
-  from absl import app, flags, logging  # noqa: PLC0415 — flags only exist for the command line
+def train_command(config, workdir: str | Path, raw_overrides: dict[str, str]) -> TrainState:
+  """What the training commands run: `config` (a name, a file or a ConfigDict, e.g. a workdir's
+  recorded one) with the command line's `--config.KEY=VALUE` overrides (`overrides.apply_overrides`;
+  their notices on stderr), trained in `workdir` with JAX's compilation cache on. Raises what
+  `train_and_evaluate` raises."""
+  from absl import logging  # noqa: PLC0415 — absl only for the command line
 
   from jaxgen.run import overrides  # noqa: PLC0415
 
-  # The config is loaded here (`jaxgen.configs.load`: a name or a file, `:arg` for get_config)
-  # and the overrides are checked here (jaxgen.run.overrides: the options a data set, network or
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  check_workdir(workdir)
+  config = configs.load(config)
+  for notice in overrides.apply_overrides(config, raw_overrides, parse_strings=True):
+    print(notice, file=sys.stderr, flush=True)
+  config.lock()  # from here on a misspelt key in code is an error, not a new field
+  parallel.initialize_multihost()
+  enable_compilation_cache()
+  return train_and_evaluate(config, workdir)
+
+
+def main(argv=None) -> None:
+  """Console entry point: `jaxgen-train --config=NAME|FILE --workdir=DIR [--config.KEY=VALUE]`
+  (absl flags; `jaxgen train CONFIG` does the same, `jaxgen.cli`)."""
+  from absl import app, flags  # noqa: PLC0415 — flags only exist for the command line
+
+  from jaxgen.run import overrides  # noqa: PLC0415
+
+  # `train_command` loads the config (`jaxgen.configs.load`: a name or a file, `:arg` for
+  # get_config) and checks the overrides (jaxgen.run.overrides: the options a data set, network or
   # optimizer takes; the old options a new name drops). Flag files are expanded first so that
   # overrides in them are checked the same way.
   argv = flags.FLAGS.read_flags_from_files(sys.argv if argv is None else argv, force_gnu=False)
   try:
     argv, raw_overrides = overrides.split_config_overrides(argv)
   except tuple(EXIT_STATUSES) as error:
-    _fail(error)
+    fail(error)
 
   config_flag = flags.DEFINE_string(
     "config",
@@ -469,17 +519,9 @@ def main(argv=None) -> None:
   def run_main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     try:
-      check_workdir(workdir_flag.value)
-      config = configs.load(config_flag.value)
-      for notice in overrides.apply_overrides(config, raw_overrides, parse_strings=True):
-        print(notice, file=sys.stderr, flush=True)
-      config.lock()  # from here on a misspelt key in code is an error, not a new field
-      parallel.initialize_multihost()
-      enable_compilation_cache()
-      train_and_evaluate(config, workdir_flag.value)
+      train_command(config_flag.value, workdir_flag.value, raw_overrides)
     except tuple(EXIT_STATUSES) as error:
-      _fail(error)
+      fail(error)
 
   app.run(run_main, argv=argv)
