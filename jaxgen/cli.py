@@ -281,11 +281,11 @@ def _eval(args: argparse.Namespace, raw_overrides: dict[str, str]) -> None:
   from jaxgen.run import tournament, train  # noqa: PLC0415
   from jaxgen.run.evaluation import FEATURES_NOTE, Evaluator  # noqa: PLC0415
 
-  _no_overrides("eval", raw_overrides)
   workdir = Path(args.workdir)
   history_path = workdir / "evaluation.json"
   history = _records(history_path)  # a damaged history stops us before any work
   config = _eval_config(train.recorded_config(workdir), args)
+  _measure_with(config, raw_overrides)
   if tournament.rates_checkpoints(config):  # skill rating: every kept checkpoint, one tournament
     _rate_checkpoints(workdir, config, args, history)
     return
@@ -344,6 +344,20 @@ def _rate_checkpoints(workdir: Path, config, args: argparse.Namespace, history) 
   ]
   _write_history(workdir, history, records)
   print(_table(standings if rivals else records))
+
+
+def _measure_with(config, raw_overrides: dict[str, str]) -> None:
+  """Applies `--config.eval.*` overrides (what is measured, e.g. eval.extractor_weights); any
+  other key would score a run other than the one recorded, and is refused."""
+  from jaxgen.run import overrides  # noqa: PLC0415
+
+  for key in raw_overrides:
+    if not key.startswith("eval."):
+      raise ConfigError(
+        f"--config.{key}: `jaxgen eval` takes only --config.eval.* overrides (what is measured); "
+        "the rest of the config is the workdir's recorded one."
+      )
+  overrides.apply_overrides(config, raw_overrides, parse_strings=True)
 
 
 def _eval_config(config, args: argparse.Namespace):

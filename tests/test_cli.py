@@ -71,6 +71,9 @@ def test_eval_scores_the_latest_checkpoint(workdir):
   assert table.startswith("| step | num_samples | modes |")
   (record,) = json.loads((workdir / "evaluation.json").read_text())
   assert record["step"] == 4 and 0 <= record["high_quality"] <= 1
+  jaxgen("eval", workdir, "--config.eval.num_samples=300")  # what is measured may be set
+  records = json.loads((workdir / "evaluation.json").read_text())
+  assert sorted(r["num_samples"] for r in records) == sorted([300, record["num_samples"]])
 
 
 def test_sample_writes_a_picture_and_arrays(workdir, tmp_path, capsys):
@@ -128,7 +131,7 @@ def test_an_unknown_config_name_is_one_line_with_status_2():
     (["sample", "{empty}", "--out=s.png"], "config.json not found"),
     (["sample", "{workdir}", "--out=s.jpg"], "--out s.jpg: write a .png (a picture) or an .npz"),
     (["sample", "{workdir}", "-n", "0", "--out=s.npz"], "-n 0: the number of samples to draw"),
-    (["eval", "{workdir}", "--config.eval.num_samples=5"], "`jaxgen eval` takes no config"),
+    (["eval", "{workdir}", "--config.seed=5"], "`jaxgen eval` takes only --config.eval.*"),
   ],
   ids=["eval_empty", "resume_empty", "sample_empty", "out_suffix", "n_0", "eval_override"],
 )
