@@ -34,6 +34,7 @@ import functools
 import numpy as np
 
 from jaxgen.errors import ConfigError
+from jaxgen.metrics.ais import ais_log_likelihood
 from jaxgen.metrics.classifier import Classifier, load_classifier, load_digits_classifier
 from jaxgen.metrics.evaluator import (
   EXTRACTORS,
@@ -62,6 +63,7 @@ __all__ = [
   "ImageEvaluator",
   "RunningStatistics",
   "Score",
+  "ais_log_likelihood",
   "cached_statistics",
   "digits_fid_bounds",
   "extract",
