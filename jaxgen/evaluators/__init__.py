@@ -7,10 +7,11 @@ Shipped: "points" (`points.py`: a scatter plot or histogram, and the mode covera
 "images" (`images.py`: a grid of samples, and FID, KID, IS, precision and recall with
 `eval.extractor`), "translation" (`translation.py`: rows of held-out images, their translations
 and cycles, and the translation metrics), "elbo" (`elbo.py`: a VAE's held-out ELBO and IWAE
-bound), "reconstruction" (`reconstruction.py`: an autoencoder's held-out reconstruction errors), "ms_ssim"
-(`ms_ssim.py`: the MS-SSIM diversity of the samples and of the held-out data), "geometry_score"
-(`geometry_score.py`: the topology of the samples against the data's), "skill_rating"
-(`skill_rating.py`: Glicko-2 ratings of G and D snapshots), "ais" (`ais.py`: AIS log-likelihood).
+bound), "reconstruction" (`reconstruction.py`: an autoencoder's held-out reconstruction
+errors), "ms_ssim" (`ms_ssim.py`: the MS-SSIM diversity of the samples and of the held-out
+data), "geometry_score" (`geometry_score.py`: the topology of the samples against the data's),
+"skill_rating" (`skill_rating.py`: Glicko-2 ratings of G and D snapshots), "ais" (`ais.py`: AIS
+log-likelihood).
 When a config names none (`()`), the algorithm's own (`EVALUATORS`) run. Nothing is guessed from
 the data. An evaluator whose metrics depend on a feature extractor says which (`feature_space`),
 and the loop and `jaxgen eval` print and save it beside them.
