@@ -29,7 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxgen
-from jaxgen.evaluators.ais import AnnealedImportanceSampling, Observation, decoder_kind
+from jaxgen.evaluators.ais import (
+  AnnealedImportanceSampling,
+  Observation,
+  decoder_kind,
+  held_out_splits,
+)
 
 IWAE_CHUNK = 500  # importance samples per jitted call
 
@@ -76,7 +81,7 @@ def score(args, run, state, observation_name: str) -> dict:
   kind = decoder_kind(algorithm)
   gaussian = observation_name == "gaussian"
   observation = Observation(algorithm, kind, gaussian, run.config)
-  scored, validation = scorer.splits(run.dataset.eval_data(None), gaussian)
+  scored, validation = held_out_splits(scorer.options, run.dataset.eval_data(None), gaussian)
   keys = jax.random.split(jax.random.key(0), 4)
   result, sigma = {"observation": observation_name}, 1.0
   if gaussian:
