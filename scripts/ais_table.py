@@ -8,7 +8,8 @@ evaluator's pieces (`jaxgen.evaluators.ais`), under two observation models:
   the ELBO's nats;
 - "gaussian": N(x; mean(z), sigma^2 I) in the data's units [-1, 1], sigma chosen from
   --sigma_grid on the last --validation_examples held-out digits (never scored), the model every
-  decoder gets in Wu et al.'s comparison of GANs with VAEs.
+  decoder gets in Wu et al.'s comparison of GANs with VAEs; with --dequantization=w the digits
+  get U(0, w) noise first (w = 0.125: one of their 17 levels).
 Each row also gives BDMC's bracket on --bdmc_examples digits simulated from the model, and the
 seconds per scored image of the AIS run (compiled beforehand). Prints a Markdown table and writes
 the numbers as JSON (--out).
@@ -33,6 +34,7 @@ from jaxgen.evaluators.ais import (
   AnnealedImportanceSampling,
   Observation,
   decoder_kind,
+  dequantized,
   held_out_splits,
 )
 
@@ -49,7 +51,10 @@ def parse_args():
   parser.add_argument("--chains", type=int, default=16)
   parser.add_argument("--leapfrog_steps", type=int, default=10)
   parser.add_argument("--observations", default="decoder,gaussian", help="the rows to score")
-  parser.add_argument("--sigma_grid", default="0.05,0.1,0.2,0.4")
+  parser.add_argument("--sigma_grid", default="0.025,0.05,0.1,0.2,0.4")
+  parser.add_argument(
+    "--dequantization", type=float, default=0.0, help="gaussian: U(0, w) noise on the digits"
+  )
   parser.add_argument("--validation_examples", type=int, default=20)
   parser.add_argument("--bdmc_examples", type=int, default=10)
   parser.add_argument("--iwae_samples", type=int, default=5000)
@@ -70,6 +75,7 @@ def evaluator(args, observation: str) -> AnnealedImportanceSampling:
     sigma_grid=tuple(float(s) for s in args.sigma_grid.split(",")),
     validation_examples=args.validation_examples,
     bdmc_examples=args.bdmc_examples,
+    dequantization=args.dequantization if observation == "gaussian" else 0.0,
   )
   return AnnealedImportanceSampling(None, options)
 
@@ -83,6 +89,8 @@ def score(args, run, state, observation_name: str) -> dict:
   observation = Observation(algorithm, kind, gaussian, run.config)
   scored, validation = held_out_splits(scorer.options, run.dataset.eval_data(None), gaussian)
   keys = jax.random.split(jax.random.key(0), 4)
+  if scorer.options.dequantization:
+    scored, validation = dequantized(scorer.options.dequantization, keys[3], scored, validation)
   result, sigma = {"observation": observation_name}, 1.0
   if gaussian:
     start = time.perf_counter()

@@ -31,7 +31,7 @@ from jaxgen.configs import (
   vaegan_digits,
 )
 from jaxgen.errors import ConfigError
-from jaxgen.evaluators.ais import Observation, decoder_kind
+from jaxgen.evaluators.ais import Observation, decoder_kind, dequantized
 from jaxgen.metrics import ais
 from jaxgen.run import train
 from jaxgen.run.overrides import apply_overrides
@@ -327,6 +327,18 @@ def test_the_gaussian_observation_of_a_gan_is_the_normal_density_of_its_samples(
   assert set(scores) >= {"eval/ais_log_likelihood", "eval/bdmc_gap"}
 
 
+def test_dequantization_spreads_each_value_over_its_bin():
+  """U(0, w) noise on every value of each split (Theis et al. 2016): x <= x~ < x + w, each split
+  its own draw, the labels untouched, the same draw for the same key."""
+  held = {"x": np.linspace(-1, 1, 24, dtype=np.float32).reshape(2, 3, 4, 1), "y": np.arange(2)}
+  noisy, other, none = dequantized(0.125, jax.random.key(0), held, held, None)
+  noise = noisy["x"] - held["x"]
+  assert noisy["x"].dtype == np.float32 and none is None and noisy["y"] is held["y"]
+  assert np.all(noise >= 0) and np.all(noise < 0.125 + 1e-6) and np.std(noise) > 0.02
+  assert not np.allclose(noisy["x"], other["x"])
+  np.testing.assert_array_equal(noisy["x"], dequantized(0.125, jax.random.key(0), held)[0]["x"])
+
+
 # --- Refusals ----------------------------------------------------------------------------------
 
 
@@ -342,6 +354,8 @@ def test_the_gaussian_observation_of_a_gan_is_the_normal_density_of_its_samples(
     (dcgan_digits.get_config, {"sigma": "wide"}, "must be 'auto' or a number > 0; got 'wide'"),
     (dcgan_digits.get_config, {"sigma_grid": ()}, "must be a non-empty sequence of numbers > 0"),
     (dcgan_digits.get_config, {"schedule": "cosine"}, r"\['linear', 'sigmoidal'\]"),
+    (vae_digits.get_config, {"dequantization": 0.125}, "dequantization = 0.125 spreads"),
+    (dcgan_digits.get_config, {"dequantization": -0.1}, r"must be a finite number in \[0.0, inf\]"),
   ],
 )
 def test_models_and_options_it_cannot_score_are_refused_in_one_line(make, entry, message):
