@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,13 @@ def register_objective(name: str, objective) -> Any:
 
   if not isinstance(objective, losses.GanObjective):
     raise TypeError(f"register_objective({name!r}, ...) takes a jaxgen.losses.GanObjective.")
+  try:  # every G loss is called with D's outputs on the fakes and on the real batch
+    inspect.signature(objective.generator_loss).bind(None, None)
+  except TypeError:
+    raise TypeError(
+      f"register_objective({name!r}, ...): its generator_loss must take (fake_logits, "
+      "real_logits); add the second parameter even if the loss does not read it."
+    ) from None
   return register_into(losses.GAN_OBJECTIVES, "GAN objective", name, objective)
 
 

@@ -125,11 +125,36 @@ def test_packing_and_instance_noise_compose(setup_algorithm):
   )
 
 
-def test_adversarial_autoencoder_refuses_relativistic_objectives():
+@pytest.mark.parametrize("name, depends", [("ragan", True), ("non_saturating", False)])
+def test_the_aae_encoder_reads_d_on_prior_samples_only_for_relativistic_objectives(
+  setup_algorithm, name, depends
+):
+  """The AAE hands its encoder's G loss D on fresh prior samples as the real batch: moving the
+  prior's draw (the fold_in tag `aae.ENCODER_PRIOR`) moves the encoder's loss for RaSGAN only."""
+  from jaxgen.algorithms import aae
+
   config = aae_digits.get_config()
-  config.algorithm.loss = "ragan"
-  with pytest.raises(ValueError, match="ragan"):
-    _build(config)
+  config.algorithm.loss = name
+  algorithm, state, batch = setup_algorithm(config)
+  params = {k: p.params for k, p in state.players.items()}
+  terms = lambda: algorithm.autoencoder_terms(params, state, batch, jax.random.key(5))[0]
+  plain = float(terms()["adversarial"])
+  tag = aae.ENCODER_PRIOR
+  try:
+    aae.ENCODER_PRIOR = tag + 100
+    moved = float(terms()["adversarial"])
+  finally:
+    aae.ENCODER_PRIOR = tag
+  assert (abs(plain - moved) > 1e-6) == depends, (plain, moved)
+
+
+def test_registering_an_objective_whose_g_loss_takes_one_argument_is_refused():
+  from jaxgen import registry
+
+  one_argument = losses.GanObjective(lambda real, fake: real.mean(), lambda fake: fake.mean())
+  with pytest.raises(TypeError, match=r"generator_loss must take \(fake_logits, real_logits\)"):
+    registry.register_objective("one_argument_g_loss", one_argument)
+  assert "one_argument_g_loss" not in losses.GAN_OBJECTIVES
 
 
 def test_ragan_ring8_trains_twenty_finite_steps():

@@ -52,6 +52,9 @@ def build_prior(config, latent_dim: int):
 
 
 # The options AAE and WAE share (Makhzani et al. 2016; Tolstikhin et al. 2018).
+# fold_in tag of the prior draw in the autoencoder's phase (the adversary's tags are 1 to 3).
+ENCODER_PRIOR = 4
+
 PRIOR_MATCHING_OPTIONS = (
   Option(
     "prior",
@@ -109,12 +112,6 @@ class AdversarialAutoencoder(Autoencoder):
       precision=precision_lib.from_config(config),
     )
     self.objective, self.critic = self.adversary.objective, self.adversary.critic
-    if self.objective.generator_needs_real:
-      names = sorted(n for n, o in losses.GAN_OBJECTIVES.items() if not o.generator_needs_real)
-      raise ValueError(
-        f"algorithm.loss = {algorithm.loss!r}: the encoder's adversarial term sees D on the codes "
-        f"only, not on prior samples; choose one of {names}."
-      )
     rules.check_stabilisers(
       f"algorithm {algorithm.name!r} with loss {algorithm.loss!r}",
       latent_critic_provides(self.objective),
@@ -171,13 +168,15 @@ class AdversarialAutoencoder(Autoencoder):
     return terms, {"discriminator": dis_state, "encoder": encoder_state}, metrics
 
   def autoencoder_terms(self, params, state, batch, key):
-    """c(x, Dec(Enc(x))) and the encoder's generator loss on D(Enc(x)); D's statistics stay."""
+    """c(x, Dec(Enc(x))) and the encoder's generator loss on D(Enc(x)), with D on fresh prior
+    samples as its real batch (read by a relativistic loss only); D's statistics stay."""
     x, labels = batch["x"], self._labels(batch)
     z, _, encoder_state = self.encode_train(params, state, x, labels, key)
     logits, decoder_state = self.run(self.decoder, params["decoder"], state, "decoder", z, labels)
     d_state = state.players["discriminator"].model_state
+    z_prior = self.prior_samples(jax.random.fold_in(key, ENCODER_PRIOR), x.shape[0])
     adversarial, _ = self.adversary.generator_loss(
-      state.step, params["discriminator"], d_state, z, None, None, key
+      state.step, params["discriminator"], d_state, z, z_prior, None, key
     )
     terms = {
       "reconstruction": jnp.mean(self.reconstruction(x, logits)),

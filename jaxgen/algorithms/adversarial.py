@@ -76,25 +76,12 @@ def discriminator_objective(objective, s: stabilisers.Stabilisers, real_logits, 
 
 def generator_objective(objective, s, fake_logits, real_logits, fake_features, real_features):
   """G's adversarial loss: ||E f(x) - E f(G(z))||^2 with feature matching (Salimans et al. 2016,
-  sec. 3.1), else the objective's G loss on the fake logits and on the real ones where they are
-  given (relativistic). The real features depend on theta_G only through an unrolled D, whose
-  whole surrogate G differentiates (Metz et al. 2016, sec. 2.3).
-
-  `real_logits` / `real_features` are D's outputs on the real batch, or None where G's loss does
-  not read them (`generator_reads_real` decides): a loss that reads them receives them."""
+  sec. 3.1), else the objective's G loss on D's outputs on the fakes and on the real batch (which
+  only the relativistic objectives read). The real features depend on theta_G only through an
+  unrolled D, whose whole surrogate G differentiates (Metz et al. 2016, sec. 2.3)."""
   if s.feature_matching:
     return losses.feature_matching_loss(real_features, fake_features)
-  real = () if real_logits is None else (real_logits,)
-  return objective.generator_loss(fake_logits, *real)
-
-
-def generator_reads_real(objective, s: stabilisers.Stabilisers) -> bool:
-  """Whether G's loss reads D on the phase's real batch: its features (feature matching) or its
-  logits (a relativistic objective, `GanObjective.generator_needs_real`). The one place that
-  decides whether G's step runs D on the real batch; where nothing reads it the pass is skipped
-  (a forward pass of D saved, and the call `objective.generator_loss(fake_logits)` that the other
-  objectives take)."""
-  return bool(s.feature_matching or objective.generator_needs_real)
+  return objective.generator_loss(fake_logits, real_logits)
 
 
 def objective_provides(objective: losses.GanObjective) -> set[str]:
@@ -252,16 +239,10 @@ class Adversary:
     real_key, fake_key = self.noise_keys(rng)
     run = lambda x, key: self.critic(params, model_state, self.critic.inputs(step, x, key), labels)
     fake_out, fake_features, _ = run(fake, fake_key)
-    real_logits = real_features = None
-    if generator_reads_real(self.objective, self.stabilisers):
-      real_out, real_features, _ = run(real, real_key)  # as on the fakes
-      real_logits = logits_of(real_out)
+    # Every G loss receives D on the real batch; where nothing reads it, jit drops the pass.
+    real_out, real_features, _ = run(real, real_key)
+    s = self.stabilisers
     loss = generator_objective(
-      self.objective,
-      self.stabilisers,
-      logits_of(fake_out),
-      real_logits,
-      fake_features,
-      real_features,
+      self.objective, s, logits_of(fake_out), logits_of(real_out), fake_features, real_features
     )
     return loss, fake_out

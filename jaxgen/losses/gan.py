@@ -46,7 +46,7 @@ def discriminator_minimax_loss(
   return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake_logits))
 
 
-def generator_minimax_loss(fake_logits: Array) -> Array:
+def generator_minimax_loss(fake_logits: Array, real_outputs: Array | None = None) -> Array:
   """E[log(1 - D(G(z)))], the saturating generator loss of the minimax game.
 
   Goodfellow et al. 2014, eq. 1 (G descends V). Its gradient vanishes where D(G(z)) -> 0.
@@ -54,7 +54,7 @@ def generator_minimax_loss(fake_logits: Array) -> Array:
   return -jnp.mean(jax.nn.softplus(fake_logits))
 
 
-def generator_non_saturating_loss(fake_logits: Array) -> Array:
+def generator_non_saturating_loss(fake_logits: Array, real_outputs: Array | None = None) -> Array:
   """-E[log D(G(z))], the non-saturating generator loss.
 
   Goodfellow et al. 2014, sec. 3: G maximises log D(G(z)) instead, for strong early gradients.
@@ -71,7 +71,7 @@ def discriminator_wasserstein_loss(real_values: Array, fake_values: Array) -> Ar
   return jnp.mean(fake_values) - jnp.mean(real_values)
 
 
-def generator_wasserstein_loss(fake_values: Array) -> Array:
+def generator_wasserstein_loss(fake_values: Array, real_outputs: Array | None = None) -> Array:
   """-E[f(G(z))] (Arjovsky et al. 2017, Algorithm 1, line 10)."""
   return -jnp.mean(fake_values)
 
@@ -89,7 +89,7 @@ def discriminator_least_squares_loss(
   )
 
 
-def generator_least_squares_loss(fake_outputs: Array) -> Array:
+def generator_least_squares_loss(fake_outputs: Array, real_outputs: Array | None = None) -> Array:
   """1/2 E[(D(G(z)) - c)^2] with c = 1 (Mao et al. 2017, eq. 2 and 9)."""
   return 0.5 * jnp.mean(jnp.square(fake_outputs - 1.0))
 
@@ -99,7 +99,7 @@ def discriminator_hinge_loss(real_outputs: Array, fake_outputs: Array) -> Array:
   return jnp.mean(jax.nn.relu(1.0 - real_outputs)) + jnp.mean(jax.nn.relu(1.0 + fake_outputs))
 
 
-def generator_hinge_loss(fake_outputs: Array) -> Array:
+def generator_hinge_loss(fake_outputs: Array, real_outputs: Array | None = None) -> Array:
   """-E[D(G(z))] (Miyato et al. 2018, eq. 17)."""
   return -jnp.mean(fake_outputs)
 
@@ -109,9 +109,9 @@ class GanObjective(NamedTuple):
 
   `has_real_target`: the discriminator loss regresses on a real target and accepts `real_target`
   (so one-sided label smoothing applies to it).
-  `generator_needs_real`: the generator loss also reads D's outputs on the real batch and is called
-  as `generator_loss(fake_logits, real_logits)` (the relativistic objectives); otherwise it is
-  `generator_loss(fake_logits)`.
+  Every generator loss is called as `generator_loss(fake_outputs, real_outputs)`, with D's outputs
+  on the phase's real batch too; `generator_needs_real` declares that it reads them (the
+  relativistic objectives), which feature matching cannot replace. The others ignore them.
   """
 
   discriminator_loss: Callable[..., Array]

@@ -32,8 +32,8 @@ def _d_loss(real_logits, fake_logits):
   )
 
 
-def _g_loss(fake_logits):
-  """1/2 E[(D(G(z)) - 1)^2]."""
+def _g_loss(fake_logits, real_logits):
+  """1/2 E[(D(G(z)) - 1)^2] (D on the real batch unread)."""
   return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
 
 
