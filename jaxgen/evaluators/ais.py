@@ -156,6 +156,36 @@ def ais_settings(options) -> dict:
   )
 
 
+def check_observation_options(options, kind: str | None) -> None:
+  """The options agree with the observation model of a decoder of `kind` ("decoder", "generator"
+  or None before the run is known): none is given that would go unused."""
+  observation = options.observation
+  if kind == "generator" and observation == "decoder":
+    raise ValueError(
+      "a GAN's generator defines no p(x|z); set observation to 'gaussian' (or 'auto')."
+    )
+  gaussian = observation == "gaussian" or (observation == "auto" and kind == "generator")
+  decoder_likelihood = kind is not None and not gaussian
+  if decoder_likelihood and options.sigma != "auto":
+    raise ValueError(
+      f"sigma = {options.sigma} sets the gaussian observation; this run's is its decoder's "
+      "likelihood: leave sigma out, or set observation = 'gaussian'."
+    )
+  if decoder_likelihood and options.dequantization:
+    raise ValueError(
+      f"dequantization = {options.dequantization} spreads the examples for a density; this "
+      "run's observation is its decoder's likelihood: leave it out, or set observation = "
+      "'gaussian'."
+    )
+  chooses = options.sigma == "auto" and (gaussian or kind is None)
+  defaults = (DEFAULT_SIGMA_GRID, DEFAULT_VALIDATION_EXAMPLES)
+  if not chooses and (options.sigma_grid, options.validation_examples) != defaults:
+    raise ValueError(
+      "sigma_grid and validation_examples choose sigma; they apply only with a gaussian "
+      "observation and sigma = 'auto'."
+    )
+
+
 @register_evaluator("ais")
 class AnnealedImportanceSampling(BaseEvaluator):
   """Held-out log p(x) of a decoder-based model by AIS, and BDMC's bracket; see the module
@@ -214,32 +244,8 @@ class AnnealedImportanceSampling(BaseEvaluator):
   @classmethod
   def check(cls, options, algorithm, facts) -> None:
     """The algorithm is a decoder-based model with z ~ N(0, I), and the options agree with its
-    observation model (none is given that would go unused)."""
-    kind = decoder_kind(algorithm)
-    observation = options.observation
-    if kind == "generator" and observation == "decoder":
-      raise ValueError(
-        "a GAN's generator defines no p(x|z); set observation to 'gaussian' (or 'auto')."
-      )
-    gaussian = observation == "gaussian" or (observation == "auto" and kind == "generator")
-    if kind is not None and not gaussian and options.sigma != "auto":
-      raise ValueError(
-        f"sigma = {options.sigma} sets the gaussian observation; this run's is its decoder's "
-        "likelihood: leave sigma out, or set observation = 'gaussian'."
-      )
-    if kind is not None and not gaussian and options.dequantization:
-      raise ValueError(
-        f"dequantization = {options.dequantization} spreads the examples for a density; this "
-        "run's observation is its decoder's likelihood: leave it out, or set observation = "
-        "'gaussian'."
-      )
-    chooses = options.sigma == "auto" and (gaussian or kind is None)
-    defaults = (DEFAULT_SIGMA_GRID, DEFAULT_VALIDATION_EXAMPLES)
-    if not chooses and (options.sigma_grid, options.validation_examples) != defaults:
-      raise ValueError(
-        "sigma_grid and validation_examples choose sigma; they apply only with a gaussian "
-        "observation and sigma = 'auto'."
-      )
+    observation model (`check_observation_options`)."""
+    check_observation_options(options, decoder_kind(algorithm))
 
   def observation(self, algorithm) -> Observation:
     """The run's observation model, built once (its functions key the AIS compilation)."""

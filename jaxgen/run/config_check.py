@@ -1,18 +1,9 @@
-"""`check_config(config)`: every value of a training config checked before the first step.
-
-It checks the names (with a close-match suggestion), the ranges, and whether the pieces fit
-together: the extractor and the data, the options and the data set, the networks and the data, one
-optimizer block per player. It is cheap: no data is read, no weights are loaded, nothing is
-compiled. The library's own validators do the work where they exist (`data.facts`,
-`optim.make_optimizer`, the stabilisers, penalties and reconstructions, the extractor facts of
-`jaxgen.metrics.evaluator`, and last the algorithm's constructor and its players' init, traced
-abstractly on a stand-in of the data set);
-this module adds the schema of keys and the ranges of the training loop's values.
-"""
+"""`check_config(config)`: every value of a config checked before step 1, cheaply (no data read,
+nothing compiled), by the library's own validators and last the algorithm's constructor and init
+traced on a stand-in of the data; this module adds the schema of keys and the loop's ranges."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -30,19 +21,7 @@ from jaxgen.nn import precision
 from jaxgen.nn import registry as networks
 from jaxgen.options import declared
 from jaxgen.run import parallel
-
-_MISSING = object()
-
-
-def algorithms_reading(key: str) -> list[str]:
-  """The algorithms that declare the option `algorithm.<key>` (`jaxgen.options`)."""
-  return sorted(name for name, cls in algorithms.ALGORITHMS.items() if key in declared(cls))
-
-
-def _players(algorithm) -> dict[str, Mapping]:
-  """Each declared player's network registry (`model.<player>.name` is one of its names)."""
-  return {player: networks.NETWORKS[role] for player, role in algorithm.PLAYERS.items()}
-
+from jaxgen.run.overrides import MISSING, closest_match, dotted_get, option_readers
 
 # The training loop's integers and their least values (data sets' batches need seed >= 0).
 LOOP_INTS = {
@@ -69,10 +48,10 @@ def check_config(config) -> None:
     _require(config, key)
   name = _choose("algorithm.name", config.algorithm.name, algorithms.ALGORITHMS)
   data_name = _choose("data.name", config.data.name, data.DATASETS)
-  _library("precision", _get(config, "precision"), precision.check_precision)
-  _choose("cpu_dot_fusion", _get(config, "cpu_dot_fusion"), parallel.CPU_DOT_FUSIONS)
+  _library("precision", dotted_get(config, "precision"), precision.check_precision)
+  _choose("cpu_dot_fusion", dotted_get(config, "cpu_dot_fusion"), parallel.CPU_DOT_FUSIONS)
   cls = algorithms.ALGORITHMS[name]
-  options, players = declared(cls), _players(cls)
+  options, players = declared(cls), {p: networks.NETWORKS[r] for p, r in cls.PLAYERS.items()}
   algorithm = dict.fromkeys(("name", *options))
   if "stabilisers" in algorithm:
     algorithm["stabilisers"] = dict.fromkeys(base.algorithm.stabilisers)
@@ -88,14 +67,14 @@ def check_config(config) -> None:
   for key, minimum in LOOP_INTS.items():
     short = key.rpartition(".")[2]
     check = lambda value, short=short, minimum=minimum: check_int(short, value, minimum=minimum)
-    _library(key, _get(config, key), check, "is out of range")
+    _library(key, dotted_get(config, key), check, "is out of range")
   _check_steps_per_call(config)
   for key in BOOLS:
-    value = _get(config, key)
-    if value is not _MISSING and not isinstance(value, bool):
+    value = dotted_get(config, key)
+    if value is not MISSING and not isinstance(value, bool):
       raise ConfigError(f"{key} = {value!r} is not a bool; set it to True or False.")
   for key, option in options.items():
-    if (value := _get(config.algorithm, key)) is not _MISSING:
+    if (value := dotted_get(config.algorithm, key)) is not MISSING:
       option.validate(value)
   _check_players(config, players, cls.OPTIONAL_PLAYERS)
   options = config.data.get("options") or {}
@@ -106,8 +85,8 @@ def check_config(config) -> None:
 
 def _check_steps_per_call(config) -> None:
   """Evaluations and checkpoints fall at the end of a call: their periods are multiples of it."""
-  count = _get(config, "steps_per_call")
-  if count is _MISSING or count == 1:
+  count = dotted_get(config, "steps_per_call")
+  if count is MISSING or count == 1:
     return
   for key in ("eval_every", "checkpoint_every"):
     if config[key] % count:
@@ -122,10 +101,10 @@ def _check_players(config, players: Mapping[str, Mapping], optional: tuple[str, 
   """`model.<player>.name` in its registry; `optimizer.<player>` through make_optimizer's checks."""
   for player, networks_of_role in players.items():
     blocks = (f"model.{player}", f"optimizer.{player}")
-    if player in optional and all(_get(config, key) is _MISSING for key in blocks):
+    if player in optional and all(dotted_get(config, key) is MISSING for key in blocks):
       continue
     _choose(f"model.{player}.name", _require(config, f"model.{player}.name"), networks_of_role)
-    prefix, block = f"optimizer.{player}.", _get(config, f"optimizer.{player}")
+    prefix, block = f"optimizer.{player}.", dotted_get(config, f"optimizer.{player}")
     optimizer = _choose(prefix + "name", _require(config, prefix + "name"), optim.OPTIMIZERS)
     _check_keys(block, dict.fromkeys(("name", *optim.option_names(optimizer))), prefix)
     for option in block.keys():
@@ -135,8 +114,7 @@ def _check_players(config, players: Mapping[str, Mapping], optional: tuple[str, 
 
 
 def _check_fit(config, name: str, data_name: str, facts: data.Facts) -> None:
-  """Whether the pieces fit together: extractor, packing, then the algorithm itself (labels for
-  `conditional`, networks for the data's shape, objective for the stabilisers, ...)."""
+  """Whether the pieces fit together: extractor, packing, then the algorithm itself and its init."""
   extractor, weights = config.eval.get("extractor", ""), config.eval.get("extractor_weights", "")
   if extractor == "" and weights:
     raise ConfigError(
@@ -152,21 +130,20 @@ def _check_fit(config, name: str, data_name: str, facts: data.Facts) -> None:
     least = {"eval.num_samples": evaluator.MIN_FAKE_IMAGES}
     least["eval.num_reference"] = evaluator.MIN_REAL_IMAGES
     for key, minimum in least.items():
-      value = _get(config, key)
-      if value is not _MISSING and value < minimum:
+      value = dotted_get(config, key)
+      if value is not MISSING and value < minimum:
         raise ConfigError(
           f"{key} = {value!r} is too few for the image metrics of eval.extractor = {extractor!r}: "
           f"they need at least {minimum}; raise it or set eval.extractor = ''."
         )
-  packing = _get(config, "algorithm.stabilisers.packing")
-  if packing is not _MISSING and config.batch_size % packing:
+  packing = dotted_get(config, "algorithm.stabilisers.packing")
+  if packing is not MISSING and config.batch_size % packing:
     raise ConfigError(
       f"batch_size = {config.batch_size} is not divisible by algorithm.stabilisers.packing = "
       f"{packing}; PacGAN packs whole batches, so make batch_size a multiple of the packing."
     )
   zeros = lambda num: np.zeros((num, *facts.example_shape), np.float32)
   stand_in = HandedData(data_name, tuple(facts.example_shape), facts.num_classes, zeros)
-
   batch = data.stand_in_batch(data_name, facts, config.batch_size)
 
   def build():  # a new function per call: eval_shape caches its traces by function
@@ -202,7 +179,7 @@ def _check_keys(section, schema: Mapping, prefix: str, algorithm: str = "") -> N
 
 def _hint(prefix: str, key: str, algorithm: str) -> str:
   if prefix == "algorithm.":
-    readers = algorithms_reading(key)
+    readers = list(option_readers(key))
     return f" for algorithm {algorithm!r}" + (f" (read by {readers})" if readers else "")
   if prefix in ("model.", "optimizer."):
     return f": algorithm {algorithm!r} has the players {list(algorithms.get(algorithm).PLAYERS)}"
@@ -210,15 +187,15 @@ def _hint(prefix: str, key: str, algorithm: str) -> str:
 
 
 def _require(config, key: str):
-  value = _get(config, key)
-  if value is _MISSING:
+  value = dotted_get(config, key)
+  if value is MISSING:
     raise ConfigError(f"The config lacks the key {key!r}; add it (jaxgen/configs/default.py).")
   return value
 
 
 def _choose(key: str, value: Any, choices):
   """`value` if it is one of `choices`; an absent value passes (the library's default applies)."""
-  if value is not _MISSING and not (isinstance(value, Hashable) and value in choices):
+  if value is not MISSING and not (isinstance(value, Hashable) and value in choices):
     raise ConfigError(
       f"{key} = {_show(value)} is not one of {sorted(choices)}.{_suggest(value, choices)} "
       f"Set {key} to one of them."
@@ -227,9 +204,8 @@ def _choose(key: str, value: Any, choices):
 
 
 def _library(key: str, value: Any, validator: Callable[[Any], Any], verb: str = "is refused"):
-  """`validator(value)`, a library check, with its ValueError turned into a ConfigError naming
-  `key` and `value`; absent values pass (the library's default applies)."""
-  if value is _MISSING:
+  """`validator(value)`, its ValueError made a ConfigError naming `key`; absent values pass."""
+  if value is MISSING:
     return None
   try:
     return validator(value)
@@ -240,19 +216,10 @@ def _library(key: str, value: Any, validator: Callable[[Any], Any], verb: str = 
 
 
 def _suggest(value: Any, choices) -> str:
-  close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=1)
-  return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def _get(section, dotted: str):
-  for part in dotted.split("."):
-    if not hasattr(section, "keys") or part not in section:
-      return _MISSING
-    section = section[part]
-  return section
+  return f" Did you mean {close!r}?" if (close := closest_match(value, choices)) else ""
 
 
 def _show(value: Any) -> str:
-  if value is _MISSING:
+  if value is MISSING:
     return "<missing>"
   return repr(value.to_dict() if hasattr(value, "to_dict") else value)
