@@ -55,7 +55,9 @@ def _algorithm_entries() -> list[Entry]:
     about = _first_line(cls)
     if "module docstring" in about:  # the class defers to its module's account
       about = _first_line(inspect.getmodule(cls))
-    entries.append((name, f"{about} Players: {players}{optional}.", rows))
+    evaluated = ", ".join(e.name for e in cls.EVALUATORS) or "none: the config names them"
+    about += f" Players: {players}{optional}. Default evaluators: {evaluated}."
+    entries.append((name, about, rows))
   return entries
 
 
