@@ -50,7 +50,7 @@ def test_a_simultaneous_step_applies_every_gradient_taken_at_the_start(setup_alg
     )
   # G and E descend one joint loss L_g, so their reported losses are one number.
   np.testing.assert_allclose(metrics["generator/loss"], metrics["encoder/loss"], rtol=1e-6)
-  assert int(metrics["first_nonfinite_update"]) == -1
+  assert int(metrics.health.first_nonfinite_update) == -1
 
 
 @pytest.mark.parametrize("stochastic", [True, False])

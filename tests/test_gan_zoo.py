@@ -86,7 +86,8 @@ def test_every_objective_runs_three_finite_steps(config_name, data_name):
     state, step_metrics = step(state, batches)
     for name, value in step_metrics.items():
       assert np.all(np.isfinite(value)), (t, name, value)
-      assert not name.endswith("/finite") or bool(value), (t, name)
+    assert all(map(bool, step_metrics.health.finite.values())), (t, step_metrics.health.finite)
+    assert int(step_metrics.health.first_nonfinite_update) == -1, t
   assert np.all(np.isfinite(algorithm.sample(state, jax.random.key(1), 4)))
 
 

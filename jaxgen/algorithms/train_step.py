@@ -2,11 +2,15 @@
 
 `train_step(state, batches) -> (state, metrics)`: for each phase of `algorithm.schedule`, every
 player's gradient at the same parameter point, then each player's own optimizer update
-(`jaxgen.algorithms.base` declares the protocol).
+(`jaxgen.algorithms.base` declares the protocol). `metrics` is a `StepMetrics`: the scalars the
+loop logs, and the typed `UpdateHealth` it checks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
@@ -16,6 +20,41 @@ from jaxgen.algorithms.base import Algorithm, Batch, Metrics, PlayerState, Train
 # Folded into the step's key for a phase's shared noise key: far from the small phase indices
 # `make_train_step` folds in for the per-player keys, so the two streams never meet.
 _PHASE_NOISE_TAG = 0x5EED0000
+
+
+@flax.struct.dataclass
+class UpdateHealth:
+  """Per player, after its last update of the step: whether its loss, gradient and new parameters
+  are all finite, its gradient norm, its parameter norm before the step and after; and the index
+  into `update_names(algorithm)` of the step's first update that produced a NaN/inf (-1: none),
+  so the loop names the update where things first went wrong, not the last one that saw it."""
+
+  finite: dict[str, jax.Array]
+  grad_norm: dict[str, jax.Array]
+  param_norm_before: dict[str, jax.Array]
+  param_norm: dict[str, jax.Array]
+  first_nonfinite_update: jax.Array
+
+
+@flax.struct.dataclass
+class StepMetrics(Mapping):
+  """A train step's metrics: a mapping of the scalars the loop logs, by "<player>/<name>" (each
+  player's own metrics, its gradient and parameter norms), and `health`, what the loop checks."""
+
+  logged: dict[str, jax.Array]
+  health: UpdateHealth
+
+  def __getitem__(self, key: str) -> jax.Array:
+    """The logged scalar `key`."""
+    return self.logged[key]
+
+  def __iter__(self) -> Iterator[str]:
+    """The logged names."""
+    return iter(self.logged)
+
+  def __len__(self) -> int:
+    """How many scalars are logged."""
+    return len(self.logged)
 
 
 def _all_finite(tree) -> jax.Array:
@@ -58,9 +97,7 @@ def make_train_step(algorithm: Algorithm):
   are the values `algorithm.update_extra` receives. A player's rng is its own key, or its phase's
   shared key when it `shares_phase_noise`; its `optimizer.update` gets
   `algorithm.update_args(player, values)` as extra args.
-  `metrics["first_nonfinite_update"]` is the index into `update_names(algorithm)` of the first
-  update whose loss, gradient or new parameters held a NaN/inf (-1: none), so the loop can name
-  the update where things first went wrong rather than the last player that saw the damage.
+  `metrics.health` (`UpdateHealth`) says which update first produced a NaN/inf.
   """
 
   player_ids = {name: i for i, name in enumerate(algorithm.players)}
@@ -71,8 +108,8 @@ def make_train_step(algorithm: Algorithm):
     values: Values = {}
     first_nonfinite = jnp.int32(-1)
     update_index = 0
-    for name, player_state in state.players.items():  # to tell which update blew a player up
-      metrics[f"{name}/param_norm_before"] = optax.tree.norm(player_state.params)
+    norms_before = {name: optax.tree.norm(p.params) for name, p in state.players.items()}
+    finite, grad_norms, norms = {}, {}, {}
     for phase_index, phase in enumerate(algorithm.schedule):
       batch = jax.tree.map(lambda x, i=phase_index: x[i], batches)
       phase_rng = jax.random.fold_in(step_rng, phase_index)
@@ -92,20 +129,22 @@ def make_train_step(algorithm: Algorithm):
         # Values that are not scalars (CycleGAN's image pool) reach update_extra, not the log.
         scalars = {k: v for k, v in player_metrics.items() if jnp.ndim(v) == 0}
         metrics.update({f"{name}/{k}": v for k, v in scalars.items()})
-        metrics[f"{name}/grad_norm"] = optax.tree.norm(grads)
-        metrics[f"{name}/param_norm"] = optax.tree.norm(players[name].params)
-        finite = (
+        grad_norms[name] = optax.tree.norm(grads)
+        norms[name] = optax.tree.norm(players[name].params)
+        metrics[f"{name}/grad_norm"], metrics[f"{name}/param_norm"] = grad_norms[name], norms[name]
+        finite[name] = (
           _all_finite(grads)
           & _all_finite(players[name].params)
           & jnp.all(jnp.isfinite(player_metrics.get("loss", 0.0)))
         )
-        metrics[f"{name}/finite"] = finite
-        first_nonfinite = jnp.where((first_nonfinite < 0) & ~finite, update_index, first_nonfinite)
+        first_nonfinite = jnp.where(
+          (first_nonfinite < 0) & ~finite[name], update_index, first_nonfinite
+        )
         update_index += 1
       state = state.replace(players=players)
-    metrics["first_nonfinite_update"] = first_nonfinite
+    health = UpdateHealth(finite, grad_norms, norms_before, norms, first_nonfinite)
     # Algorithm-owned state (e.g. BEGAN's k_t) reads named values, not the metrics' key format.
     state = state.replace(extra=algorithm.update_extra(state, values))
-    return state.replace(step=state.step + 1), metrics
+    return state.replace(step=state.step + 1), StepMetrics(metrics, health)
 
   return train_step

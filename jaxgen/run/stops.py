@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,30 +15,31 @@ class NonFiniteError(FloatingPointError):
   """A loss, gradient or parameter became NaN/inf; the message names the step and the update."""
 
 
-def nonfinite_message(step: int, metrics: dict[str, Any], updates, last_checkpoint) -> str:
-  """Names the first update of `step` that produced a NaN/inf and, as the likely cause, a player
-  whose parameter norm grew over 10x within the step (a too-large learning rate shows there
-  while all its values are still finite)."""
-  phase, player = updates[int(metrics["first_nonfinite_update"])]
+def nonfinite_message(step: int, metrics, updates, last_checkpoint) -> str:
+  """Names the first update of `step` that produced a NaN/inf (`metrics.health`, a host copy of
+  the step's `StepMetrics`) and, as the likely cause, a player whose parameter norm grew over 10x
+  within the step (a too-large learning rate shows there while all its values are still finite)."""
+  health = metrics.health
+  phase, player = updates[int(health.first_nonfinite_update)]
   loss = metrics.get(f"{player}/loss", float("nan"))
   message = (
     f"Non-finite value at step {step}: the update of player {player!r} (schedule phase "
     f"{phase}) produced a NaN/inf (loss={loss:.4g}, gradient norm="
-    f"{metrics[f'{player}/grad_norm']:.4g})."
+    f"{health.grad_norm[player]:.4g})."
   )
   growth = {}
   for name in dict.fromkeys(name for _, name in updates):
-    before, after = metrics[f"{name}/param_norm_before"], metrics[f"{name}/param_norm"]
+    before, after = health.param_norm_before[name], health.param_norm[name]
     if np.isfinite(after):
       growth[name] = after / before if before > 0 else 0.0
     else:  # finite params whose float32 norm overflows grew past ~1e19 per weight
-      growth[name] = np.inf if metrics[f"{name}/finite"] else 0.0
+      growth[name] = np.inf if health.finite[name] else 0.0
   suspect = max(growth, key=growth.get)
   if growth[suspect] > 10:
     how = "past float32's range" if np.isinf(growth[suspect]) else f"{growth[suspect]:.3g}x"
     message += (
       f" The parameter norm of player {suspect!r} grew {how} in this step (from "
-      f"{metrics[f'{suspect}/param_norm_before']:.3g} to {metrics[f'{suspect}/param_norm']:.3g}):"
+      f"{health.param_norm_before[suspect]:.3g} to {health.param_norm[suspect]:.3g}):"
       f" check optimizer.{suspect}.learning_rate."
     )
   if last_checkpoint is None:

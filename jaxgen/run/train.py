@@ -214,12 +214,8 @@ class Run:
     return {argument: held_out[key] for argument, key in inputs.items()}
 
 
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-  return {
-    k: float(v)
-    for k, v in metrics.items()
-    if not k.endswith(("/finite", "/param_norm_before")) and k != "first_nonfinite_update"
-  }
+def _scalars(metrics) -> dict[str, float]:
+  return {k: float(v) for k, v in metrics.items()}  # the logged ones (`StepMetrics`)
 
 
 def train_and_evaluate(config, workdir: str | Path) -> TrainState:
@@ -356,7 +352,7 @@ class _LateMetrics:
     for i in range(count):
       step = first + i + 1  # steps done after this one
       row = host if count == 1 else jax.tree.map(lambda x, i=i: x[i], host)
-      if int(row["first_nonfinite_update"]) >= 0:
+      if int(row.health.first_nonfinite_update) >= 0:
         raise NonFiniteError(stops.nonfinite_message(step, row, self.updates, self.last_checkpoint))
       scalars = _scalars(row)
       if step % log_every == 0 or step == self.config.num_steps:
